@@ -1,0 +1,264 @@
+//! The `[[providers]]` array: identity providers and every endpoint they use,
+//! each overridable so tests and the development stack can point at a local
+//! provider.
+
+use super::{ConfigError, require_secure_url};
+use secrecy::SecretString;
+use serde::Deserialize;
+use url::Url;
+
+/// What protocol a provider speaks.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    /// Any OpenID Connect provider, configured by `issuer` (discovery + JWKS).
+    Oidc,
+    /// The OIDC preset for Google: both issuer spellings, `hd` restriction,
+    /// access tokens checked through `tokeninfo`.
+    Google,
+    /// GitHub: OAuth 2.0 without OIDC; the user comes from the user API.
+    Github,
+}
+
+impl ProviderKind {
+    /// The name used in configuration and in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Oidc => "oidc",
+            Self::Google => "google",
+            Self::Github => "github",
+        }
+    }
+}
+
+/// How the client authenticates at the token endpoint.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenEndpointAuth {
+    /// HTTP Basic with client id and secret (RFC 6749 2.3.1; OIDC default).
+    ClientSecretBasic,
+    /// Client id and secret in the form body.
+    ClientSecretPost,
+    /// A public client: PKCE only, no secret.
+    None,
+}
+
+/// One identity provider.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderConfig {
+    /// Short id used in URLs (`/auth/login/{id}`): lowercase letters,
+    /// digits, `-` and `_`.
+    pub id: String,
+    /// Name shown on the login button. Default: the id.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `oidc`, `google` or `github`.
+    pub kind: ProviderKind,
+    /// The OAuth client id registered with the provider.
+    pub client_id: String,
+    /// Name of the environment variable holding the client secret. Required
+    /// unless `token_endpoint_auth = "none"`.
+    #[serde(default)]
+    pub client_secret_env: Option<String>,
+    /// The secret read from `client_secret_env` at load time.
+    #[serde(skip)]
+    pub client_secret: Option<SecretString>,
+    /// Client authentication at the token endpoint. Default
+    /// `client_secret_basic` (`client_secret_post` for GitHub).
+    #[serde(default)]
+    pub token_endpoint_auth: Option<TokenEndpointAuth>,
+    /// OIDC issuer identifier; discovery is fetched from
+    /// `{issuer}/.well-known/openid-configuration` and its `issuer` must
+    /// equal this exactly. Required for `oidc`; Google's by default for
+    /// `google`; not used by `github`.
+    #[serde(default)]
+    pub issuer: Option<Url>,
+    /// Scopes requested. Default `openid email profile` (OIDC) or
+    /// `read:user user:email` (GitHub).
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+    /// Overrides the discovered (or GitHub's) authorization endpoint.
+    #[serde(default)]
+    pub authorization_endpoint: Option<Url>,
+    /// Overrides the discovered (or GitHub's) token endpoint.
+    #[serde(default)]
+    pub token_endpoint: Option<Url>,
+    /// Overrides the discovered userinfo endpoint.
+    #[serde(default)]
+    pub userinfo_endpoint: Option<Url>,
+    /// Overrides the discovered JWKS URI.
+    #[serde(default)]
+    pub jwks_uri: Option<Url>,
+    /// Google-style tokeninfo endpoint used to verify access tokens (and
+    /// their audience). Default Google's for `google`; unset (access tokens
+    /// refused) for `oidc` unless given.
+    #[serde(default)]
+    pub tokeninfo_endpoint: Option<Url>,
+    /// GitHub API base URL. Default `https://api.github.com`.
+    #[serde(default)]
+    pub api_base_url: Option<Url>,
+    /// Google Workspace domain: when set, the ID token's `hd` claim must
+    /// equal it.
+    #[serde(default)]
+    pub hosted_domain: Option<String>,
+    /// Refuse logins whose e-mail the provider does not mark verified.
+    /// Default true.
+    #[serde(default = "default_true")]
+    pub require_email_verified: bool,
+    /// When non-empty, the only redirect URIs a login may use (exact match).
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+const GOOGLE_ISSUER: &str = "https://accounts.google.com";
+const GOOGLE_TOKENINFO: &str = "https://oauth2.googleapis.com/tokeninfo";
+const GITHUB_AUTHORIZE: &str = "https://github.com/login/oauth/authorize";
+const GITHUB_TOKEN: &str = "https://github.com/login/oauth/access_token";
+const GITHUB_API: &str = "https://api.github.com";
+
+impl ProviderConfig {
+    /// The display name.
+    pub fn display_name(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.id)
+    }
+
+    /// The token endpoint client authentication in effect.
+    pub fn token_auth(&self) -> TokenEndpointAuth {
+        self.token_endpoint_auth.unwrap_or(match self.kind {
+            ProviderKind::Github => TokenEndpointAuth::ClientSecretPost,
+            _ => TokenEndpointAuth::ClientSecretBasic,
+        })
+    }
+
+    /// The scopes in effect.
+    pub fn scopes(&self) -> Vec<String> {
+        match (&self.scopes, self.kind) {
+            (Some(s), _) => s.clone(),
+            (None, ProviderKind::Github) => vec!["read:user".into(), "user:email".into()],
+            (None, _) => vec!["openid".into(), "email".into(), "profile".into()],
+        }
+    }
+
+    pub(crate) fn validate(
+        &mut self,
+        key: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<(), ConfigError> {
+        let k = |f: &str| format!("{key}.{f}");
+        if self.id.is_empty()
+            || self.id.len() > 32
+            || !self
+                .id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        {
+            return Err(ConfigError::invalid(
+                k("id"),
+                "must be 1-32 characters of a-z, 0-9, '-' or '_'",
+            ));
+        }
+        if self.client_id.trim().is_empty() {
+            return Err(ConfigError::invalid(k("client_id"), "must not be empty"));
+        }
+        match (self.token_auth(), &self.client_secret_env) {
+            (TokenEndpointAuth::None, Some(_)) => {
+                return Err(ConfigError::invalid(
+                    k("client_secret_env"),
+                    "must not be set when token_endpoint_auth = \"none\"",
+                ));
+            }
+            (TokenEndpointAuth::None, None) => {}
+            (_, None) => {
+                return Err(ConfigError::invalid(
+                    k("client_secret_env"),
+                    "required: name the environment variable holding the client secret \
+                     (or set token_endpoint_auth = \"none\" for a public client)",
+                ));
+            }
+            (_, Some(var)) => match env(var) {
+                Some(secret) if !secret.is_empty() => {
+                    self.client_secret = Some(SecretString::from(secret));
+                }
+                _ => {
+                    return Err(ConfigError::invalid(
+                        k("client_secret_env"),
+                        format!("environment variable {var} is not set or empty"),
+                    ));
+                }
+            },
+        }
+        match self.kind {
+            ProviderKind::Oidc => {
+                if self.issuer.is_none() {
+                    return Err(ConfigError::invalid(
+                        k("issuer"),
+                        "required for kind = \"oidc\"",
+                    ));
+                }
+            }
+            ProviderKind::Google => {
+                if self.issuer.is_none() {
+                    self.issuer = Url::parse(GOOGLE_ISSUER).ok();
+                }
+                if self.tokeninfo_endpoint.is_none() {
+                    self.tokeninfo_endpoint = Url::parse(GOOGLE_TOKENINFO).ok();
+                }
+            }
+            ProviderKind::Github => {
+                if self.issuer.is_some() {
+                    return Err(ConfigError::invalid(
+                        k("issuer"),
+                        "GitHub is not an OpenID provider; remove `issuer`",
+                    ));
+                }
+                if self.authorization_endpoint.is_none() {
+                    self.authorization_endpoint = Url::parse(GITHUB_AUTHORIZE).ok();
+                }
+                if self.token_endpoint.is_none() {
+                    self.token_endpoint = Url::parse(GITHUB_TOKEN).ok();
+                }
+                if self.api_base_url.is_none() {
+                    self.api_base_url = Url::parse(GITHUB_API).ok();
+                }
+            }
+        }
+        for (field, url) in [
+            ("issuer", &self.issuer),
+            ("authorization_endpoint", &self.authorization_endpoint),
+            ("token_endpoint", &self.token_endpoint),
+            ("userinfo_endpoint", &self.userinfo_endpoint),
+            ("jwks_uri", &self.jwks_uri),
+            ("tokeninfo_endpoint", &self.tokeninfo_endpoint),
+            ("api_base_url", &self.api_base_url),
+        ] {
+            if let Some(url) = url {
+                require_secure_url(&k(field), url)?;
+            }
+        }
+        let scopes = self.scopes();
+        if self.kind != ProviderKind::Github && !scopes.iter().any(|s| s == "openid") {
+            return Err(ConfigError::invalid(
+                k("scopes"),
+                "an OpenID Connect provider needs the \"openid\" scope",
+            ));
+        }
+        if self.hosted_domain.is_some() && self.kind != ProviderKind::Google {
+            return Err(ConfigError::invalid(
+                k("hosted_domain"),
+                "only applies to kind = \"google\"",
+            ));
+        }
+        for (i, uri) in self.redirect_uris.iter().enumerate() {
+            let parsed = Url::parse(uri).map_err(|e| {
+                ConfigError::invalid(format!("{key}.redirect_uris[{i}]"), e.to_string())
+            })?;
+            require_secure_url(&format!("{key}.redirect_uris[{i}]"), &parsed)?;
+        }
+        Ok(())
+    }
+}

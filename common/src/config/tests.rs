@@ -1,0 +1,149 @@
+use super::*;
+
+fn env(name: &str) -> Option<String> {
+    (name == "SECRET").then(|| "s3cret".to_owned())
+}
+
+fn err(text: &str) -> String {
+    Config::from_toml(text, &env).unwrap_err().to_string()
+}
+
+#[test]
+fn empty_file_gives_defaults() {
+    let c = Config::from_toml("", &env).unwrap();
+    assert_eq!(c.auth_service.listen.port(), 50051);
+    assert_eq!(c.auth_service.session_lifetime.as_secs(), 7 * 24 * 3600);
+    assert_eq!(c.gateway.session_cookie_name(), "portcullis");
+}
+
+#[test]
+fn unknown_key_is_named() {
+    let e = err("[auth_service]\nsesion_lifetime = \"1h\"\n");
+    assert!(e.contains("sesion_lifetime"), "{e}");
+}
+
+#[test]
+fn bad_duration_is_named() {
+    let e = err("[auth_service]\nsession_lifetime = \"forever\"\n");
+    assert!(e.contains("session_lifetime"), "{e}");
+}
+
+#[test]
+fn idle_longer_than_lifetime_is_refused() {
+    let e = err("[auth_service]\nsession_lifetime = \"1h\"\nsession_idle_timeout = \"2h\"\n");
+    assert!(e.contains("auth_service.session_idle_timeout"), "{e}");
+}
+
+#[test]
+fn missing_secret_env_is_named() {
+    let e = err(r#"
+[[providers]]
+id = "g"
+kind = "google"
+client_id = "cid"
+client_secret_env = "NOT_SET_ANYWHERE"
+"#);
+    assert!(e.contains("providers[0].client_secret_env"), "{e}");
+    assert!(e.contains("NOT_SET_ANYWHERE"), "{e}");
+}
+
+#[test]
+fn secret_is_read_from_env_and_google_defaults_apply() {
+    let c = Config::from_toml(
+        r#"
+[[providers]]
+id = "google"
+kind = "google"
+client_id = "cid"
+client_secret_env = "SECRET"
+"#,
+        &env,
+    )
+    .unwrap();
+    let p = &c.providers[0];
+    assert!(p.client_secret.is_some());
+    assert_eq!(
+        p.issuer.as_ref().unwrap().as_str(),
+        "https://accounts.google.com/"
+    );
+    assert!(p.tokeninfo_endpoint.is_some());
+    assert_eq!(p.token_auth(), TokenEndpointAuth::ClientSecretBasic);
+}
+
+#[test]
+fn plain_http_issuer_only_on_loopback() {
+    let ok = Config::from_toml(
+        r#"
+[[providers]]
+id = "dev"
+kind = "oidc"
+client_id = "cid"
+token_endpoint_auth = "none"
+issuer = "http://127.0.0.1:9000"
+"#,
+        &env,
+    );
+    assert!(ok.is_ok());
+    let e = err(r#"
+[[providers]]
+id = "dev"
+kind = "oidc"
+client_id = "cid"
+token_endpoint_auth = "none"
+issuer = "http://idp.example.com"
+"#);
+    assert!(e.contains("providers[0].issuer"), "{e}");
+}
+
+#[test]
+fn oidc_without_issuer_and_duplicate_ids_are_refused() {
+    let e = err(r#"
+[[providers]]
+id = "x"
+kind = "oidc"
+client_id = "cid"
+token_endpoint_auth = "none"
+"#);
+    assert!(e.contains("providers[0].issuer"), "{e}");
+    let e = err(r#"
+[[providers]]
+id = "x"
+kind = "github"
+client_id = "a"
+client_secret_env = "SECRET"
+[[providers]]
+id = "x"
+kind = "github"
+client_id = "b"
+client_secret_env = "SECRET"
+"#);
+    assert!(e.contains("providers[1].id"), "{e}");
+}
+
+#[test]
+fn roles_need_verified_email() {
+    let c = Config::from_toml(
+        "[auth_service.roles]\nadmin = [\"Alice@Example.com\"]\n",
+        &env,
+    )
+    .unwrap();
+    assert_eq!(
+        c.auth_service.roles_for("alice@example.com", true),
+        vec!["admin"]
+    );
+    assert!(
+        c.auth_service
+            .roles_for("alice@example.com", false)
+            .is_empty()
+    );
+}
+
+#[test]
+fn route_validation() {
+    let e = err("[[routes]]\npath_prefix = \"api\"\ntarget = { handler = \"users\" }\n");
+    assert!(e.contains("routes[0].path_prefix"), "{e}");
+    let e = err(
+        "[[routes]]\npath_prefix = \"/x\"\npolicy = \"public\"\nallow_roles = [\"admin\"]\ntarget = { handler = \"users\" }\n",
+    );
+    assert!(e.contains("routes[0].policy"), "{e}");
+}

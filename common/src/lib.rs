@@ -1,0 +1,8 @@
+//! Code shared by the Portcullis services: configuration types and loading,
+//! telemetry, shutdown signals, token types and the generated gRPC code.
+
+pub mod config;
+pub mod proto;
+pub mod shutdown;
+pub mod telemetry;
+pub mod token;
