@@ -72,8 +72,9 @@ pub struct ProviderConfig {
     /// `{issuer}/.well-known/openid-configuration` and its `issuer` must
     /// equal this exactly. Required for `oidc`; Google's by default for
     /// `google`; not used by `github`.
+    /// Kept as text: issuers compare as exact strings (a trailing `/` matters).
     #[serde(default)]
-    pub issuer: Option<Url>,
+    pub issuer: Option<String>,
     /// Scopes requested. Default `openid email profile` (OIDC) or
     /// `read:user user:email` (GitHub).
     #[serde(default)]
@@ -203,7 +204,7 @@ impl ProviderConfig {
             }
             ProviderKind::Google => {
                 if self.issuer.is_none() {
-                    self.issuer = Url::parse(GOOGLE_ISSUER).ok();
+                    self.issuer = Some(GOOGLE_ISSUER.to_owned());
                 }
                 if self.tokeninfo_endpoint.is_none() {
                     self.tokeninfo_endpoint = Url::parse(GOOGLE_TOKENINFO).ok();
@@ -227,8 +228,18 @@ impl ProviderConfig {
                 }
             }
         }
+        if let Some(issuer) = &self.issuer {
+            let parsed = Url::parse(issuer)
+                .map_err(|e| ConfigError::invalid(k("issuer"), format!("not a URL: {e}")))?;
+            require_secure_url(&k("issuer"), &parsed)?;
+            if parsed.query().is_some() || parsed.fragment().is_some() {
+                return Err(ConfigError::invalid(
+                    k("issuer"),
+                    "an issuer has no query or fragment (OpenID Connect Discovery 2)",
+                ));
+            }
+        }
         for (field, url) in [
-            ("issuer", &self.issuer),
             ("authorization_endpoint", &self.authorization_endpoint),
             ("token_endpoint", &self.token_endpoint),
             ("userinfo_endpoint", &self.userinfo_endpoint),

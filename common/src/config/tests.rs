@@ -62,10 +62,7 @@ client_secret_env = "SECRET"
     .unwrap();
     let p = &c.providers[0];
     assert!(p.client_secret.is_some());
-    assert_eq!(
-        p.issuer.as_ref().unwrap().as_str(),
-        "https://accounts.google.com/"
-    );
+    assert_eq!(p.issuer.as_deref(), Some("https://accounts.google.com"));
     assert!(p.tokeninfo_endpoint.is_some());
     assert_eq!(p.token_auth(), TokenEndpointAuth::ClientSecretBasic);
 }
