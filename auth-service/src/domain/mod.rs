@@ -1,0 +1,72 @@
+//! The identity domain: login flows, users, sessions, time and errors. Knows
+//! nothing of tonic or sled; the gRPC layer and the stores adapt to it.
+
+pub mod clock;
+pub mod error;
+pub mod login;
+pub mod sessions;
+pub mod users;
+
+use crate::providers::Providers;
+use crate::storage::Store;
+use clock::Clock;
+use common::config::AuthServiceConfig;
+use std::sync::Arc;
+
+/// What the client of a login looks like; informational session metadata.
+#[derive(Debug, Clone, Default)]
+pub struct ClientMeta {
+    /// User-Agent header, truncated.
+    pub user_agent: String,
+    /// Client IP, truncated.
+    pub ip: String,
+}
+
+/// The domain: every operation of auth-service, over an injected store,
+/// provider set and clock.
+pub struct Auth {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) providers: Providers,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) settings: AuthServiceConfig,
+}
+
+impl Auth {
+    /// Assembles the domain.
+    pub fn new(
+        store: Arc<dyn Store>,
+        providers: Providers,
+        clock: Arc<dyn Clock>,
+        settings: AuthServiceConfig,
+    ) -> Self {
+        Self {
+            store,
+            providers,
+            clock,
+            settings,
+        }
+    }
+
+    /// Makes every write so far durable (shutdown).
+    pub async fn flush(&self) -> Result<(), error::AuthError> {
+        Ok(self.store.flush().await?)
+    }
+
+    /// The configured providers.
+    pub fn providers(&self) -> &Providers {
+        &self.providers
+    }
+}
+
+/// Cuts `text` to at most `max` bytes on a character boundary, so provider-
+/// or client-supplied strings cannot bloat the store.
+pub(crate) fn truncate(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
+}

@@ -1,0 +1,321 @@
+//! The gRPC edge: `auth.v1.AuthService` on top of the domain. Each method
+//! converts proto → domain call → proto; errors map to status codes in one
+//! place ([`status`]). Spans skip all fields so tokens never reach the log.
+
+use crate::domain::clock::UnixTime;
+use crate::domain::error::AuthError;
+use crate::domain::login::{Callback, LoggedIn, ProviderToken};
+use crate::domain::sessions::SessionRef;
+use crate::domain::{Auth, ClientMeta};
+use crate::storage::{SessionRecord, UserRecord};
+use common::proto::{
+    self, BeginLoginRequest, BeginLoginResponse, CompleteLoginRequest, ExchangeTokenRequest,
+    ListProvidersRequest, ListProvidersResponse, ListSessionsRequest, ListSessionsResponse,
+    LoginResponse, RevokeSessionRequest, RevokeSessionResponse, RevokeUserSessionsRequest,
+    RevokeUserSessionsResponse, ValidateSessionRequest, ValidateSessionResponse,
+    auth_service_server::AuthService, exchange_token_request, revoke_session_request,
+};
+use std::sync::Arc;
+use tonic::metadata::MetadataValue;
+use tonic::{Request, Response, Status};
+use tracing::instrument;
+
+/// Metadata key carrying the machine-readable reason of a rejection
+/// (`bad_signature`, `state_unknown`, ...), for the gateway's error codes.
+pub const REASON_METADATA: &str = "portcullis-reason";
+
+/// The tonic service.
+pub struct GrpcService {
+    auth: Arc<Auth>,
+}
+
+impl GrpcService {
+    /// Wraps the domain.
+    pub fn new(auth: Arc<Auth>) -> Self {
+        Self { auth }
+    }
+}
+
+/// The one mapping from domain errors to gRPC statuses.
+pub fn status(error: AuthError) -> Status {
+    let with_reason = |mut status: Status, reason: &str| {
+        if let Ok(v) = MetadataValue::try_from(reason) {
+            status.metadata_mut().insert(REASON_METADATA, v);
+        }
+        status
+    };
+    match error {
+        AuthError::InvalidSession => with_reason(
+            Status::unauthenticated("session unknown, expired or revoked"),
+            "invalid_session",
+        ),
+        AuthError::TokenRejected(r) => with_reason(Status::unauthenticated(r.to_string()), r.code),
+        AuthError::InvalidArgument(msg) => Status::invalid_argument(msg),
+        AuthError::NotFound(what) => Status::not_found(format!("{what} not found")),
+        AuthError::ProviderUnavailable(msg) => {
+            tracing::warn!(detail = %msg, "identity provider unavailable");
+            with_reason(
+                Status::unavailable(format!("identity provider unavailable: {msg}")),
+                "provider_unavailable",
+            )
+        }
+        e @ (AuthError::Storage(_) | AuthError::Random(_)) => {
+            tracing::error!(error = ?e, "internal error");
+            Status::internal("internal error")
+        }
+    }
+}
+
+fn timestamp(t: UnixTime) -> Option<prost_types::Timestamp> {
+    Some(prost_types::Timestamp {
+        seconds: t,
+        nanos: 0,
+    })
+}
+
+fn client_meta(client: Option<proto::ClientInfo>) -> ClientMeta {
+    client
+        .map(|c| ClientMeta {
+            user_agent: c.user_agent,
+            ip: c.ip,
+        })
+        .unwrap_or_default()
+}
+
+impl GrpcService {
+    fn user(&self, user: &UserRecord) -> proto::User {
+        proto::User {
+            id: user.id.clone(),
+            provider_id: user.provider_id.clone(),
+            issuer: user.issuer.clone(),
+            subject: user.subject.clone(),
+            email: user.email.clone(),
+            email_verified: user.email_verified,
+            name: user.name.clone(),
+            picture: user.picture.clone(),
+            roles: self.auth.roles(user),
+            created_at: timestamp(user.created_at),
+            last_login_at: timestamp(user.last_login_at),
+        }
+    }
+
+    fn session(session: &SessionRecord) -> proto::Session {
+        proto::Session {
+            id: session.id.clone(),
+            user_id: session.user.id.clone(),
+            created_at: timestamp(session.created_at),
+            last_seen_at: timestamp(session.last_seen_at),
+            expires_at: timestamp(session.expires_at()),
+            absolute_expires_at: timestamp(session.absolute_expires_at),
+            user_agent: session.user_agent.clone(),
+            client_ip: session.client_ip.clone(),
+            provider_id: session.user.provider_id.clone(),
+        }
+    }
+
+    fn login_response(&self, login: LoggedIn) -> LoginResponse {
+        LoginResponse {
+            session_token: login.token.expose().to_owned(),
+            session: Some(Self::session(&login.session)),
+            user: Some(self.user(&login.session.user)),
+            return_to: login.return_to,
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl AuthService for GrpcService {
+    #[instrument(skip_all)]
+    async fn list_providers(
+        &self,
+        _request: Request<ListProvidersRequest>,
+    ) -> Result<Response<ListProvidersResponse>, Status> {
+        let providers = self
+            .auth
+            .providers()
+            .iter()
+            .map(|p| {
+                let c = p.config();
+                proto::Provider {
+                    id: c.id.clone(),
+                    name: c.display_name().to_owned(),
+                    kind: c.kind.as_str().to_owned(),
+                }
+            })
+            .collect();
+        Ok(Response::new(ListProvidersResponse { providers }))
+    }
+
+    #[instrument(skip_all, fields(provider = %request.get_ref().provider_id))]
+    async fn begin_login(
+        &self,
+        request: Request<BeginLoginRequest>,
+    ) -> Result<Response<BeginLoginResponse>, Status> {
+        let req = request.into_inner();
+        let began = self
+            .auth
+            .begin_login(&req.provider_id, &req.redirect_uri, &req.return_to)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(BeginLoginResponse {
+            authorization_url: began.authorization_url.into(),
+            flow_handle: began.flow_handle,
+            expires_at: timestamp(began.expires_at),
+        }))
+    }
+
+    #[instrument(skip_all, fields(provider = %request.get_ref().provider_id))]
+    async fn complete_login(
+        &self,
+        request: Request<CompleteLoginRequest>,
+    ) -> Result<Response<LoginResponse>, Status> {
+        let req = request.into_inner();
+        let callback = Callback {
+            provider_id: &req.provider_id,
+            code: &req.code,
+            state: &req.state,
+            flow_handle: &req.flow_handle,
+            iss: Some(req.iss.as_str()).filter(|i| !i.is_empty()),
+        };
+        let login = self
+            .auth
+            .complete_login(callback, client_meta(req.client.clone()))
+            .await
+            .map_err(status)?;
+        Ok(Response::new(self.login_response(login)))
+    }
+
+    #[instrument(skip_all, fields(provider = %request.get_ref().provider_id))]
+    async fn exchange_token(
+        &self,
+        request: Request<ExchangeTokenRequest>,
+    ) -> Result<Response<LoginResponse>, Status> {
+        let req = request.into_inner();
+        let token = match &req.token {
+            Some(exchange_token_request::Token::IdToken(t)) => ProviderToken::Id(t),
+            Some(exchange_token_request::Token::AccessToken(t)) => ProviderToken::Access(t),
+            None => {
+                return Err(Status::invalid_argument(
+                    "id_token or access_token is required",
+                ));
+            }
+        };
+        let login = self
+            .auth
+            .exchange_token(&req.provider_id, token, client_meta(req.client.clone()))
+            .await
+            .map_err(status)?;
+        Ok(Response::new(self.login_response(login)))
+    }
+
+    #[instrument(skip_all, fields(session_id = tracing::field::Empty))]
+    async fn validate_session(
+        &self,
+        request: Request<ValidateSessionRequest>,
+    ) -> Result<Response<ValidateSessionResponse>, Status> {
+        let session = self
+            .auth
+            .validate_session(&request.get_ref().session_token)
+            .await
+            .map_err(status)?;
+        tracing::Span::current().record("session_id", session.id.as_str());
+        Ok(Response::new(ValidateSessionResponse {
+            user: Some(self.user(&session.user)),
+            session: Some(Self::session(&session)),
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn revoke_session(
+        &self,
+        request: Request<RevokeSessionRequest>,
+    ) -> Result<Response<RevokeSessionResponse>, Status> {
+        let req = request.into_inner();
+        let target = match &req.target {
+            Some(revoke_session_request::Target::SessionToken(t)) => SessionRef::Token(t),
+            Some(revoke_session_request::Target::SessionId(id)) => SessionRef::Id(id),
+            None => {
+                return Err(Status::invalid_argument(
+                    "session_token or session_id is required",
+                ));
+            }
+        };
+        let owner = Some(req.user_id.as_str()).filter(|u| !u.is_empty());
+        let session_id = self
+            .auth
+            .revoke_session(target, owner)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(RevokeSessionResponse { session_id }))
+    }
+
+    #[instrument(skip_all, fields(user_id = %request.get_ref().user_id))]
+    async fn revoke_user_sessions(
+        &self,
+        request: Request<RevokeUserSessionsRequest>,
+    ) -> Result<Response<RevokeUserSessionsResponse>, Status> {
+        let revoked = self
+            .auth
+            .revoke_user_sessions(&request.get_ref().user_id)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(RevokeUserSessionsResponse { revoked }))
+    }
+
+    #[instrument(skip_all, fields(user_id = %request.get_ref().user_id))]
+    async fn list_sessions(
+        &self,
+        request: Request<ListSessionsRequest>,
+    ) -> Result<Response<ListSessionsResponse>, Status> {
+        let sessions = self
+            .auth
+            .list_sessions(&request.get_ref().user_id)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(ListSessionsResponse {
+            sessions: sessions.iter().map(Self::session).collect(),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tonic::Code;
+
+    #[test]
+    fn error_mapping_table() {
+        let cases = [
+            (AuthError::InvalidSession, Code::Unauthenticated),
+            (
+                AuthError::rejected("bad_signature", "x"),
+                Code::Unauthenticated,
+            ),
+            (
+                AuthError::InvalidArgument("x".into()),
+                Code::InvalidArgument,
+            ),
+            (AuthError::NotFound("session"), Code::NotFound),
+            (
+                AuthError::ProviderUnavailable("x".into()),
+                Code::Unavailable,
+            ),
+            (
+                AuthError::Storage(crate::storage::StorageError::Corrupt("sessions")),
+                Code::Internal,
+            ),
+        ];
+        for (error, code) in cases {
+            assert_eq!(status(error).code(), code);
+        }
+        let s = status(AuthError::rejected("bad_signature", "x"));
+        assert_eq!(s.metadata().get(REASON_METADATA).unwrap(), "bad_signature");
+        assert_eq!(
+            status(AuthError::Storage(crate::storage::StorageError::Corrupt(
+                "s"
+            )))
+            .message(),
+            "internal error"
+        );
+    }
+}

@@ -1,0 +1,200 @@
+//! GitHub: OAuth 2.0 without OpenID Connect. After the code exchange the
+//! user is read from the REST API; the stable key is GitHub's numeric user id
+//! (logins can be renamed), and the e-mail is the verified primary one from
+//! `/user/emails`. An access token from a front-end is first checked with
+//! `POST /applications/{client_id}/token`, which only succeeds for tokens
+//! issued to our OAuth app.
+
+use super::http::send_json;
+use super::token::exchange_code;
+use super::{AuthorizationRequest, CodeExchange, Identity, check_token_size};
+use crate::domain::error::AuthError;
+use common::config::ProviderConfig;
+use secrecy::ExposeSecret;
+use serde::Deserialize;
+use url::Url;
+
+const GITHUB_ISSUER: &str = "https://github.com";
+
+#[derive(Deserialize)]
+struct GithubUser {
+    id: u64,
+    login: String,
+    name: Option<String>,
+    avatar_url: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct GithubEmail {
+    email: String,
+    primary: bool,
+    verified: bool,
+}
+
+/// A GitHub (or GitHub Enterprise) OAuth app.
+pub struct GithubProvider {
+    config: ProviderConfig,
+    http: reqwest::Client,
+    authorization_endpoint: Url,
+    token_endpoint: Url,
+    api: String,
+    /// `https://github.com`, or the API base for GitHub Enterprise and tests.
+    issuer: String,
+}
+
+impl GithubProvider {
+    /// A provider from validated configuration (which fills GitHub's URLs).
+    pub fn new(config: ProviderConfig, http: reqwest::Client) -> Result<Self, AuthError> {
+        let missing = |what: &str| {
+            AuthError::InvalidArgument(format!("provider {} has no {what}", config.id))
+        };
+        let authorization_endpoint = config
+            .authorization_endpoint
+            .clone()
+            .ok_or_else(|| missing("authorization_endpoint"))?;
+        let token_endpoint = config
+            .token_endpoint
+            .clone()
+            .ok_or_else(|| missing("token_endpoint"))?;
+        let api_url = config
+            .api_base_url
+            .clone()
+            .ok_or_else(|| missing("api_base_url"))?;
+        let api = api_url.as_str().trim_end_matches('/').to_owned();
+        let issuer = if api == "https://api.github.com" {
+            GITHUB_ISSUER.to_owned()
+        } else {
+            api.clone()
+        };
+        Ok(Self {
+            config,
+            http,
+            authorization_endpoint,
+            token_endpoint,
+            api,
+            issuer,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ProviderConfig {
+        &self.config
+    }
+
+    /// The authorization URL; GitHub supports PKCE S256 and ignores `nonce`.
+    pub fn authorization_url(&self, req: &AuthorizationRequest<'_>) -> Url {
+        let mut url = self.authorization_endpoint.clone();
+        url.query_pairs_mut()
+            .append_pair("response_type", "code")
+            .append_pair("client_id", &self.config.client_id)
+            .append_pair("redirect_uri", req.redirect_uri)
+            .append_pair("scope", &self.config.scopes().join(" "))
+            .append_pair("state", req.state)
+            .append_pair("code_challenge", req.code_challenge)
+            .append_pair("code_challenge_method", "S256");
+        url
+    }
+
+    /// Exchanges the code and reads the user.
+    pub async fn complete(&self, exchange: &CodeExchange<'_>) -> Result<Identity, AuthError> {
+        if exchange.iss.is_some_and(|iss| iss != self.issuer) {
+            return Err(AuthError::rejected(
+                "issuer_mismatch",
+                "the authorization response names another issuer (RFC 9207)",
+            ));
+        }
+        let tokens = exchange_code(
+            &self.http,
+            &self.config,
+            &self.token_endpoint,
+            exchange.code,
+            exchange.redirect_uri,
+            exchange.code_verifier,
+        )
+        .await?;
+        let access_token = tokens.access_token.ok_or_else(|| {
+            AuthError::rejected(
+                "missing_access_token",
+                "the token response has no access token",
+            )
+        })?;
+        self.read_user(&access_token).await
+    }
+
+    /// Checks that a front-end's access token was issued to our app, then
+    /// reads the user.
+    pub async fn verify_access_token(&self, token: &str) -> Result<Identity, AuthError> {
+        check_token_size(token)?;
+        let secret = self.config.client_secret.as_ref().ok_or_else(|| {
+            AuthError::InvalidArgument(
+                "GitHub access tokens can only be checked with a client secret".into(),
+            )
+        })?;
+        let url = format!("{}/applications/{}/token", self.api, self.config.client_id);
+        let request = self
+            .http
+            .post(url)
+            .basic_auth(&self.config.client_id, Some(secret.expose_secret()))
+            .header(reqwest::header::ACCEPT, "application/vnd.github+json")
+            .json(&serde_json::json!({ "access_token": token }));
+        let response = send_json::<serde_json::Value>(request, "GitHub token check").await?;
+        match response.status.as_u16() {
+            200 => self.read_user(token).await,
+            404 | 422 => Err(AuthError::rejected(
+                "invalid_access_token",
+                "the access token was not issued to this application",
+            )),
+            status => Err(AuthError::ProviderUnavailable(format!(
+                "GitHub token check answered HTTP {status}"
+            ))),
+        }
+    }
+
+    async fn read_user(&self, access_token: &str) -> Result<Identity, AuthError> {
+        let user: GithubUser = self.api_get(access_token, "/user").await?;
+        let emails: Vec<GithubEmail> = self.api_get(access_token, "/user/emails").await?;
+        let primary = emails.into_iter().find(|e| e.primary && e.verified);
+        let (email, email_verified) = match primary {
+            Some(e) => (e.email, true),
+            None => (String::new(), false),
+        };
+        if self.config.require_email_verified && !email_verified {
+            return Err(AuthError::rejected(
+                "email_not_verified",
+                "the GitHub account has no verified primary e-mail address",
+            ));
+        }
+        Ok(Identity {
+            issuer: self.issuer.clone(),
+            subject: user.id.to_string(),
+            email,
+            email_verified,
+            name: user.name.filter(|n| !n.is_empty()).unwrap_or(user.login),
+            picture: user.avatar_url.unwrap_or_default(),
+        })
+    }
+
+    async fn api_get<T: serde::de::DeserializeOwned>(
+        &self,
+        access_token: &str,
+        path: &str,
+    ) -> Result<T, AuthError> {
+        let request = self
+            .http
+            .get(format!("{}{path}", self.api))
+            .bearer_auth(access_token)
+            .header(reqwest::header::ACCEPT, "application/vnd.github+json");
+        let what = format!("GitHub API {path}");
+        let response = send_json::<T>(request, &what).await?;
+        match response.status.as_u16() {
+            200 => response.body.map_err(AuthError::ProviderUnavailable),
+            401 | 403 => Err(AuthError::rejected(
+                "invalid_access_token",
+                "GitHub refused the access token",
+            )),
+            status => Err(AuthError::ProviderUnavailable(format!(
+                "{what} answered HTTP {status}"
+            ))),
+        }
+    }
+}

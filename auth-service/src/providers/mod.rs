@@ -1,0 +1,216 @@
+//! Identity providers: what each kind needs to start a login, finish one and
+//! verify a token a front-end already holds. Each kind turns a provider's
+//! answer into an [`Identity`] or a specific [`Rejection`](crate::domain::error::Rejection).
+
+mod claims;
+pub mod github;
+pub mod google;
+pub mod http;
+pub mod jwks;
+pub mod oidc;
+mod token;
+
+use crate::domain::clock::UnixTime;
+use crate::domain::error::AuthError;
+use common::config::{ProviderConfig, ProviderKind};
+use std::sync::Arc;
+use std::time::Duration;
+use url::Url;
+
+/// The longest provider token (ID token, access token, code) we look at.
+/// Larger input is refused before any parsing or crypto.
+pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
+
+/// Who the provider says the user is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The provider's issuer, canonical form (the configured one).
+    pub issuer: String,
+    /// The provider's stable subject.
+    pub subject: String,
+    /// E-mail, possibly empty.
+    pub email: String,
+    /// Whether the provider vouched for the e-mail.
+    pub email_verified: bool,
+    /// Display name, possibly empty.
+    pub name: String,
+    /// Avatar URL, possibly empty.
+    pub picture: String,
+}
+
+/// What goes into an authorization request.
+pub struct AuthorizationRequest<'a> {
+    /// CSRF `state` (RFC 6749 10.12).
+    pub state: &'a str,
+    /// OIDC replay `nonce`.
+    pub nonce: &'a str,
+    /// PKCE S256 challenge (RFC 7636 4.2).
+    pub code_challenge: &'a str,
+    /// Exact redirect URI.
+    pub redirect_uri: &'a str,
+}
+
+/// A callback to complete.
+pub struct CodeExchange<'a> {
+    /// The authorization code.
+    pub code: &'a str,
+    /// The `iss` parameter of the authorization response, if any (RFC 9207).
+    pub iss: Option<&'a str>,
+    /// The redirect URI used in the authorization request.
+    pub redirect_uri: &'a str,
+    /// The PKCE verifier.
+    pub code_verifier: &'a str,
+    /// The nonce sent in the authorization request.
+    pub nonce: &'a str,
+}
+
+/// Clock and tolerance for token checks.
+#[derive(Debug, Clone, Copy)]
+pub struct Checks {
+    /// The current time.
+    pub now: UnixTime,
+    /// Allowed clock difference with the provider, in seconds.
+    pub skew: i64,
+}
+
+/// One configured provider.
+pub enum Provider {
+    /// OIDC and its Google preset.
+    Oidc(oidc::OidcProvider),
+    /// GitHub OAuth.
+    Github(github::GithubProvider),
+}
+
+impl Provider {
+    /// Builds a provider from its validated configuration.
+    pub fn new(config: ProviderConfig, http: reqwest::Client) -> Result<Self, AuthError> {
+        Ok(match config.kind {
+            ProviderKind::Oidc | ProviderKind::Google => {
+                Self::Oidc(oidc::OidcProvider::new(config, http)?)
+            }
+            ProviderKind::Github => Self::Github(github::GithubProvider::new(config, http)?),
+        })
+    }
+
+    /// The provider's configuration.
+    pub fn config(&self) -> &ProviderConfig {
+        match self {
+            Self::Oidc(p) => p.config(),
+            Self::Github(p) => p.config(),
+        }
+    }
+
+    /// The authorization URL to send the browser to.
+    pub async fn authorization_url(
+        &self,
+        req: &AuthorizationRequest<'_>,
+    ) -> Result<Url, AuthError> {
+        match self {
+            Self::Oidc(p) => p.authorization_url(req).await,
+            Self::Github(p) => Ok(p.authorization_url(req)),
+        }
+    }
+
+    /// Exchanges an authorization code and verifies the result.
+    pub async fn complete(
+        &self,
+        exchange: &CodeExchange<'_>,
+        checks: Checks,
+    ) -> Result<Identity, AuthError> {
+        match self {
+            Self::Oidc(p) => p.complete(exchange, checks).await,
+            Self::Github(p) => p.complete(exchange).await,
+        }
+    }
+
+    /// Verifies an ID token the front-end holds (no nonce: the front-end
+    /// flow has none of ours).
+    pub async fn verify_id_token(
+        &self,
+        token: &str,
+        checks: Checks,
+    ) -> Result<Identity, AuthError> {
+        match self {
+            Self::Oidc(p) => p.verify_id_token_for_exchange(token, checks).await,
+            Self::Github(_) => Err(AuthError::InvalidArgument(
+                "GitHub issues no ID tokens; send an access token".into(),
+            )),
+        }
+    }
+
+    /// Verifies an access token the front-end holds, including that it was
+    /// issued to our client id.
+    pub async fn verify_access_token(
+        &self,
+        token: &str,
+        checks: Checks,
+    ) -> Result<Identity, AuthError> {
+        match self {
+            Self::Oidc(p) => p.verify_access_token(token, checks).await,
+            Self::Github(p) => p.verify_access_token(token).await,
+        }
+    }
+}
+
+/// All configured providers, by id.
+pub struct Providers(Vec<Arc<Provider>>);
+
+impl Providers {
+    /// Builds every configured provider with one shared HTTP client.
+    pub fn new(configs: &[ProviderConfig], timeout: Duration) -> Result<Self, AuthError> {
+        let http = http::client(timeout).map_err(|e| {
+            AuthError::ProviderUnavailable(format!("cannot build HTTP client: {e}"))
+        })?;
+        configs
+            .iter()
+            .map(|c| Provider::new(c.clone(), http.clone()).map(Arc::new))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Self)
+    }
+
+    /// The provider with this id.
+    pub fn get(&self, id: &str) -> Result<Arc<Provider>, AuthError> {
+        self.0
+            .iter()
+            .find(|p| p.config().id == id)
+            .cloned()
+            .ok_or_else(|| AuthError::InvalidArgument(format!("unknown provider {id:?}")))
+    }
+
+    /// Every provider, in configuration order.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<Provider>> {
+        self.0.iter()
+    }
+}
+
+/// Checks that a URL a provider gave us (discovery) is safe to call.
+pub(crate) fn provider_url(text: &str, what: &str) -> Result<Url, AuthError> {
+    let url = Url::parse(text)
+        .map_err(|_| AuthError::ProviderUnavailable(format!("discovery: {what} is not a URL")))?;
+    let ok = match url.scheme() {
+        "https" => true,
+        "http" => common::config::is_loopback_host(&url),
+        _ => false,
+    };
+    if ok {
+        Ok(url)
+    } else {
+        Err(AuthError::ProviderUnavailable(format!(
+            "discovery: {what} must use https"
+        )))
+    }
+}
+
+/// Refuses oversized tokens before anything else looks at them.
+pub(crate) fn check_token_size(token: &str) -> Result<(), AuthError> {
+    if token.is_empty() {
+        return Err(AuthError::InvalidArgument("the token is empty".into()));
+    }
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(AuthError::rejected(
+            "token_too_large",
+            format!("tokens larger than {MAX_TOKEN_BYTES} bytes are refused"),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,413 @@
+//! OpenID Connect providers by issuer: discovery, the code flow, ID token
+//! verification (OIDC Core 3.1.3.7) and userinfo (5.3.2). Google is this kind
+//! with a preset (see `google.rs`).
+
+use super::claims::{self, Expected, IdTokenClaims};
+use super::http::{fetch_json, send_json};
+use super::jwks::JwksCache;
+use super::token::exchange_code;
+use super::{
+    AuthorizationRequest, Checks, CodeExchange, Identity, check_token_size, google, provider_url,
+};
+use crate::domain::error::AuthError;
+use common::config::ProviderConfig;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, Validation, decode, decode_header};
+use serde::Deserialize;
+use std::str::FromStr;
+use std::sync::Arc;
+use tokio::sync::OnceCell;
+use url::Url;
+
+/// Signature algorithms we verify: asymmetric only. HMAC is never accepted
+/// for provider tokens (its key would be our client secret or, in the
+/// algorithm-confusion attack, a public key).
+const ASYMMETRIC: [Algorithm; 9] = [
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+];
+
+/// The parts of the discovery document we use (OIDC Discovery 3).
+#[derive(Deserialize)]
+struct DiscoveryDocument {
+    issuer: String,
+    authorization_endpoint: Option<String>,
+    token_endpoint: Option<String>,
+    userinfo_endpoint: Option<String>,
+    jwks_uri: Option<String>,
+    #[serde(default)]
+    id_token_signing_alg_values_supported: Vec<String>,
+    #[serde(default)]
+    authorization_response_iss_parameter_supported: bool,
+}
+
+/// Endpoints and keys, from discovery with configured overrides.
+struct Metadata {
+    authorization_endpoint: Url,
+    token_endpoint: Url,
+    userinfo_endpoint: Option<Url>,
+    algorithms: Vec<Algorithm>,
+    iss_parameter_supported: bool,
+    jwks: JwksCache,
+}
+
+/// The userinfo answer (OIDC Core 5.3.2).
+#[derive(Deserialize)]
+struct UserInfo {
+    sub: Option<String>,
+    email: Option<String>,
+    email_verified: Option<claims::Flag>,
+    name: Option<String>,
+    picture: Option<String>,
+}
+
+/// An OpenID Connect provider.
+pub struct OidcProvider {
+    config: ProviderConfig,
+    /// The configured issuer, exactly: the canonical issuer of our users.
+    issuer: String,
+    /// Every `iss` value accepted (the configured one, plus Google's other
+    /// spelling).
+    accepted_issuers: Vec<String>,
+    http: reqwest::Client,
+    /// Fetched on first use and kept; a failed fetch is retried next time.
+    metadata: OnceCell<Arc<Metadata>>,
+}
+
+impl OidcProvider {
+    /// A provider from validated configuration (which guarantees an issuer).
+    pub fn new(config: ProviderConfig, http: reqwest::Client) -> Result<Self, AuthError> {
+        let issuer = config.issuer.clone().ok_or_else(|| {
+            AuthError::InvalidArgument(format!("provider {} has no issuer", config.id))
+        })?;
+        let accepted_issuers = google::accepted_issuers(&config, &issuer);
+        Ok(Self {
+            config,
+            issuer,
+            accepted_issuers,
+            http,
+            metadata: OnceCell::new(),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ProviderConfig {
+        &self.config
+    }
+
+    async fn metadata(&self) -> Result<&Arc<Metadata>, AuthError> {
+        self.metadata.get_or_try_init(|| self.discover()).await
+    }
+
+    /// Fetches and checks the discovery document (rp-discovery-*).
+    async fn discover(&self) -> Result<Arc<Metadata>, AuthError> {
+        let url = format!(
+            "{}/.well-known/openid-configuration",
+            self.issuer.trim_end_matches('/')
+        );
+        let (doc, _) = fetch_json::<DiscoveryDocument>(self.http.get(&url), "discovery").await?;
+        if doc.issuer != self.issuer {
+            tracing::error!(
+                provider = %self.config.id,
+                configured = %self.issuer,
+                discovered = %doc.issuer,
+                "discovery document names another issuer; refusing the provider"
+            );
+            return Err(AuthError::ProviderUnavailable(
+                "the discovery document's issuer differs from the configured issuer".into(),
+            ));
+        }
+        let pick = |configured: &Option<Url>,
+                    discovered: Option<String>,
+                    what: &str|
+         -> Result<Option<Url>, AuthError> {
+            match (configured, discovered) {
+                (Some(url), _) => Ok(Some(url.clone())),
+                (None, Some(text)) => provider_url(&text, what).map(Some),
+                (None, None) => Ok(None),
+            }
+        };
+        let missing =
+            |what: &str| AuthError::ProviderUnavailable(format!("discovery has no {what}"));
+        let authorization_endpoint = pick(
+            &self.config.authorization_endpoint,
+            doc.authorization_endpoint,
+            "authorization_endpoint",
+        )?
+        .ok_or_else(|| missing("authorization_endpoint"))?;
+        let token_endpoint = pick(
+            &self.config.token_endpoint,
+            doc.token_endpoint,
+            "token_endpoint",
+        )?
+        .ok_or_else(|| missing("token_endpoint"))?;
+        let userinfo_endpoint = pick(
+            &self.config.userinfo_endpoint,
+            doc.userinfo_endpoint,
+            "userinfo_endpoint",
+        )?;
+        let jwks_uri = pick(&self.config.jwks_uri, doc.jwks_uri, "jwks_uri")?
+            .ok_or_else(|| missing("jwks_uri"))?;
+        let algorithms = if doc.id_token_signing_alg_values_supported.is_empty() {
+            vec![Algorithm::RS256]
+        } else {
+            doc.id_token_signing_alg_values_supported
+                .iter()
+                .filter_map(|a| Algorithm::from_str(a).ok())
+                .filter(|a| ASYMMETRIC.contains(a))
+                .collect()
+        };
+        if algorithms.is_empty() {
+            return Err(AuthError::ProviderUnavailable(
+                "the provider advertises no signature algorithm we accept".into(),
+            ));
+        }
+        Ok(Arc::new(Metadata {
+            authorization_endpoint,
+            token_endpoint,
+            userinfo_endpoint,
+            algorithms,
+            iss_parameter_supported: doc.authorization_response_iss_parameter_supported,
+            jwks: JwksCache::new(jwks_uri.to_string(), self.http.clone()),
+        }))
+    }
+
+    /// The authorization request URL (OIDC Core 3.1.2.1, RFC 7636 4.3).
+    pub async fn authorization_url(
+        &self,
+        req: &AuthorizationRequest<'_>,
+    ) -> Result<Url, AuthError> {
+        let meta = self.metadata().await?;
+        let mut url = meta.authorization_endpoint.clone();
+        url.query_pairs_mut()
+            .append_pair("response_type", "code")
+            .append_pair("client_id", &self.config.client_id)
+            .append_pair("redirect_uri", req.redirect_uri)
+            .append_pair("scope", &self.config.scopes().join(" "))
+            .append_pair("state", req.state)
+            .append_pair("nonce", req.nonce)
+            .append_pair("code_challenge", req.code_challenge)
+            .append_pair("code_challenge_method", "S256");
+        if let Some(hd) = &self.config.hosted_domain {
+            url.query_pairs_mut().append_pair("hd", hd);
+        }
+        Ok(url)
+    }
+
+    /// Finishes the code flow: mix-up check, code exchange, ID token and
+    /// userinfo verification.
+    pub async fn complete(
+        &self,
+        exchange: &CodeExchange<'_>,
+        checks: Checks,
+    ) -> Result<Identity, AuthError> {
+        let meta = self.metadata().await?;
+        // RFC 9207: the authorization response must come from this issuer.
+        match exchange.iss {
+            Some(iss) if !self.accepted_issuers.iter().any(|a| a == iss) => {
+                return Err(AuthError::rejected(
+                    "issuer_mismatch",
+                    "the authorization response names another issuer (RFC 9207)",
+                ));
+            }
+            None if meta.iss_parameter_supported => {
+                return Err(AuthError::rejected(
+                    "issuer_missing",
+                    "the provider sends `iss` with authorization responses but this one had none",
+                ));
+            }
+            _ => {}
+        }
+        let tokens = exchange_code(
+            &self.http,
+            &self.config,
+            &meta.token_endpoint,
+            exchange.code,
+            exchange.redirect_uri,
+            exchange.code_verifier,
+        )
+        .await?;
+        let id_token = tokens.id_token.ok_or_else(|| {
+            AuthError::rejected("missing_id_token", "the token response has no ID token")
+        })?;
+        let mut identity = self
+            .verify_id_token(&id_token, Some(exchange.nonce), checks)
+            .await?;
+        if let (Some(endpoint), Some(access_token)) =
+            (&meta.userinfo_endpoint, tokens.access_token.as_deref())
+        {
+            self.merge_userinfo(endpoint, access_token, &mut identity)
+                .await?;
+        }
+        self.enforce_email_policy(identity)
+    }
+
+    /// The front-end flow with an ID token.
+    pub async fn verify_id_token_for_exchange(
+        &self,
+        token: &str,
+        checks: Checks,
+    ) -> Result<Identity, AuthError> {
+        let identity = self.verify_id_token(token, None, checks).await?;
+        self.enforce_email_policy(identity)
+    }
+
+    /// Verifies an ID token's signature and claims; the e-mail policy is
+    /// applied by the caller once userinfo is merged.
+    async fn verify_id_token(
+        &self,
+        token: &str,
+        nonce: Option<&str>,
+        checks: Checks,
+    ) -> Result<Identity, AuthError> {
+        check_token_size(token)?;
+        let meta = self.metadata().await?;
+        let header = decode_header(token).map_err(|_| {
+            AuthError::rejected(
+                "malformed_token",
+                "the ID token is not a well-formed signed JWT",
+            )
+        })?;
+        if !meta.algorithms.contains(&header.alg) {
+            return Err(AuthError::rejected(
+                "unsupported_alg",
+                format!(
+                    "the ID token's algorithm {:?} is not one the provider advertises",
+                    header.alg
+                ),
+            ));
+        }
+        // jku, x5u, jwk and x5c headers are deliberately ignored: keys come
+        // only from the configured provider's JWKS.
+        let key = meta.jwks.key_for(header.kid.as_deref(), header.alg).await?;
+        let mut validation = Validation::new(header.alg);
+        // Time and audience are checked in `claims::check` with our clock.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        validation.required_spec_claims.clear();
+        let data =
+            decode::<IdTokenClaims>(token, &key, &validation).map_err(|e| match e.kind() {
+                ErrorKind::InvalidSignature => {
+                    AuthError::rejected("bad_signature", "the ID token's signature is invalid")
+                }
+                ErrorKind::InvalidAlgorithm => AuthError::rejected(
+                    "unsupported_alg",
+                    "the ID token's algorithm does not match its key",
+                ),
+                _ => AuthError::rejected("malformed_token", "the ID token could not be decoded"),
+            })?;
+        let claims = data.claims;
+        let expected = Expected {
+            issuers: &self.accepted_issuers,
+            client_id: &self.config.client_id,
+            nonce,
+        };
+        claims::check(&claims, &expected, checks)?;
+        google::check_hosted_domain(&self.config, claims.hd.as_deref())?;
+        Ok(Identity {
+            issuer: self.issuer.clone(),
+            subject: claims.sub.unwrap_or_default(),
+            email: claims.email.unwrap_or_default(),
+            email_verified: claims.email_verified.is_some_and(claims::Flag::value),
+            name: claims.name.unwrap_or_default(),
+            picture: claims.picture.unwrap_or_default(),
+        })
+    }
+
+    /// The front-end flow with an access token: the provider's tokeninfo
+    /// endpoint must confirm it was issued to us; then userinfo.
+    pub async fn verify_access_token(
+        &self,
+        token: &str,
+        checks: Checks,
+    ) -> Result<Identity, AuthError> {
+        check_token_size(token)?;
+        let endpoint = self.config.tokeninfo_endpoint.as_ref().ok_or_else(|| {
+            AuthError::InvalidArgument(format!(
+                "provider {} cannot verify access tokens (no tokeninfo_endpoint); send an ID token",
+                self.config.id
+            ))
+        })?;
+        let meta = self.metadata().await?;
+        let mut identity = google::verify_with_tokeninfo(
+            &self.http,
+            endpoint,
+            &self.config,
+            &self.issuer,
+            token,
+            checks,
+        )
+        .await?;
+        if let Some(userinfo) = &meta.userinfo_endpoint {
+            self.merge_userinfo(userinfo, token, &mut identity).await?;
+        }
+        self.enforce_email_policy(identity)
+    }
+
+    /// Reads userinfo; its `sub` must be the identity's (OIDC Core 5.3.2).
+    /// Fills profile fields the earlier answer lacked.
+    async fn merge_userinfo(
+        &self,
+        endpoint: &Url,
+        access_token: &str,
+        identity: &mut Identity,
+    ) -> Result<(), AuthError> {
+        let response = send_json::<UserInfo>(
+            self.http.get(endpoint.clone()).bearer_auth(access_token),
+            "userinfo",
+        )
+        .await?;
+        if response.status == reqwest::StatusCode::UNAUTHORIZED {
+            return Err(AuthError::rejected(
+                "invalid_access_token",
+                "the provider refused the access token at userinfo",
+            ));
+        }
+        if !response.status.is_success() {
+            return Err(AuthError::ProviderUnavailable(format!(
+                "userinfo answered HTTP {}",
+                response.status.as_u16()
+            )));
+        }
+        let info = response.body.map_err(AuthError::ProviderUnavailable)?;
+        if info.sub.as_deref() != Some(identity.subject.as_str()) {
+            return Err(AuthError::rejected(
+                "userinfo_sub_mismatch",
+                "the userinfo subject differs from the token's subject",
+            ));
+        }
+        if identity.email.is_empty()
+            && let Some(email) = info.email
+        {
+            identity.email = email;
+            identity.email_verified = info.email_verified.is_some_and(claims::Flag::value);
+        }
+        if identity.name.is_empty() {
+            identity.name = info.name.unwrap_or_default();
+        }
+        if identity.picture.is_empty() {
+            identity.picture = info.picture.unwrap_or_default();
+        }
+        Ok(())
+    }
+
+    fn enforce_email_policy(&self, identity: Identity) -> Result<Identity, AuthError> {
+        if self.config.require_email_verified
+            && (identity.email.is_empty() || !identity.email_verified)
+        {
+            return Err(AuthError::rejected(
+                "email_not_verified",
+                "the provider did not vouch for the user's e-mail address",
+            ));
+        }
+        Ok(identity)
+    }
+}

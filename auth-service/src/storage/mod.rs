@@ -1,0 +1,201 @@
+//! The storage boundary: users, sessions and login-flow state.
+//!
+//! The traits speak only domain records, so a second backend (Redis, for
+//! several auth-service replicas) slots in without touching the domain or the
+//! gRPC layer. Secrets are never stored: sessions are keyed by the SHA-256 of
+//! their token and flows by the SHA-256 of their `state`.
+//!
+//! Durability contract: every method that revokes (deletes) a session returns
+//! only after the deletion is on disk, so an acknowledged revocation survives
+//! a crash.
+
+pub mod sled;
+
+use crate::domain::clock::UnixTime;
+use async_trait::async_trait;
+use common::token::SecretHash;
+use serde::{Deserialize, Serialize};
+
+/// The store failed; the message never holds a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The backend reported an I/O or database error.
+    #[error("store backend error: {0}")]
+    Backend(String),
+    /// A stored record could not be decoded.
+    #[error("corrupt record in {0}")]
+    Corrupt(&'static str),
+}
+
+/// A user, keyed by the provider's `(issuer, subject)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRecord {
+    /// Internal opaque id.
+    pub id: String,
+    /// Provider id the user logs in with.
+    pub provider_id: String,
+    /// Provider issuer (canonical form from the configuration).
+    pub issuer: String,
+    /// Provider subject.
+    pub subject: String,
+    /// Last reported e-mail.
+    pub email: String,
+    /// Whether the provider vouched for `email`.
+    pub email_verified: bool,
+    /// Display name.
+    pub name: String,
+    /// Avatar URL.
+    pub picture: String,
+    /// First login.
+    pub created_at: UnixTime,
+    /// Latest login.
+    pub last_login_at: UnixTime,
+}
+
+/// A session. The token is not here: the record is stored under its hash.
+///
+/// The user is embedded as of login time, so `ValidateSession` is one read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    /// Public id.
+    pub id: String,
+    /// SHA-256 of the token; the primary key.
+    pub token_hash: [u8; 32],
+    /// The user as of login.
+    pub user: UserRecord,
+    /// Login time.
+    pub created_at: UnixTime,
+    /// Last use, written at most once a minute.
+    pub last_seen_at: UnixTime,
+    /// Hard end: `created_at` + absolute lifetime.
+    pub absolute_expires_at: UnixTime,
+    /// Soft end: `last_seen_at` + idle timeout.
+    pub idle_expires_at: UnixTime,
+    /// User agent at login.
+    pub user_agent: String,
+    /// Client IP at login.
+    pub client_ip: String,
+}
+
+impl SessionRecord {
+    /// When the session ends, whichever limit comes first.
+    pub fn expires_at(&self) -> UnixTime {
+        self.absolute_expires_at.min(self.idle_expires_at)
+    }
+
+    /// Whether the session is still alive at `now`.
+    pub fn is_live(&self, now: UnixTime) -> bool {
+        now < self.expires_at()
+    }
+}
+
+/// An authorization-code flow in progress, stored under the hash of `state`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlowRecord {
+    /// The provider the flow started with.
+    pub provider_id: String,
+    /// SHA-256 of the flow handle held in the browser's flow cookie.
+    pub handle_hash: [u8; 32],
+    /// OIDC nonce sent in the authorization request.
+    pub nonce: String,
+    /// PKCE code verifier.
+    pub pkce_verifier: String,
+    /// Redirect URI sent in the authorization request.
+    pub redirect_uri: String,
+    /// Where the browser goes after login.
+    pub return_to: String,
+    /// When the flow ends.
+    pub expires_at: UnixTime,
+}
+
+/// Users and their provider identities.
+#[async_trait]
+pub trait UserStore: Send + Sync + 'static {
+    /// The user linked to a provider identity.
+    async fn user_by_identity(
+        &self,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<Option<UserRecord>, StorageError>;
+
+    /// Links `(issuer, subject)` to `candidate_id` unless it is already
+    /// linked; returns the id that is linked now. Atomic, so two concurrent
+    /// first logins of one person yield one user.
+    async fn link_identity(
+        &self,
+        issuer: &str,
+        subject: &str,
+        candidate_id: &str,
+    ) -> Result<String, StorageError>;
+
+    /// Creates or replaces a user record.
+    async fn put_user(&self, user: &UserRecord) -> Result<(), StorageError>;
+
+    /// A user by internal id.
+    async fn user(&self, id: &str) -> Result<Option<UserRecord>, StorageError>;
+}
+
+/// Sessions, with a per-user index.
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
+    /// Stores a new session and indexes it by id and by user.
+    async fn insert_session(&self, session: &SessionRecord) -> Result<(), StorageError>;
+
+    /// The session stored under a token hash: the `ValidateSession` hot path,
+    /// exactly one read.
+    async fn session_by_token(
+        &self,
+        token_hash: &SecretHash,
+    ) -> Result<Option<SessionRecord>, StorageError>;
+
+    /// A session by public id.
+    async fn session_by_id(&self, id: &str) -> Result<Option<SessionRecord>, StorageError>;
+
+    /// Records activity: sets `last_seen_at` and `idle_expires_at`. Does
+    /// nothing if the session was revoked meanwhile (never resurrects).
+    async fn touch_session(
+        &self,
+        token_hash: &SecretHash,
+        last_seen_at: UnixTime,
+        idle_expires_at: UnixTime,
+    ) -> Result<(), StorageError>;
+
+    /// Deletes a session by public id and waits until that is durable.
+    /// Returns the deleted record, or `None` if there was none.
+    async fn delete_session(&self, id: &str) -> Result<Option<SessionRecord>, StorageError>;
+
+    /// Every session of a user, live or not, via the per-user index.
+    async fn user_sessions(&self, user_id: &str) -> Result<Vec<SessionRecord>, StorageError>;
+
+    /// Deletes every session of a user and waits until that is durable.
+    /// Returns how many were deleted.
+    async fn delete_user_sessions(&self, user_id: &str) -> Result<u32, StorageError>;
+
+    /// Deletes sessions that ended before `now`; returns how many.
+    async fn purge_expired_sessions(&self, now: UnixTime) -> Result<u32, StorageError>;
+
+    /// Waits until everything written so far is durable (used at shutdown).
+    async fn flush(&self) -> Result<(), StorageError>;
+}
+
+/// Authorization-code flow state.
+#[async_trait]
+pub trait FlowStore: Send + Sync + 'static {
+    /// Stores a new flow under the hash of its `state`.
+    async fn insert_flow(
+        &self,
+        state_hash: &SecretHash,
+        flow: &FlowRecord,
+    ) -> Result<(), StorageError>;
+
+    /// Removes and returns the flow for `state`: atomic, so a `state` can be
+    /// used once only, even by two concurrent callbacks.
+    async fn take_flow(&self, state_hash: &SecretHash) -> Result<Option<FlowRecord>, StorageError>;
+
+    /// Deletes flows that ended before `now`; returns how many.
+    async fn purge_expired_flows(&self, now: UnixTime) -> Result<u32, StorageError>;
+}
+
+/// One backend implementing all three stores.
+pub trait Store: UserStore + SessionStore + FlowStore {}
+impl<T: UserStore + SessionStore + FlowStore> Store for T {}

@@ -1,0 +1,305 @@
+//! The embedded store: sled, one database directory, one node.
+//!
+//! Trees: `sessions` (token hash → session), `session_ids` (id → token hash),
+//! `user_sessions` (user id ‖ 0 ‖ session id → token hash, the per-user
+//! index), `users` (id → user), `identities` (issuer ‖ 0 ‖ subject → user id)
+//! and `flows` (state hash → flow). Records are JSON. Revocations run in one
+//! transaction over the three session trees and then `flush_async`, so they
+//! are on disk before the RPC is acknowledged.
+
+use super::{
+    FlowRecord, FlowStore, SessionRecord, SessionStore, StorageError, UserRecord, UserStore,
+};
+use crate::domain::clock::UnixTime;
+use async_trait::async_trait;
+use common::token::SecretHash;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use std::path::Path;
+
+/// The sled-backed store.
+#[derive(Clone)]
+pub struct SledStore {
+    db: sled::Db,
+    sessions: sled::Tree,
+    session_ids: sled::Tree,
+    user_sessions: sled::Tree,
+    users: sled::Tree,
+    identities: sled::Tree,
+    flows: sled::Tree,
+}
+
+impl From<sled::Error> for StorageError {
+    fn from(e: sled::Error) -> Self {
+        StorageError::Backend(e.to_string())
+    }
+}
+
+fn encode<T: Serialize>(value: &T, tree: &'static str) -> Result<Vec<u8>, StorageError> {
+    serde_json::to_vec(value).map_err(|_| StorageError::Corrupt(tree))
+}
+
+fn decode<T: DeserializeOwned>(bytes: &[u8], tree: &'static str) -> Result<T, StorageError> {
+    serde_json::from_slice(bytes).map_err(|_| StorageError::Corrupt(tree))
+}
+
+fn pair_key(a: &str, b: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(a.len() + b.len() + 1);
+    key.extend_from_slice(a.as_bytes());
+    key.push(0);
+    key.extend_from_slice(b.as_bytes());
+    key
+}
+
+impl SledStore {
+    /// Opens (or creates) the database in `dir`. Blocking: call it from
+    /// `spawn_blocking` or before the runtime serves requests.
+    pub fn open(dir: &Path) -> Result<Self, StorageError> {
+        let db = sled::Config::new().path(dir).open()?;
+        Ok(Self {
+            sessions: db.open_tree("sessions")?,
+            session_ids: db.open_tree("session_ids")?,
+            user_sessions: db.open_tree("user_sessions")?,
+            users: db.open_tree("users")?,
+            identities: db.open_tree("identities")?,
+            flows: db.open_tree("flows")?,
+            db,
+        })
+    }
+
+    /// Removes one session from all three session trees atomically.
+    /// Returns the removed record, if the session still existed.
+    fn remove_session_by_hash(
+        &self,
+        token_hash: &[u8],
+    ) -> Result<Option<SessionRecord>, StorageError> {
+        let result = (&self.sessions, &self.session_ids, &self.user_sessions).transaction(
+            |(sessions, session_ids, user_sessions)| {
+                let Some(bytes) = sessions.remove(token_hash)? else {
+                    return Ok(None);
+                };
+                let record: SessionRecord =
+                    decode(&bytes, "sessions").map_err(ConflictableTransactionError::Abort)?;
+                session_ids.remove(record.id.as_bytes())?;
+                user_sessions.remove(pair_key(&record.user.id, &record.id))?;
+                Ok(Some(record))
+            },
+        );
+        match result {
+            Ok(record) => Ok(record),
+            Err(TransactionError::Abort(e)) => Err(e),
+            Err(TransactionError::Storage(e)) => Err(e.into()),
+        }
+    }
+}
+
+#[async_trait]
+impl UserStore for SledStore {
+    async fn user_by_identity(
+        &self,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<Option<UserRecord>, StorageError> {
+        match self.identities.get(pair_key(issuer, subject))? {
+            Some(id) => {
+                let id = String::from_utf8(id.to_vec())
+                    .map_err(|_| StorageError::Corrupt("identities"))?;
+                self.user(&id).await
+            }
+            None => Ok(None),
+        }
+    }
+
+    async fn link_identity(
+        &self,
+        issuer: &str,
+        subject: &str,
+        candidate_id: &str,
+    ) -> Result<String, StorageError> {
+        let key = pair_key(issuer, subject);
+        match self.identities.compare_and_swap(
+            &key,
+            None as Option<&[u8]>,
+            Some(candidate_id.as_bytes()),
+        )? {
+            Ok(()) => Ok(candidate_id.to_owned()),
+            Err(existing) => match existing.current {
+                Some(id) => {
+                    String::from_utf8(id.to_vec()).map_err(|_| StorageError::Corrupt("identities"))
+                }
+                None => Err(StorageError::Corrupt("identities")),
+            },
+        }
+    }
+
+    async fn put_user(&self, user: &UserRecord) -> Result<(), StorageError> {
+        self.users
+            .insert(user.id.as_bytes(), encode(user, "users")?)?;
+        Ok(())
+    }
+
+    async fn user(&self, id: &str) -> Result<Option<UserRecord>, StorageError> {
+        self.users
+            .get(id.as_bytes())?
+            .map(|bytes| decode(&bytes, "users"))
+            .transpose()
+    }
+}
+
+#[async_trait]
+impl SessionStore for SledStore {
+    async fn insert_session(&self, session: &SessionRecord) -> Result<(), StorageError> {
+        let bytes = encode(session, "sessions")?;
+        let result: Result<(), TransactionError<()>> =
+            (&self.sessions, &self.session_ids, &self.user_sessions).transaction(
+                |(sessions, session_ids, user_sessions)| {
+                    sessions.insert(&session.token_hash[..], bytes.as_slice())?;
+                    session_ids.insert(session.id.as_bytes(), &session.token_hash[..])?;
+                    user_sessions.insert(
+                        pair_key(&session.user.id, &session.id),
+                        &session.token_hash[..],
+                    )?;
+                    Ok(())
+                },
+            );
+        match result {
+            Ok(()) => Ok(()),
+            Err(TransactionError::Abort(())) => Err(StorageError::Backend("aborted".into())),
+            Err(TransactionError::Storage(e)) => Err(e.into()),
+        }
+    }
+
+    async fn session_by_token(
+        &self,
+        token_hash: &SecretHash,
+    ) -> Result<Option<SessionRecord>, StorageError> {
+        self.sessions
+            .get(token_hash.0)?
+            .map(|bytes| decode(&bytes, "sessions"))
+            .transpose()
+    }
+
+    async fn session_by_id(&self, id: &str) -> Result<Option<SessionRecord>, StorageError> {
+        match self.session_ids.get(id.as_bytes())? {
+            Some(hash) => self
+                .sessions
+                .get(hash)?
+                .map(|bytes| decode(&bytes, "sessions"))
+                .transpose(),
+            None => Ok(None),
+        }
+    }
+
+    async fn touch_session(
+        &self,
+        token_hash: &SecretHash,
+        last_seen_at: UnixTime,
+        idle_expires_at: UnixTime,
+    ) -> Result<(), StorageError> {
+        // update_and_fetch retries on concurrent change and yields None for a
+        // deleted key, so a revoked session is never written back.
+        self.sessions.update_and_fetch(token_hash.0, |old| {
+            let old = old?;
+            let mut record: SessionRecord = serde_json::from_slice(old).ok()?;
+            record.last_seen_at = last_seen_at;
+            record.idle_expires_at = idle_expires_at;
+            serde_json::to_vec(&record)
+                .ok()
+                .or_else(|| Some(old.to_vec()))
+        })?;
+        Ok(())
+    }
+
+    async fn delete_session(&self, id: &str) -> Result<Option<SessionRecord>, StorageError> {
+        let Some(hash) = self.session_ids.get(id.as_bytes())? else {
+            return Ok(None);
+        };
+        let removed = self.remove_session_by_hash(&hash)?;
+        self.flush().await?;
+        Ok(removed)
+    }
+
+    async fn user_sessions(&self, user_id: &str) -> Result<Vec<SessionRecord>, StorageError> {
+        let mut out = Vec::new();
+        for entry in self.user_sessions.scan_prefix(pair_key(user_id, "")) {
+            let (_, hash) = entry?;
+            if let Some(bytes) = self.sessions.get(hash)? {
+                out.push(decode(&bytes, "sessions")?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn delete_user_sessions(&self, user_id: &str) -> Result<u32, StorageError> {
+        let mut count = 0u32;
+        for entry in self.user_sessions.scan_prefix(pair_key(user_id, "")) {
+            let (key, hash) = entry?;
+            if self.remove_session_by_hash(&hash)?.is_some() {
+                count += 1;
+            } else {
+                // A dangling index entry: drop it too.
+                self.user_sessions.remove(key)?;
+            }
+        }
+        self.flush().await?;
+        Ok(count)
+    }
+
+    async fn purge_expired_sessions(&self, now: UnixTime) -> Result<u32, StorageError> {
+        let mut count = 0u32;
+        for entry in self.sessions.iter() {
+            let (hash, bytes) = entry?;
+            let live = decode::<SessionRecord>(&bytes, "sessions")
+                .map(|s| s.is_live(now))
+                .unwrap_or(false);
+            if !live && self.remove_session_by_hash(&hash)?.is_some() {
+                count += 1;
+            }
+        }
+        if count > 0 {
+            self.flush().await?;
+        }
+        Ok(count)
+    }
+
+    async fn flush(&self) -> Result<(), StorageError> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl FlowStore for SledStore {
+    async fn insert_flow(
+        &self,
+        state_hash: &SecretHash,
+        flow: &FlowRecord,
+    ) -> Result<(), StorageError> {
+        self.flows.insert(state_hash.0, encode(flow, "flows")?)?;
+        Ok(())
+    }
+
+    async fn take_flow(&self, state_hash: &SecretHash) -> Result<Option<FlowRecord>, StorageError> {
+        self.flows
+            .remove(state_hash.0)?
+            .map(|bytes| decode(&bytes, "flows"))
+            .transpose()
+    }
+
+    async fn purge_expired_flows(&self, now: UnixTime) -> Result<u32, StorageError> {
+        let mut count = 0u32;
+        for entry in self.flows.iter() {
+            let (key, bytes) = entry?;
+            let live = decode::<FlowRecord>(&bytes, "flows")
+                .map(|f| now < f.expires_at)
+                .unwrap_or(false);
+            if !live {
+                self.flows.remove(key)?;
+                count += 1;
+            }
+        }
+        Ok(count)
+    }
+}
