@@ -5,6 +5,7 @@
 //! [`run`] takes an already-bound listener and a shutdown future (as
 //! mini-redis does), so tests start it on port 0 and stop it cleanly.
 
+pub mod caller_auth;
 pub mod domain;
 pub mod grpc;
 pub mod providers;
@@ -96,6 +97,14 @@ pub async fn run_with(
         providers::Providers::new(&config.providers, config.auth_service.provider_timeout)
             .map_err(|e| StartError::Providers(e.to_string()))?;
     let sweep_interval = config.auth_service.sweep_interval;
+    let caller_auth = caller_auth::CallerAuth::new(config.auth_service.service_token.as_ref());
+    if config.auth_service.insecure_listen && config.auth_service.service_token.is_none() {
+        tracing::warn!(
+            listen = %config.auth_service.listen,
+            "INSECURE: insecure_listen is set and no service token is configured; \
+             anyone who can reach this port can validate and revoke sessions"
+        );
+    }
     let auth = Arc::new(Auth::new(store, providers, deps.clock, config.auth_service));
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
@@ -114,7 +123,10 @@ pub async fn run_with(
     let served = tonic::transport::Server::builder()
         .add_service(health_service)
         .add_service(reflection)
-        .add_service(AuthServiceServer::new(grpc::GrpcService::new(auth.clone())))
+        .add_service(AuthServiceServer::with_interceptor(
+            grpc::GrpcService::new(auth.clone()),
+            move |request| caller_auth.check(request),
+        ))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await;
 

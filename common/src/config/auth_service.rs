@@ -49,6 +49,18 @@ pub struct AuthServiceConfig {
     pub roles: BTreeMap<String, Vec<String>>,
     /// Log line format: `text` or `json`. Default `text`.
     pub log_format: LogFormat,
+    /// Name of the environment variable holding the service token that
+    /// every caller of `AuthService` must send as `authorization: Bearer
+    /// <token>` metadata (at least 32 characters). Unset: no caller
+    /// authentication, allowed only on a loopback `listen` address.
+    pub service_token_env: Option<String>,
+    /// The service token read from `service_token_env` at load time.
+    #[serde(skip)]
+    pub service_token: Option<secrecy::SecretString>,
+    /// Listen on a non-loopback address without caller authentication.
+    /// Dangerous: anyone who reaches the port can mint sessions' answers and
+    /// revoke sessions. Default false.
+    pub insecure_listen: bool,
 }
 
 impl Default for AuthServiceConfig {
@@ -64,13 +76,49 @@ impl Default for AuthServiceConfig {
             provider_timeout: Duration::from_secs(10),
             roles: BTreeMap::new(),
             log_format: LogFormat::Text,
+            service_token_env: None,
+            service_token: None,
+            insecure_listen: false,
         }
     }
 }
 
 impl AuthServiceConfig {
-    pub(crate) fn validate(&mut self) -> Result<(), ConfigError> {
+    pub(crate) fn validate(
+        &mut self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<(), ConfigError> {
         let key = |k: &str| format!("auth_service.{k}");
+        if let Some(var) = &self.service_token_env {
+            match env(var) {
+                Some(token) if token.len() >= 32 => {
+                    self.service_token = Some(secrecy::SecretString::from(token));
+                }
+                Some(_) => {
+                    return Err(ConfigError::invalid(
+                        key("service_token_env"),
+                        format!("the token in {var} must be at least 32 characters"),
+                    ));
+                }
+                None => {
+                    return Err(ConfigError::invalid(
+                        key("service_token_env"),
+                        format!("environment variable {var} is not set"),
+                    ));
+                }
+            }
+        }
+        if !self.listen.ip().is_loopback() && self.service_token.is_none() && !self.insecure_listen
+        {
+            return Err(ConfigError::invalid(
+                key("listen"),
+                format!(
+                    "{} is not a loopback address: set service_token_env so callers must \
+                     authenticate (or insecure_listen = true to accept anyone, never in production)",
+                    self.listen
+                ),
+            ));
+        }
         if self.session_lifetime < Duration::from_secs(60) {
             return Err(ConfigError::invalid(
                 key("session_lifetime"),

@@ -108,7 +108,7 @@ impl Config {
     }
 
     fn validate(&mut self, env: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
-        self.auth_service.validate()?;
+        self.auth_service.validate(env)?;
         let mut seen = std::collections::HashSet::new();
         for (i, provider) in self.providers.iter_mut().enumerate() {
             let key = format!("providers[{i}]");

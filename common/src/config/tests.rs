@@ -144,3 +144,28 @@ fn route_validation() {
     );
     assert!(e.contains("routes[0].policy"), "{e}");
 }
+
+#[test]
+fn non_loopback_auth_service_needs_a_service_token() {
+    let e = err("[auth_service]\nlisten = \"0.0.0.0:50051\"\n");
+    assert!(e.contains("auth_service.listen"), "{e}");
+    let long = |name: &str| (name == "TOKEN").then(|| "x".repeat(40));
+    let c = Config::from_toml(
+        "[auth_service]\nlisten = \"0.0.0.0:50051\"\nservice_token_env = \"TOKEN\"\n",
+        &long,
+    )
+    .unwrap();
+    assert!(c.auth_service.service_token.is_some());
+    let short = |name: &str| (name == "TOKEN").then(|| "short".to_owned());
+    let e = Config::from_toml("[auth_service]\nservice_token_env = \"TOKEN\"\n", &short)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("at least 32"), "{e}");
+    assert!(
+        Config::from_toml(
+            "[auth_service]\nlisten = \"0.0.0.0:1\"\ninsecure_listen = true\n",
+            &env
+        )
+        .is_ok()
+    );
+}
