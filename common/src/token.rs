@@ -142,3 +142,25 @@ mod tests {
         assert!(!format!("{t:?}").contains(t.expose()));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn parse_never_panics_and_accepts_only_canonical_tokens(text in ".{0,100}") {
+            if let Ok(token) = SessionToken::parse(&text) {
+                prop_assert_eq!(token.expose(), text.as_str());
+                prop_assert_eq!(text.len(), TOKEN_TEXT_LEN);
+            }
+        }
+
+        #[test]
+        fn generated_shape_round_trips(bytes in proptest::array::uniform32(any::<u8>())) {
+            let text = URL_SAFE_NO_PAD.encode(bytes);
+            prop_assert!(SessionToken::parse(&text).is_ok());
+        }
+    }
+}

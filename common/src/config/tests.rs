@@ -169,3 +169,27 @@ fn non_loopback_auth_service_needs_a_service_token() {
         .is_ok()
     );
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn arbitrary_text_never_panics(text in "\\PC{0,400}") {
+            let _ = Config::from_toml(&text, &env);
+        }
+
+        #[test]
+        fn arbitrary_values_in_known_keys_never_panic(
+            key in prop::sample::select(vec![
+                "listen", "data_dir", "session_lifetime", "session_idle_timeout",
+                "clock_skew", "sweep_interval", "provider_timeout", "log_format", "store",
+            ]),
+            value in "\\PC{0,40}",
+        ) {
+            let text = format!("[auth_service]\n{key} = {value:?}\n");
+            let _ = Config::from_toml(&text, &env);
+        }
+    }
+}
