@@ -1,0 +1,200 @@
+//! The provider's state, shared by the HTTP handlers and the [`crate::DevIdp`]
+//! handle: who may log in, which clients exist, the keys, what has been
+//! issued, the faults, and the counters tests read.
+//!
+//! Everything sits behind `std::sync::Mutex`: every critical section is a
+//! few map operations and none is held across an `.await` (mini-redis
+//! `src/db.rs` explains why that beats an async mutex).
+
+use crate::clock::unix_now;
+use crate::faults::Faults;
+use crate::grants::{Grants, TOKEN_LIFETIME_SECS};
+use crate::keys::{Keyring, RsaKey, SigningKey};
+use crate::users::synthetic_user;
+use crate::{DevClient, DevUser};
+use jsonwebtoken::{Algorithm, Header};
+use serde_json::{Value, json};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+/// What the token endpoint received, for tests asserting how the relying
+/// party authenticated and whether it sent its PKCE verifier. Never holds the
+/// code, the verifier or the secret themselves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRequestRecord {
+    /// `grant_type` as sent.
+    pub grant_type: Option<String>,
+    /// The client id, from HTTP Basic or the body.
+    pub client_id: Option<String>,
+    /// `"client_secret_basic"`, `"client_secret_post"` or `"none"` (the
+    /// names from RFC 7591 section 2), whichever the request used.
+    pub client_auth: String,
+    /// Whether a `code_verifier` was sent (RFC 7636 section 4.5).
+    pub code_verifier_present: bool,
+    /// `redirect_uri` as sent.
+    pub redirect_uri: Option<String>,
+}
+
+pub(crate) struct Provider {
+    pub(crate) issuer: String,
+    /// The issuer's path (`""` or e.g. `"/idp"`): the endpoints live under
+    /// it, as discovery advertises them relative to the issuer.
+    pub(crate) base_path: String,
+    clients: Vec<DevClient>,
+    pub(crate) users: Vec<DevUser>,
+    keys: Mutex<Keyring>,
+    faults: Mutex<Faults>,
+    grants: Mutex<Grants>,
+    jwks_fetches: AtomicUsize,
+    token_requests: Mutex<Vec<TokenRequestRecord>>,
+}
+
+/// Locks `mutex`, ignoring poisoning: a panicking test thread must not
+/// take the provider down for the other tests sharing it, and no critical
+/// section here leaves the data half-updated.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Provider {
+    pub(crate) fn new(
+        issuer: String,
+        base_path: String,
+        clients: Vec<DevClient>,
+        users: Vec<DevUser>,
+        keys: Keyring,
+    ) -> Provider {
+        Provider {
+            issuer,
+            base_path,
+            clients,
+            users,
+            keys: Mutex::new(keys),
+            faults: Mutex::new(Faults::default()),
+            grants: Mutex::new(Grants::default()),
+            jwks_fetches: AtomicUsize::new(0),
+            token_requests: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub(crate) fn user(&self, login: &str) -> Option<&DevUser> {
+        self.users.iter().find(|u| u.login == login)
+    }
+
+    fn user_or_synthetic(&self, login: &str) -> DevUser {
+        self.user(login)
+            .cloned()
+            .unwrap_or_else(|| synthetic_user(login))
+    }
+
+    pub(crate) fn client(&self, client_id: &str) -> Option<&DevClient> {
+        self.clients.iter().find(|c| c.client_id == client_id)
+    }
+
+    pub(crate) fn faults(&self) -> Faults {
+        lock(&self.faults).clone()
+    }
+
+    pub(crate) fn update_faults(&self, f: impl FnOnce(&mut Faults)) {
+        f(&mut lock(&self.faults));
+    }
+
+    pub(crate) fn grants(&self) -> MutexGuard<'_, Grants> {
+        lock(&self.grants)
+    }
+
+    /// ID token claims for `user` (OpenID Connect Core section 2 and the
+    /// standard claims of section 5.1).
+    pub(crate) fn user_claims(
+        &self,
+        user: &DevUser,
+        client_id: &str,
+        nonce: Option<&str>,
+    ) -> Value {
+        let now = unix_now();
+        let mut claims = json!({
+            "iss": self.issuer,
+            "sub": user.sub,
+            "aud": client_id,
+            "exp": now + TOKEN_LIFETIME_SECS,
+            "iat": now,
+            "email": user.email,
+            "email_verified": user.email_verified,
+            "name": user.name,
+            "picture": user.picture,
+        });
+        if let Some(nonce) = nonce {
+            claims["nonce"] = json!(nonce);
+        }
+        claims
+    }
+
+    pub(crate) fn id_token_claims(
+        &self,
+        login: &str,
+        client_id: &str,
+        nonce: Option<&str>,
+    ) -> Value {
+        self.user_claims(&self.user_or_synthetic(login), client_id, nonce)
+    }
+
+    /// The header a correct token from this provider carries.
+    pub(crate) fn current_header(&self) -> Header {
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(lock(&self.keys).current_kid().to_owned());
+        header
+    }
+
+    pub(crate) fn current_kid(&self) -> String {
+        lock(&self.keys).current_kid().to_owned()
+    }
+
+    /// Signs, or returns an empty string after logging if `jsonwebtoken`
+    /// refuses (it cannot for the headers and keys this crate builds): the
+    /// minting API returns plain `String`s so tests read simply, and an
+    /// empty token fails any verification loudly enough.
+    pub(crate) fn sign_with(&self, header: Header, claims: &Value, key: SigningKey) -> String {
+        match lock(&self.keys).sign(header, claims, key) {
+            Ok(token) => token,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot sign a token");
+                String::new()
+            }
+        }
+    }
+
+    pub(crate) fn sign(&self, claims: &Value) -> String {
+        self.sign_with(self.current_header(), claims, SigningKey::Current)
+    }
+
+    pub(crate) fn issue_access_token(&self, login: &str, client_id: &str) -> String {
+        let user = self.user_or_synthetic(login);
+        self.grants()
+            .issue_access_token(user, client_id, "openid email profile")
+    }
+
+    pub(crate) fn rotate(&self, key: std::sync::Arc<RsaKey>, keep_old: bool) {
+        lock(&self.keys).rotate(key, keep_old);
+    }
+
+    /// The JWK Set document, with or without `kid` members.
+    pub(crate) fn jwks(&self, with_kid: bool) -> Value {
+        lock(&self.keys).jwks(with_kid)
+    }
+
+    pub(crate) fn count_jwks_fetch(&self) {
+        self.jwks_fetches.fetch_add(1, Ordering::SeqCst);
+    }
+
+    pub(crate) fn jwks_fetch_count(&self) -> usize {
+        self.jwks_fetches.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn record_token_request(&self, record: TokenRequestRecord) {
+        lock(&self.token_requests).push(record);
+    }
+
+    pub(crate) fn token_requests(&self) -> Vec<TokenRequestRecord> {
+        lock(&self.token_requests).clone()
+    }
+}
