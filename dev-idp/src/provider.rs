@@ -14,6 +14,7 @@ use crate::users::synthetic_user;
 use crate::{DevClient, DevUser};
 use jsonwebtoken::{Algorithm, Header};
 use serde_json::{Value, json};
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -35,6 +36,10 @@ pub struct TokenRequestRecord {
     pub redirect_uri: Option<String>,
 }
 
+/// Token requests remembered for [`crate::DevIdp::token_requests`]: plenty
+/// for any test, bounded for a dev server that runs for days.
+const TOKEN_REQUESTS_KEPT: usize = 1024;
+
 pub(crate) struct Provider {
     pub(crate) issuer: String,
     /// The issuer's path (`""` or e.g. `"/idp"`): the endpoints live under
@@ -46,7 +51,7 @@ pub(crate) struct Provider {
     faults: Mutex<Faults>,
     grants: Mutex<Grants>,
     jwks_fetches: AtomicUsize,
-    token_requests: Mutex<Vec<TokenRequestRecord>>,
+    token_requests: Mutex<VecDeque<TokenRequestRecord>>,
 }
 
 /// Locks `mutex`, ignoring poisoning: a panicking test thread must not
@@ -73,7 +78,7 @@ impl Provider {
             faults: Mutex::new(Faults::default()),
             grants: Mutex::new(Grants::default()),
             jwks_fetches: AtomicUsize::new(0),
-            token_requests: Mutex::new(Vec::new()),
+            token_requests: Mutex::new(VecDeque::new()),
         }
     }
 
@@ -191,10 +196,14 @@ impl Provider {
     }
 
     pub(crate) fn record_token_request(&self, record: TokenRequestRecord) {
-        lock(&self.token_requests).push(record);
+        let mut records = lock(&self.token_requests);
+        if records.len() == TOKEN_REQUESTS_KEPT {
+            records.pop_front();
+        }
+        records.push_back(record);
     }
 
     pub(crate) fn token_requests(&self) -> Vec<TokenRequestRecord> {
-        lock(&self.token_requests).clone()
+        lock(&self.token_requests).iter().cloned().collect()
     }
 }

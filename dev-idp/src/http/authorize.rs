@@ -6,6 +6,7 @@
 use super::Shared;
 use super::pages::{error_page, escape, page};
 use crate::grants::CodeRequest;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -40,10 +41,16 @@ struct Valid<'a> {
     code_challenge: &'a str,
 }
 
+#[tracing::instrument(name = "authorize", skip_all)]
 pub(super) async fn authorize(
     State(provider): State<Shared>,
-    Query(params): Query<AuthorizeParams>,
+    params: Result<Query<AuthorizeParams>, QueryRejection>,
 ) -> Response {
+    // RFC 6749 section 3.1: parameters must not repeat; serde refuses
+    // duplicates, and the person deserves the page rather than plain text.
+    let Ok(Query(params)) = params else {
+        return error_page("the query string is malformed or repeats a parameter");
+    };
     let valid = match validate(&provider, &params) {
         Ok(valid) => valid,
         Err(message) => {

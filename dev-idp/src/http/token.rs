@@ -33,6 +33,7 @@ const BASIC_CHALLENGE: &str = r#"Basic realm="dev-idp""#;
 
 /// Always JSON, whatever `Accept` says: GitHub answers form-encoded unless
 /// asked, but every client in this workspace asks for JSON anyway.
+#[tracing::instrument(name = "token", skip_all)]
 pub(super) async fn token(
     State(provider): State<Shared>,
     headers: HeaderMap,

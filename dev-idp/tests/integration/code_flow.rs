@@ -267,6 +267,10 @@ async fn bad_authorization_requests_get_an_error_page() {
         let page = response.text().await.unwrap();
         assert!(page.contains("not for production"), "{page}");
     }
+    // RFC 6749 section 3.1: a repeated parameter is refused.
+    let mut params = authorize_params(PUBLIC_CLIENT, Some("alice"));
+    params.push(("state".into(), "second".into()));
+    assert_eq!(get_authorize(&idp, &params).await.status(), 400);
 }
 
 #[tokio::test]
