@@ -67,11 +67,7 @@ async fn main() -> ExitCode {
         eprintln!("dev-idp: cannot write to stdout: {e}");
         return ExitCode::FAILURE;
     }
-    tracing::warn!(
-        issuer = %idp.issuer(),
-        "{}: do not expose this server or use it with real accounts",
-        dev_idp::NOT_FOR_PRODUCTION
-    );
+    // DevIdp::start has already logged the not-for-production warning.
 
     common::shutdown::signal().await;
     idp.shutdown().await;
