@@ -130,6 +130,24 @@ impl DevIdp {
     /// failure, or an issuer that cannot be used.
     pub async fn start(config: DevIdpConfig) -> anyhow::Result<DevIdp> {
         check_listen(config.listen)?;
+        Self::launch(config).await
+    }
+
+    /// Like [`DevIdp::start`] but accepts any listen address: for a private
+    /// container network (docker-compose's `dev` profile), where the
+    /// provider must bind the container's interface to be published on the
+    /// host's loopback. Never expose it beyond that.
+    pub async fn start_in_container_network(config: DevIdpConfig) -> anyhow::Result<DevIdp> {
+        if check_listen(config.listen).is_err() {
+            tracing::warn!(
+                listen = %config.listen,
+                "{NOT_FOR_PRODUCTION}: listening beyond loopback because --allow-container-network was given"
+            );
+        }
+        Self::launch(config).await
+    }
+
+    async fn launch(config: DevIdpConfig) -> anyhow::Result<DevIdp> {
         let keys = keys::Keyring::generate().await?;
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await

@@ -24,6 +24,11 @@ struct Args {
     /// Repeatable. Default: one public client `portcullis-dev`.
     #[arg(long = "client", value_name = "ID[:SECRET_ENV_VAR]")]
     clients: Vec<String>,
+    /// Accept a non-loopback --listen address. Only for a private container
+    /// network whose port is published on the host's loopback (the
+    /// docker-compose `dev` profile); never on a reachable network.
+    #[arg(long)]
+    allow_container_network: bool,
 }
 
 /// Exit status for a configuration error, as clap uses for usage errors.
@@ -34,7 +39,9 @@ async fn main() -> ExitCode {
     let args = Args::parse();
     common::telemetry::init(common::telemetry::LogFormat::Text, "info");
 
-    if let Err(e) = dev_idp::check_listen(args.listen) {
+    if !args.allow_container_network
+        && let Err(e) = dev_idp::check_listen(args.listen)
+    {
         eprintln!("dev-idp: {e}");
         return ExitCode::from(CONFIG_ERROR);
     }
@@ -51,7 +58,12 @@ async fn main() -> ExitCode {
         clients,
         users: Vec::new(),
     };
-    let idp = match DevIdp::start(config).await {
+    let started = if args.allow_container_network {
+        DevIdp::start_in_container_network(config).await
+    } else {
+        DevIdp::start(config).await
+    };
+    let idp = match started {
         Ok(idp) => idp,
         Err(e) => {
             eprintln!("dev-idp: {e:#}");

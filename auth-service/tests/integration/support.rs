@@ -1,0 +1,311 @@
+//! The test harness: a dev-idp and an auth-service, both real servers on
+//! 127.0.0.1 port 0, and a gRPC client.
+
+use auth_service::domain::clock::ManualClock;
+use common::config::Config;
+use common::proto::auth_service_client::AuthServiceClient;
+use common::proto::{
+    BeginLoginRequest, ClientInfo, CompleteLoginRequest, ExchangeTokenRequest, LoginResponse,
+    exchange_token_request,
+};
+use dev_idp::{DevClient, DevIdp, DevIdpConfig};
+use std::net::SocketAddr;
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+use tonic::transport::Channel;
+
+pub const DEV_CLIENT: &str = "portcullis-dev";
+pub const GOOGLE_CLIENT: &str = "google-client";
+pub const GOOGLE_SECRET: &str = "google-secret";
+pub const GITHUB_CLIENT: &str = "gh-client";
+pub const GITHUB_SECRET: &str = "gh-secret";
+pub const REDIRECT_URI: &str = "http://127.0.0.1:1/auth/callback/dev";
+
+/// The wall clock, read once to start the manual clock near the provider's.
+#[allow(clippy::disallowed_methods)]
+pub fn wall_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+pub struct Harness {
+    pub idp: DevIdp,
+    pub clock: ManualClock,
+    pub client: AuthServiceClient<Channel>,
+    pub addr: SocketAddr,
+    pub dir: TempDir,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<Result<(), auth_service::StartError>>>,
+}
+
+pub async fn start_idp() -> DevIdp {
+    DevIdp::start(DevIdpConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        issuer: None,
+        clients: vec![
+            DevClient {
+                client_id: DEV_CLIENT.into(),
+                client_secret: None,
+            },
+            DevClient {
+                client_id: GOOGLE_CLIENT.into(),
+                client_secret: Some(GOOGLE_SECRET.into()),
+            },
+            DevClient {
+                client_id: GITHUB_CLIENT.into(),
+                client_secret: Some(GITHUB_SECRET.into()),
+            },
+        ],
+        users: Vec::new(),
+    })
+    .await
+    .unwrap()
+}
+
+/// The configuration every harness starts from; `extra` is appended.
+pub fn config_text(idp: &DevIdp, data_dir: &std::path::Path, extra: &str) -> String {
+    let issuer = idp.issuer();
+    format!(
+        r#"
+[auth_service]
+listen = "127.0.0.1:0"
+data_dir = "{data}"
+session_lifetime = "7d"
+session_idle_timeout = "24h"
+
+[auth_service.roles]
+admin = ["alice@example.com"]
+
+[[providers]]
+id = "dev"
+name = "Development"
+kind = "oidc"
+client_id = "{DEV_CLIENT}"
+token_endpoint_auth = "none"
+issuer = "{issuer}"
+
+[[providers]]
+id = "google"
+kind = "google"
+client_id = "{GOOGLE_CLIENT}"
+client_secret_env = "GOOGLE_SECRET"
+issuer = "{issuer}"
+tokeninfo_endpoint = "{issuer}/tokeninfo"
+
+[[providers]]
+id = "github"
+kind = "github"
+client_id = "{GITHUB_CLIENT}"
+client_secret_env = "GITHUB_SECRET"
+authorization_endpoint = "{issuer}/authorize"
+token_endpoint = "{issuer}/token"
+api_base_url = "{issuer}/github"
+{extra}
+"#,
+        data = data_dir.display()
+    )
+}
+
+pub fn secrets(name: &str) -> Option<String> {
+    match name {
+        "GOOGLE_SECRET" => Some(GOOGLE_SECRET.into()),
+        "GITHUB_SECRET" => Some(GITHUB_SECRET.into()),
+        _ => None,
+    }
+}
+
+impl Harness {
+    pub async fn start() -> Self {
+        Self::start_with(|_| String::new()).await
+    }
+
+    /// Starts with extra TOML, made from the provider's issuer, appended to
+    /// the default configuration.
+    pub async fn start_with(extra: impl FnOnce(&str) -> String) -> Self {
+        let idp = start_idp().await;
+        let dir = tempfile::tempdir().unwrap();
+        let extra = extra(&idp.issuer());
+        let text = config_text(&idp, &dir.path().join("data"), &extra);
+        let config = Config::from_toml(&text, &secrets).unwrap();
+        let clock = ManualClock::new(wall_now());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let deps = auth_service::Deps {
+            clock: std::sync::Arc::new(clock.clone()),
+        };
+        let server = tokio::spawn(auth_service::run_with(listener, config, deps, async {
+            let _ = rx.await;
+        }));
+        let channel = Channel::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect_lazy();
+        Harness {
+            idp,
+            clock,
+            client: AuthServiceClient::new(channel),
+            addr,
+            dir,
+            shutdown: Some(tx),
+            server: Some(server),
+        }
+    }
+
+    /// The injected clock's time.
+    pub fn clock_now(&self) -> i64 {
+        use auth_service::domain::clock::Clock;
+        self.clock.now()
+    }
+
+    /// Stops auth-service gracefully and reports how it ended.
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
+        }
+    }
+
+    /// BeginLogin + the provider's consent for `user`; returns
+    /// (code, state, iss, flow handle).
+    pub async fn authorize(&self, provider: &str, user: &str) -> (String, String, String, String) {
+        let began = self
+            .client
+            .clone()
+            .begin_login(BeginLoginRequest {
+                provider_id: provider.into(),
+                redirect_uri: REDIRECT_URI.into(),
+                return_to: "/after".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let params = follow_authorization(&began.authorization_url, user).await;
+        (
+            params.get("code").cloned().unwrap_or_default(),
+            params.get("state").cloned().unwrap_or_default(),
+            params.get("iss").cloned().unwrap_or_default(),
+            began.flow_handle,
+        )
+    }
+
+    pub async fn complete(
+        &self,
+        provider: &str,
+        code: &str,
+        state: &str,
+        handle: &str,
+        iss: &str,
+    ) -> Result<LoginResponse, tonic::Status> {
+        self.client
+            .clone()
+            .complete_login(CompleteLoginRequest {
+                provider_id: provider.into(),
+                code: code.into(),
+                state: state.into(),
+                flow_handle: handle.into(),
+                iss: iss.into(),
+                client: Some(ClientInfo {
+                    user_agent: "integration-test".into(),
+                    ip: "127.0.0.1".into(),
+                }),
+            })
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    pub async fn exchange_id_token(
+        &self,
+        provider: &str,
+        token: &str,
+    ) -> Result<LoginResponse, tonic::Status> {
+        self.exchange(
+            provider,
+            exchange_token_request::Token::IdToken(token.into()),
+        )
+        .await
+    }
+
+    pub async fn exchange(
+        &self,
+        provider: &str,
+        token: exchange_token_request::Token,
+    ) -> Result<LoginResponse, tonic::Status> {
+        self.client
+            .clone()
+            .exchange_token(ExchangeTokenRequest {
+                provider_id: provider.into(),
+                token: Some(token),
+                client: None,
+            })
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    /// A fresh valid ID token for `user` from the dev provider.
+    pub fn id_token(&self, user: &str) -> String {
+        self.idp
+            .sign(&self.idp.id_token_claims(user, DEV_CLIENT, None))
+    }
+
+    /// A token for `user` signed normally after `edit` changed its claims.
+    pub fn id_token_with(&self, user: &str, edit: impl FnOnce(&mut serde_json::Value)) -> String {
+        let mut claims = self.idp.id_token_claims(user, DEV_CLIENT, None);
+        edit(&mut claims);
+        self.idp.sign(&claims)
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Visits the authorization URL as the user's browser would, picking
+/// `user` on the provider's page, and returns the redirect's query.
+pub async fn follow_authorization(
+    url: &str,
+    user: &str,
+) -> std::collections::HashMap<String, String> {
+    let mut url = url::Url::parse(url).unwrap();
+    url.query_pairs_mut().append_pair("login_hint", user);
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let response = http.get(url).send().await.unwrap();
+    assert_eq!(response.status(), 302, "the provider should redirect back");
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    url::Url::parse(&location)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect()
+}
+
+/// The machine-readable reason of a rejection.
+pub fn reason(status: &tonic::Status) -> String {
+    status
+        .metadata()
+        .get("portcullis-reason")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_else(|| format!("<no reason: {:?} {}>", status.code(), status.message()))
+}
+
+/// Asserts a call failed UNAUTHENTICATED with `code` as its reason.
+#[track_caller]
+pub fn assert_rejected<T: std::fmt::Debug>(result: Result<T, tonic::Status>, code: &str) {
+    match result {
+        Ok(v) => panic!("expected rejection {code}, got success {v:?}"),
+        Err(status) => {
+            assert_eq!(status.code(), tonic::Code::Unauthenticated, "{status:?}");
+            assert_eq!(reason(&status), code, "{status:?}");
+        }
+    }
+}
