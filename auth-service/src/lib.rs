@@ -21,7 +21,7 @@ use std::sync::Arc;
 use storage::Store;
 use storage::sled::SledStore;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::server::TcpIncoming;
 use tokio_util::sync::CancellationToken;
 
 /// Why the service could not start or stopped abnormally.
@@ -127,7 +127,11 @@ pub async fn run_with(
             grpc::GrpcService::new(auth.clone()),
             move |request| caller_auth.check(request),
         ))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        // No Nagle: small gRPC replies must not wait for delayed ACKs.
+        .serve_with_incoming_shutdown(
+            TcpIncoming::from(listener).with_nodelay(Some(true)),
+            shutdown,
+        )
         .await;
 
     cancel.cancel();
