@@ -21,8 +21,8 @@ use std::sync::Arc;
 use storage::Store;
 use storage::sled::SledStore;
 use tokio::net::TcpListener;
-use tonic::transport::server::TcpIncoming;
 use tokio_util::sync::CancellationToken;
+use tonic::transport::server::TcpIncoming;
 
 /// Why the service could not start or stopped abnormally.
 #[derive(Debug, thiserror::Error)]

@@ -316,3 +316,24 @@ issuer = "http://127.0.0.1:1"
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_slow_provider_is_cut_off_by_the_timeout() {
+    let h = Harness::start_config(|text| {
+        text.replace(
+            "[auth_service]\n",
+            "[auth_service]\nprovider_timeout = \"300ms\"\n",
+        )
+    })
+    .await;
+    h.idp
+        .update_faults(|f| f.delay = Some(std::time::Duration::from_secs(3)));
+    let started = std::time::Instant::now();
+    let err = h
+        .exchange_id_token("dev", &h.id_token("alice"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Unavailable, "{err:?}");
+    assert!(err.message().contains("timed out"), "{err:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+}

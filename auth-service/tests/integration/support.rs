@@ -124,10 +124,22 @@ impl Harness {
     /// Starts with extra TOML, made from the provider's issuer, appended to
     /// the default configuration.
     pub async fn start_with(extra: impl FnOnce(&str) -> String) -> Self {
+        Self::start_inner(extra, |text| text).await
+    }
+
+    /// Starts with the whole default configuration text rewritten by `edit`.
+    pub async fn start_config(edit: impl FnOnce(String) -> String) -> Self {
+        Self::start_inner(|_| String::new(), edit).await
+    }
+
+    async fn start_inner(
+        extra: impl FnOnce(&str) -> String,
+        edit: impl FnOnce(String) -> String,
+    ) -> Self {
         let idp = start_idp().await;
         let dir = tempfile::tempdir().unwrap();
         let extra = extra(&idp.issuer());
-        let text = config_text(&idp, &dir.path().join("data"), &extra);
+        let text = edit(config_text(&idp, &dir.path().join("data"), &extra));
         let config = Config::from_toml(&text, &secrets).unwrap();
         let clock = ManualClock::new(wall_now());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
