@@ -92,3 +92,57 @@ fn a_bad_config_exits_non_zero_naming_the_key() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.toml"));
 }
+
+#[tokio::test]
+async fn callers_must_present_the_service_token() {
+    let h = Harness::start_config(|text| {
+        text.replace(
+            "[auth_service]\n",
+            "[auth_service]\nservice_token_env = \"SERVICE_TOKEN\"\n",
+        )
+    })
+    .await;
+    let request = || common::proto::ValidateSessionRequest {
+        session_token: "A".repeat(43),
+    };
+    let err = h
+        .client
+        .clone()
+        .validate_session(request())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Unauthenticated);
+    assert!(err.message().contains("caller authentication"), "{err:?}");
+
+    let mut wrong = tonic::Request::new(request());
+    wrong
+        .metadata_mut()
+        .insert("authorization", "Bearer not-the-token".parse().unwrap());
+    let err = h.client.clone().validate_session(wrong).await.unwrap_err();
+    assert!(err.message().contains("wrong service token"), "{err:?}");
+
+    let mut right = tonic::Request::new(request());
+    right.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {SERVICE_TOKEN}").parse().unwrap(),
+    );
+    let err = h.client.clone().validate_session(right).await.unwrap_err();
+    assert_eq!(
+        err.message(),
+        "session unknown, expired or revoked",
+        "past caller auth"
+    );
+
+    // The standard health check stays open for orchestrators.
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", h.addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    HealthClient::new(channel)
+        .check(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .unwrap();
+}

@@ -19,6 +19,7 @@ pub const GOOGLE_CLIENT: &str = "google-client";
 pub const GOOGLE_SECRET: &str = "google-secret";
 pub const GITHUB_CLIENT: &str = "gh-client";
 pub const GITHUB_SECRET: &str = "gh-secret";
+pub const SERVICE_TOKEN: &str = "a-service-token-of-at-least-32-characters";
 pub const REDIRECT_URI: &str = "http://127.0.0.1:1/auth/callback/dev";
 
 /// The wall clock, read once to start the manual clock near the provider's.
@@ -112,6 +113,7 @@ pub fn secrets(name: &str) -> Option<String> {
     match name {
         "GOOGLE_SECRET" => Some(GOOGLE_SECRET.into()),
         "GITHUB_SECRET" => Some(GITHUB_SECRET.into()),
+        "SERVICE_TOKEN" => Some(SERVICE_TOKEN.into()),
         _ => None,
     }
 }
