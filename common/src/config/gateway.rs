@@ -2,6 +2,7 @@
 
 use super::{ConfigError, is_loopback_host};
 use crate::telemetry::LogFormat;
+use secrecy::SecretString;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -37,6 +38,25 @@ pub struct GatewayConfig {
     pub auth_timeout: Duration,
     /// Log line format: `text` or `json`. Default `text`.
     pub log_format: LogFormat,
+    /// Name of the environment variable holding auth-service's service
+    /// token (`auth_service.service_token_env` on the other side), sent as
+    /// `authorization: Bearer <token>` metadata on every call. Unset: no
+    /// caller authentication (auth-service on loopback).
+    pub service_token_env: Option<String>,
+    /// The service token read from `service_token_env` at load time.
+    #[serde(skip)]
+    pub service_token: Option<SecretString>,
+    /// How long a client may take to send a request's headers before the
+    /// connection is closed (slowloris defence). Default `10s`.
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// Most client connections served at once; further connections wait in
+    /// the kernel's accept queue. Default `1024`.
+    pub max_connections: usize,
+    /// Largest request body accepted, in bytes, for proxied routes and
+    /// built-in handlers (the JSON login endpoint has its own 64 KiB cap).
+    /// Default `10485760` (10 MiB).
+    pub max_request_body_bytes: usize,
 }
 
 impl Default for GatewayConfig {
@@ -53,6 +73,11 @@ impl Default for GatewayConfig {
             upstream_timeout: Duration::from_secs(30),
             auth_timeout: Duration::from_secs(5),
             log_format: LogFormat::Text,
+            service_token_env: None,
+            service_token: None,
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: 1024,
+            max_request_body_bytes: 10 * 1024 * 1024,
         }
     }
 }
@@ -64,7 +89,69 @@ fn unreachable_url() -> Url {
 }
 
 impl GatewayConfig {
-    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+    pub(crate) fn validate(
+        &mut self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<(), ConfigError> {
+        if let Some(var) = &self.service_token_env {
+            match env(var) {
+                Some(token) if !token.is_empty() => {
+                    self.service_token = Some(SecretString::from(token));
+                }
+                _ => {
+                    return Err(ConfigError::invalid(
+                        "gateway.service_token_env",
+                        format!("environment variable {var} is not set or empty"),
+                    ));
+                }
+            }
+        }
+        for (key, value, min) in [
+            (
+                "request_timeout",
+                self.request_timeout,
+                Duration::from_millis(100),
+            ),
+            (
+                "upstream_timeout",
+                self.upstream_timeout,
+                Duration::from_millis(100),
+            ),
+            ("auth_timeout", self.auth_timeout, Duration::from_millis(50)),
+            (
+                "header_read_timeout",
+                self.header_read_timeout,
+                Duration::from_millis(100),
+            ),
+        ] {
+            if value < min {
+                return Err(ConfigError::invalid(
+                    format!("gateway.{key}"),
+                    format!("must be at least {}ms", min.as_millis()),
+                ));
+            }
+        }
+        if self.max_connections == 0 {
+            return Err(ConfigError::invalid(
+                "gateway.max_connections",
+                "must be at least 1",
+            ));
+        }
+        if self.max_request_body_bytes < 1024 {
+            return Err(ConfigError::invalid(
+                "gateway.max_request_body_bytes",
+                "must be at least 1024",
+            ));
+        }
+        match self.auth_service_url.scheme() {
+            "http" | "https" => {}
+            _ => {
+                return Err(ConfigError::invalid(
+                    "gateway.auth_service_url",
+                    "must be an http or https URL",
+                ));
+            }
+        }
         match self.public_url.scheme() {
             "https" => {}
             "http" if is_loopback_host(&self.public_url) => {}
@@ -111,6 +198,22 @@ impl GatewayConfig {
     /// Whether browsers reach the gateway over HTTPS (cookies get `Secure`).
     pub fn is_https(&self) -> bool {
         self.public_url.scheme() == "https"
+    }
+
+    /// Whether the gateway itself terminates TLS (HSTS is sent then).
+    pub fn serves_tls(&self) -> bool {
+        self.tls_cert.is_some() && self.tls_key.is_some()
+    }
+
+    /// The name of the short-lived cookie binding a login flow to the
+    /// browser: `__Host-portcullis_flow` on HTTPS, `portcullis_flow`
+    /// otherwise.
+    pub fn flow_cookie_name(&self) -> &'static str {
+        if self.is_https() {
+            "__Host-portcullis_flow"
+        } else {
+            "portcullis_flow"
+        }
     }
 
     /// The session cookie name in effect.
@@ -203,5 +306,85 @@ impl RouteConfig {
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+    use secrecy::ExposeSecret;
+
+    fn env(name: &str) -> Option<String> {
+        (name == "GW_TOKEN").then(|| "t".repeat(40))
+    }
+
+    fn err(text: &str) -> String {
+        Config::from_toml(text, &env).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn gateway_defaults() {
+        let c = Config::from_toml("", &env).unwrap();
+        assert_eq!(c.gateway.header_read_timeout.as_secs(), 10);
+        assert_eq!(c.gateway.max_connections, 1024);
+        assert!(c.gateway.service_token.is_none());
+        assert_eq!(c.gateway.flow_cookie_name(), "portcullis_flow");
+        assert!(!c.gateway.serves_tls());
+    }
+
+    #[test]
+    fn https_names_use_the_host_prefix() {
+        let c = Config::from_toml(
+            "[gateway]\npublic_url = \"https://app.example.com\"\n",
+            &env,
+        )
+        .unwrap();
+        assert_eq!(c.gateway.session_cookie_name(), "__Host-portcullis");
+        assert_eq!(c.gateway.flow_cookie_name(), "__Host-portcullis_flow");
+    }
+
+    #[test]
+    fn service_token_is_read_from_the_environment() {
+        let c = Config::from_toml("[gateway]\nservice_token_env = \"GW_TOKEN\"\n", &env).unwrap();
+        let token = c.gateway.service_token.unwrap();
+        assert_eq!(token.expose_secret(), "t".repeat(40));
+        let e = err("[gateway]\nservice_token_env = \"MISSING\"\n");
+        assert!(e.contains("gateway.service_token_env"), "{e}");
+    }
+
+    #[test]
+    fn bad_gateway_values_name_their_key() {
+        for (text, key) in [
+            (
+                "[gateway]\nmax_connections = 0\n",
+                "gateway.max_connections",
+            ),
+            ("[gateway]\nauth_timeout = \"0s\"\n", "gateway.auth_timeout"),
+            (
+                "[gateway]\nheader_read_timeout = \"1ms\"\n",
+                "gateway.header_read_timeout",
+            ),
+            (
+                "[gateway]\nmax_request_body_bytes = 10\n",
+                "gateway.max_request_body_bytes",
+            ),
+            (
+                "[gateway]\npublic_url = \"http://example.com\"\n",
+                "gateway.public_url",
+            ),
+            (
+                "[gateway]\npublic_url = \"https://a.example/x\"\n",
+                "gateway.public_url",
+            ),
+            ("[gateway]\ntls_cert = \"/c.pem\"\n", "gateway.tls_cert"),
+            ("[gateway]\ncookie_name = \"a b\"\n", "gateway.cookie_name"),
+            (
+                "[[routes]]\npath_prefix = \"api\"\ntarget = { handler = \"x\" }\n",
+                "routes[0].path_prefix",
+            ),
+        ] {
+            let e = err(text);
+            assert!(e.contains(key), "{text}: {e}");
+        }
     }
 }

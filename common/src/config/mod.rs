@@ -120,7 +120,7 @@ impl Config {
                 ));
             }
         }
-        self.gateway.validate()?;
+        self.gateway.validate(env)?;
         for (i, route) in self.routes.iter().enumerate() {
             route.validate(&format!("routes[{i}]"))?;
         }

@@ -1,0 +1,355 @@
+//! `ApiError`: every failure the gateway answers with, and the one place
+//! where auth-service's gRPC status codes become HTTP statuses.
+//!
+//! An error renders as JSON `{"error": "<code>", "message": "<text>"}`. The
+//! [`render_errors`] middleware turns it into a readable HTML page when the
+//! request is a browser navigation (`Accept: text/html`), and logs the
+//! internal cause, which never reaches the client (as in axum's
+//! `examples/error-handling`). Messages are fixed texts: they never echo a
+//! token, code, cookie or provider secret.
+
+use axum::Json;
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
+use std::borrow::Cow;
+use tonic::Code;
+
+/// A failure answered to the client.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// Machine-readable code (`unauthenticated`, `csrf`, ...).
+    pub code: &'static str,
+    /// Human-readable text, safe to show.
+    pub message: Cow<'static, str>,
+    /// The cause, for the log only.
+    pub internal: Option<String>,
+}
+
+/// Which auth-service call failed: the mapping differs per call (a bad
+/// session token is a 401, never a 400).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthCall {
+    ListProviders,
+    BeginLogin,
+    CompleteLogin,
+    ExchangeToken,
+    ValidateSession,
+    RevokeSession,
+    RevokeUserSessions,
+    ListSessions,
+    Health,
+}
+
+impl AuthCall {
+    /// The RPC name, used as a metrics label.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::ListProviders => "ListProviders",
+            Self::BeginLogin => "BeginLogin",
+            Self::CompleteLogin => "CompleteLogin",
+            Self::ExchangeToken => "ExchangeToken",
+            Self::ValidateSession => "ValidateSession",
+            Self::RevokeSession => "RevokeSession",
+            Self::RevokeUserSessions => "RevokeUserSessions",
+            Self::ListSessions => "ListSessions",
+            Self::Health => "Health",
+        }
+    }
+}
+
+impl ApiError {
+    /// An error with a fixed message.
+    pub fn new(status: StatusCode, code: &'static str, message: &'static str) -> Self {
+        Self {
+            status,
+            code,
+            message: Cow::Borrowed(message),
+            internal: None,
+        }
+    }
+
+    /// Adds the cause for the log.
+    pub fn with_internal(mut self, cause: impl Into<String>) -> Self {
+        self.internal = Some(cause.into());
+        self
+    }
+
+    /// 401: no valid session.
+    pub fn unauthenticated() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "You are not logged in, or your session has ended.",
+        )
+    }
+
+    /// 403: logged in, but this user may not do this.
+    pub fn forbidden() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "You are not allowed to access this resource.",
+        )
+    }
+
+    /// 403: an unsafe request that did not come from our origin.
+    pub fn csrf() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "csrf",
+            "Cross-site request refused: this request must come from this site.",
+        )
+    }
+
+    /// 404.
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "Nothing here.")
+    }
+
+    /// 400 with a specific code and message.
+    pub fn bad_request(code: &'static str, message: &'static str) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// 401: a login (code flow callback or token exchange) failed.
+    pub fn login_failed() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "login_failed",
+            "The login could not be completed. Please try again.",
+        )
+    }
+
+    /// 503: auth-service cannot be reached. Fail closed.
+    pub fn auth_unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "auth_unavailable",
+            "The authentication service is unavailable. Please try again shortly.",
+        )
+    }
+
+    /// 502: the upstream could not be reached or broke the exchange.
+    pub fn upstream_error() -> Self {
+        Self::new(
+            StatusCode::BAD_GATEWAY,
+            "upstream_error",
+            "The upstream service could not be reached.",
+        )
+    }
+
+    /// 504: the upstream did not answer within `upstream_timeout`.
+    pub fn upstream_timeout() -> Self {
+        Self::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "upstream_timeout",
+            "The upstream service did not answer in time.",
+        )
+    }
+
+    /// 500: a bug or an unexpected answer; details go to the log only.
+    pub fn internal(cause: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error.",
+        )
+        .with_internal(cause)
+    }
+
+    /// Maps a failed auth-service call, once, for every call site.
+    ///
+    /// Unauthenticated 401, PermissionDenied 403, InvalidArgument 400
+    /// (401 for ValidateSession and the logins: a bad token is never a 400),
+    /// NotFound 404, and every sign that auth-service is unreachable or slow
+    /// (Unavailable, DeadlineExceeded, Cancelled by our timeout, Unknown
+    /// transport failures, ResourceExhausted) 503, so nothing protected is
+    /// ever served without an answer from auth-service.
+    pub fn from_status(call: AuthCall, status: &tonic::Status) -> Self {
+        let login = matches!(call, AuthCall::CompleteLogin | AuthCall::ExchangeToken);
+        let mapped = match status.code() {
+            Code::Unauthenticated if login => Self::login_failed(),
+            Code::Unauthenticated => Self::unauthenticated(),
+            Code::PermissionDenied => Self::forbidden(),
+            Code::InvalidArgument if call == AuthCall::ValidateSession => Self::unauthenticated(),
+            Code::InvalidArgument if login => Self::login_failed(),
+            Code::InvalidArgument => {
+                Self::bad_request("invalid_request", "The request is not valid.")
+            }
+            Code::NotFound => Self::not_found(),
+            Code::Unavailable
+            | Code::DeadlineExceeded
+            | Code::Cancelled
+            | Code::Unknown
+            | Code::ResourceExhausted => Self::auth_unavailable(),
+            _ => Self::internal(String::new()),
+        };
+        // The reason auth-service attaches (e.g. `nonce_mismatch`) is
+        // useful in the log; its message never contains secrets either.
+        let reason = status
+            .metadata()
+            .get("portcullis-reason")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        mapped.with_internal(format!(
+            "{} failed: {:?} {} {reason}",
+            call.name(),
+            status.code(),
+            status.message()
+        ))
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )
+    }
+}
+
+#[derive(serde::Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    message: &'a str,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Json(ErrorBody {
+            error: self.code,
+            message: &self.message,
+        });
+        let mut response = (self.status, body).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            // RFC 9110 11.6.1: a 401 names a scheme; ours is the session
+            // token as a bearer credential (or the cookie).
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"portcullis\""),
+            );
+        }
+        response.extensions_mut().insert(self);
+        response
+    }
+}
+
+/// Whether the client is a browser navigating (it wants HTML, not JSON).
+pub fn wants_html(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("text/html"))
+}
+
+/// Logs every [`ApiError`] (with its internal cause) and renders it as an
+/// HTML page for browser navigations.
+pub async fn render_errors(request: Request, next: Next) -> Response {
+    let html = wants_html(request.headers());
+    let mut response = next.run(request).await;
+    let Some(error) = response.extensions_mut().remove::<ApiError>() else {
+        return response;
+    };
+    let internal = error.internal.as_deref().unwrap_or("");
+    if error.status.is_server_error() {
+        tracing::error!(
+            status = error.status.as_u16(),
+            code = error.code,
+            cause = internal,
+            "request failed"
+        );
+    } else {
+        tracing::info!(
+            status = error.status.as_u16(),
+            code = error.code,
+            cause = internal,
+            "request refused"
+        );
+    }
+    if !html {
+        return response;
+    }
+    let mut page = (
+        error.status,
+        Html(crate::pages::error_page(
+            error.status,
+            error.code,
+            &error.message,
+        )),
+    )
+        .into_response();
+    // Keep headers the handler set on purpose (Set-Cookie clearing the flow
+    // cookie, WWW-Authenticate), drop the JSON body's own.
+    for (name, value) in response.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            page.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    page
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_mapping_table() {
+        use AuthCall::*;
+        let cases = [
+            (ListSessions, Code::Unauthenticated, 401, "unauthenticated"),
+            (ListSessions, Code::PermissionDenied, 403, "forbidden"),
+            (BeginLogin, Code::InvalidArgument, 400, "invalid_request"),
+            (
+                ValidateSession,
+                Code::InvalidArgument,
+                401,
+                "unauthenticated",
+            ),
+            (
+                ValidateSession,
+                Code::Unauthenticated,
+                401,
+                "unauthenticated",
+            ),
+            (CompleteLogin, Code::Unauthenticated, 401, "login_failed"),
+            (CompleteLogin, Code::InvalidArgument, 401, "login_failed"),
+            (ExchangeToken, Code::InvalidArgument, 401, "login_failed"),
+            (RevokeSession, Code::NotFound, 404, "not_found"),
+            (ValidateSession, Code::Unavailable, 503, "auth_unavailable"),
+            (
+                ValidateSession,
+                Code::DeadlineExceeded,
+                503,
+                "auth_unavailable",
+            ),
+            (ValidateSession, Code::Cancelled, 503, "auth_unavailable"),
+            (ValidateSession, Code::Unknown, 503, "auth_unavailable"),
+            (ListProviders, Code::Internal, 500, "internal"),
+            (ListProviders, Code::Unimplemented, 500, "internal"),
+        ];
+        for (call, code, http, name) in cases {
+            let e = ApiError::from_status(call, &tonic::Status::new(code, "x"));
+            assert_eq!(e.status.as_u16(), http, "{call:?} {code:?}");
+            assert_eq!(e.code, name, "{call:?} {code:?}");
+        }
+    }
+
+    #[test]
+    fn status_message_stays_internal() {
+        let e = ApiError::from_status(
+            AuthCall::ValidateSession,
+            &tonic::Status::unauthenticated("secret-detail"),
+        );
+        assert!(!e.message.contains("secret-detail"));
+        assert!(e.internal.unwrap_or_default().contains("secret-detail"));
+    }
+}

@@ -1,0 +1,153 @@
+//! Portcullis api-gateway: the browser half of Portcullis. It owns cookies,
+//! redirects, CSRF, the login page, per-route policies and the reverse
+//! proxy; every identity question goes to auth-service over gRPC.
+//!
+//! [`run`] takes an already-bound listener and a shutdown future (as
+//! mini-redis does), so tests start it on port 0 and stop it cleanly.
+
+pub mod auth_client;
+mod business;
+pub mod cookies;
+pub mod error;
+pub mod extract;
+pub mod metrics;
+pub mod middleware;
+pub mod pages;
+pub mod policy;
+pub mod proxy;
+pub mod routes;
+mod server;
+pub mod state;
+mod tls;
+
+use auth_client::AuthClient;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{StatusCode, header};
+use axum::routing::{any, delete, get, post};
+use common::config::Config;
+use cookies::CookieFactory;
+use metrics::Metrics;
+use proxy::Proxy;
+use routes::configured::RouteTable;
+use state::{AppState, Inner};
+use std::future::Future;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::sensitive_headers::{
+    SetSensitiveRequestHeadersLayer, SetSensitiveResponseHeadersLayer,
+};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+/// Why the gateway could not start or stopped abnormally.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The auth-service client could not be set up.
+    #[error(transparent)]
+    AuthClient(#[from] auth_client::AuthClientError),
+    /// The upstream client could not be set up.
+    #[error("cannot set up the upstream HTTP client: {0}")]
+    Proxy(String),
+    /// A route names an unknown handler.
+    #[error(transparent)]
+    Route(#[from] routes::configured::UnknownHandler),
+    /// The TLS certificate or key could not be loaded.
+    #[error("gateway.tls_cert / gateway.tls_key: {0}")]
+    Tls(String),
+    /// The listener failed.
+    #[error("listener: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Builds the whole HTTP application (routes and middleware) for `config`.
+pub fn app(config: &Config) -> Result<Router, StartError> {
+    let gateway = config.gateway.clone();
+    let metrics = Arc::new(Metrics::default());
+    let auth = AuthClient::new(&gateway, metrics.clone())?;
+    let proxy = Proxy::new(gateway.upstream_timeout).map_err(StartError::Proxy)?;
+    let public_origin = gateway.public_url.origin().ascii_serialization();
+    let state = AppState::new(Inner {
+        cookies: CookieFactory::new(&gateway),
+        auth,
+        proxy,
+        metrics,
+        public_origin,
+        gateway,
+    });
+    let table = Arc::new(RouteTable::build(&config.routes, &state)?);
+
+    let auth_routes = Router::new()
+        .route("/auth/providers", get(routes::auth::providers))
+        .route("/auth/login/{provider}", get(routes::auth::login))
+        .route("/auth/callback/{provider}", get(routes::auth::callback))
+        .route(
+            "/auth/session",
+            post(routes::auth::token_login)
+                .layer(DefaultBodyLimit::max(routes::auth::TOKEN_LOGIN_MAX_BODY)),
+        )
+        .route("/auth/me", get(routes::auth::me))
+        .route("/auth/logout", post(routes::auth::logout))
+        .route("/auth/logout/all", post(routes::auth::logout_all))
+        .route("/auth/sessions", get(routes::sessions::list))
+        .route("/auth/sessions/{id}", delete(routes::sessions::delete))
+        .route(
+            "/auth/sessions/{id}/revoke",
+            post(routes::sessions::revoke_form),
+        )
+        .route("/auth/check", any(routes::check::check))
+        .route("/auth", any(routes::auth::not_found))
+        .route("/auth/{*rest}", any(routes::auth::not_found));
+
+    let request_timeout = state.gateway.request_timeout;
+    let max_body = state.gateway.max_request_body_bytes;
+    let sensitive = Arc::new([header::COOKIE, header::AUTHORIZATION]);
+    let router = Router::new()
+        .route("/", get(pages::index))
+        .route("/healthz", get(routes::health::healthz))
+        .route("/readyz", get(routes::health::readyz))
+        .route("/metrics", get(routes::health::metrics))
+        .merge(auth_routes)
+        .fallback(move |state: State<AppState>, request: Request| {
+            routes::configured::dispatch(state, table.clone(), request)
+        })
+        // Each `.layer` wraps the ones before it: the last is outermost.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::csrf::enforce,
+        ))
+        .layer(RequestBodyLimitLayer::new(max_body))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            request_timeout,
+        ))
+        .layer(axum::middleware::from_fn(error::render_errors))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::security_headers::apply,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::request_metrics::record,
+        ))
+        // Marked sensitive inside the trace layer (responses) and outside
+        // it (requests), so neither is ever printed.
+        .layer(SetSensitiveResponseHeadersLayer::new([header::SET_COOKIE]))
+        .layer(TraceLayer::new_for_http())
+        .layer(SetSensitiveRequestHeadersLayer::from_shared(sensitive))
+        .with_state(state);
+    Ok(router)
+}
+
+/// Serves the gateway on `listener` until `shutdown` resolves, then drains
+/// open connections (bounded by `request_timeout`).
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let tls = tls::acceptor(&config.gateway)?;
+    let app = app(&config)?;
+    server::serve(listener, app, tls, &config.gateway, shutdown).await
+}

@@ -1,0 +1,186 @@
+//! CSRF defence (OWASP CSRF Prevention Cheat Sheet, "Verifying Origin with
+//! standard headers" and "Fetch Metadata"): a request with an unsafe method
+//! that a browser authenticates on its own (the session cookie) must come
+//! from our own origin. `SameSite=Lax` on the cookie is defence in depth,
+//! not the defence: a same-site sibling (`evil.example.com`) is not
+//! cross-site for SameSite.
+//!
+//! * Bearer-authenticated requests are exempt: a browser never attaches an
+//!   `Authorization` header on its own.
+//! * Requests without any credential carry no ambient authority; they pass,
+//!   except the JSON login endpoint (`POST /auth/session`), which is checked
+//!   too (login CSRF), but tolerates requests with neither header: browsers
+//!   always send `Origin` on such a POST, and non-browser clients send none.
+
+use crate::error::ApiError;
+use crate::extract::{CredentialKind, credential};
+use crate::state::AppState;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+/// The path of the front-end token login.
+pub const TOKEN_LOGIN_PATH: &str = "/auth/session";
+
+/// Who is asking, as far as CSRF is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Authority {
+    /// No session credential.
+    Anonymous,
+    /// `Authorization: Bearer`.
+    Bearer,
+    /// The session cookie.
+    Cookie,
+    /// The unauthenticated JSON login endpoint.
+    Login,
+}
+
+/// The decision table. `origin` and `fetch_site` are the raw `Origin` and
+/// `Sec-Fetch-Site` header values; `ours` is our origin
+/// (`https://app.example.com`).
+pub fn allowed(
+    method: &Method,
+    authority: Authority,
+    origin: Option<&str>,
+    fetch_site: Option<&str>,
+    ours: &str,
+) -> bool {
+    let safe = matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    );
+    if safe || matches!(authority, Authority::Anonymous | Authority::Bearer) {
+        return true;
+    }
+    // Fetch metadata first: a browser that says cross-site or same-site
+    // means it, whatever Origin says.
+    if let Some(site) = fetch_site
+        && (site.eq_ignore_ascii_case("cross-site") || site.eq_ignore_ascii_case("same-site"))
+    {
+        return false;
+    }
+    if let Some(origin) = origin {
+        // `null` (sandboxed frames, some redirects) is never ours.
+        return origin.trim_end_matches('/').eq_ignore_ascii_case(ours);
+    }
+    match fetch_site {
+        Some(site) => site.eq_ignore_ascii_case("same-origin"),
+        None => authority == Authority::Login,
+    }
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The middleware: 403 `csrf` when [`allowed`] says no.
+pub async fn enforce(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let authority = match credential(&state, headers).map(|c| c.kind) {
+        Some(CredentialKind::Bearer) => Authority::Bearer,
+        Some(CredentialKind::Cookie) => Authority::Cookie,
+        None if request.uri().path() == TOKEN_LOGIN_PATH => Authority::Login,
+        None => Authority::Anonymous,
+    };
+    let ok = allowed(
+        request.method(),
+        authority,
+        header(headers, header::ORIGIN.as_str()),
+        header(headers, "sec-fetch-site"),
+        &state.public_origin,
+    );
+    if ok {
+        next.run(request).await
+    } else {
+        ApiError::csrf()
+            .with_internal(format!(
+                "{} {} refused",
+                request.method(),
+                request.uri().path()
+            ))
+            .into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OURS: &str = "https://app.example.com";
+
+    #[test]
+    fn decision_table() {
+        use Authority::*;
+        let post = Method::POST;
+        type Case<'a> = (&'a Method, Authority, Option<&'a str>, Option<&'a str>, bool);
+        let cases: &[Case] = &[
+            // Safe methods always pass.
+            (
+                &Method::GET,
+                Cookie,
+                Some("https://evil.com"),
+                Some("cross-site"),
+                true,
+            ),
+            (&Method::HEAD, Cookie, None, None, true),
+            // Cookie-authenticated unsafe requests.
+            (&post, Cookie, Some(OURS), None, true),
+            (&post, Cookie, Some("https://APP.example.com"), None, true),
+            (&post, Cookie, None, Some("same-origin"), true),
+            (&post, Cookie, Some(OURS), Some("same-origin"), true),
+            (&post, Cookie, Some("https://evil.com"), None, false),
+            (
+                &post,
+                Cookie,
+                Some("https://evil.com"),
+                Some("same-origin"),
+                false,
+            ),
+            (&post, Cookie, Some("http://app.example.com"), None, false),
+            (
+                &post,
+                Cookie,
+                Some("https://app.example.com:8443"),
+                None,
+                false,
+            ),
+            (&post, Cookie, Some("null"), None, false),
+            (&post, Cookie, None, Some("cross-site"), false),
+            (&post, Cookie, None, Some("same-site"), false),
+            (&post, Cookie, Some(OURS), Some("cross-site"), false),
+            (&post, Cookie, None, Some("none"), false),
+            (&post, Cookie, None, None, false),
+            (&Method::DELETE, Cookie, None, None, false),
+            (&Method::PUT, Cookie, Some("https://evil.com"), None, false),
+            (&Method::PATCH, Cookie, None, Some("cross-site"), false),
+            // Bearer is exempt; no credential has no authority.
+            (
+                &post,
+                Bearer,
+                Some("https://evil.com"),
+                Some("cross-site"),
+                true,
+            ),
+            (
+                &post,
+                Anonymous,
+                Some("https://evil.com"),
+                Some("cross-site"),
+                true,
+            ),
+            // The JSON login endpoint.
+            (&post, Login, Some(OURS), None, true),
+            (&post, Login, None, None, true),
+            (&post, Login, Some("https://evil.com"), None, false),
+            (&post, Login, None, Some("cross-site"), false),
+        ];
+        for (method, authority, origin, site, expected) in cases {
+            assert_eq!(
+                allowed(method, *authority, *origin, *site, OURS),
+                *expected,
+                "{method} {authority:?} origin={origin:?} site={site:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,404 @@
+//! The reverse proxy for `{ upstream = "..." }` routes: streams bodies both
+//! ways through hyper-util's pooled client, bounded by `upstream_timeout`.
+//!
+//! What the upstream sees is decided here and nowhere else:
+//! * hop-by-hop headers (RFC 9110 7.6.1) are removed both ways;
+//! * identity headers a client sent (`X-Auth-*`) and forwarding headers
+//!   (`X-Forwarded-*`, `Forwarded`, `X-Real-IP`: we trust no proxy in front
+//!   of us yet) are removed, then ours are added;
+//! * the gateway's own cookies and a Portcullis bearer token never leave the
+//!   gateway, and an upstream cannot set our cookies.
+
+use crate::cookies::CookieFactory;
+use crate::error::ApiError;
+use crate::extract::{CurrentUser, bearer};
+use axum::body::Body;
+use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use axum::http::{Request, Response, Uri, Version};
+use common::token::SessionToken;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use url::Url;
+
+/// Marks a response that came from an upstream, so the security-header
+/// middleware does not overwrite the upstream's own policies.
+#[derive(Debug, Clone, Copy)]
+pub struct Proxied;
+
+/// The upstream HTTP(S) client.
+#[derive(Clone)]
+pub struct Proxy {
+    client: Client<HttpsConnector<HttpConnector>, Body>,
+    timeout: Duration,
+}
+
+/// What the proxy needs to know about the request besides its headers.
+pub struct ForwardContext<'a> {
+    /// Our cookies, to strip.
+    pub cookies: &'a CookieFactory,
+    /// The logged-in caller, if any.
+    pub user: Option<&'a CurrentUser>,
+    /// The client's address.
+    pub client_ip: Option<IpAddr>,
+    /// Our public URL (for `X-Forwarded-Proto` / `-Host`).
+    pub public_url: &'a Url,
+}
+
+impl Proxy {
+    /// A pooled client for http and https upstreams (rustls with the ring
+    /// provider and the webpki root store).
+    pub fn new(timeout: Duration) -> Result<Self, String> {
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_webpki_roots(Arc::new(rustls::crypto::ring::default_provider()))
+            .map_err(|e| e.to_string())?
+            .https_or_http()
+            .enable_http1()
+            .build();
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build(connector);
+        Ok(Self { client, timeout })
+    }
+
+    /// Forwards `request` to `upstream` (its path appended to the upstream
+    /// URL's path) and streams the answer back.
+    pub async fn forward(
+        &self,
+        upstream: &Url,
+        request: Request<Body>,
+        ctx: ForwardContext<'_>,
+    ) -> Result<Response<Body>, ApiError> {
+        let (mut parts, body) = request.into_parts();
+        let path_and_query = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
+        parts.uri = upstream_uri(upstream, path_and_query)?;
+        parts.version = Version::HTTP_11;
+        sanitize_request_headers(&mut parts.headers, ctx.cookies);
+        add_forwarding_headers(&mut parts.headers, ctx.client_ip, ctx.public_url);
+        if let Some(user) = ctx.user {
+            add_identity_headers(&mut parts.headers, user);
+        }
+        let request = Request::from_parts(parts, body);
+        let response =
+            match tokio::time::timeout(self.timeout, self.client.request(request)).await {
+                Ok(Ok(response)) => response,
+                Ok(Err(e)) => {
+                    return Err(ApiError::upstream_error()
+                        .with_internal(format!("upstream {upstream}: {e:?}")));
+                }
+                Err(_) => {
+                    return Err(ApiError::upstream_timeout().with_internal(format!(
+                        "upstream {upstream}: no answer in {:?}",
+                        self.timeout
+                    )));
+                }
+            };
+        let (mut parts, body) = response.into_parts();
+        sanitize_response_headers(&mut parts.headers, ctx.cookies);
+        parts.extensions.insert(Proxied);
+        Ok(Response::from_parts(parts, Body::new(body)))
+    }
+}
+
+/// `upstream` + the request's path and query.
+fn upstream_uri(upstream: &Url, path_and_query: &str) -> Result<Uri, ApiError> {
+    let authority = &upstream[url::Position::BeforeHost..url::Position::AfterPort];
+    let base_path = upstream.path().trim_end_matches('/');
+    format!(
+        "{}://{authority}{base_path}{path_and_query}",
+        upstream.scheme()
+    )
+    .parse()
+    .map_err(|e| ApiError::internal(format!("cannot build upstream URI: {e}")))
+}
+
+/// Hop-by-hop headers (RFC 9110 7.6.1), plus any the `Connection` header
+/// names.
+fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in [
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    ] {
+        headers.remove(name);
+    }
+}
+
+/// Removes what the client must not be able to tell the upstream, and what
+/// the upstream must never see.
+pub fn sanitize_request_headers(headers: &mut HeaderMap, cookies: &CookieFactory) {
+    remove_hop_by_hop(headers);
+    let forged: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| {
+            let n = name.as_str();
+            n.starts_with("x-auth-")
+                || n.starts_with("x-forwarded-")
+                || n == "forwarded"
+                || n == "x-real-ip"
+        })
+        .cloned()
+        .collect();
+    for name in forged {
+        headers.remove(name);
+    }
+    // The client's Host names us; hyper sets the upstream's.
+    headers.remove(header::HOST);
+    if bearer(headers).is_some_and(|t| SessionToken::parse(t).is_ok()) {
+        headers.remove(header::AUTHORIZATION);
+    }
+    let kept: Vec<String> = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .map(str::trim)
+        .filter(|pair| !pair.is_empty())
+        .filter(|pair| {
+            let name = pair.split('=').next().unwrap_or("").trim();
+            !cookies.is_own(name)
+        })
+        .map(str::to_owned)
+        .collect();
+    headers.remove(header::COOKIE);
+    if !kept.is_empty()
+        && let Ok(value) = HeaderValue::from_str(&kept.join("; "))
+    {
+        headers.insert(header::COOKIE, value);
+    }
+}
+
+/// Our own forwarding headers, from what we saw ourselves.
+fn add_forwarding_headers(headers: &mut HeaderMap, client_ip: Option<IpAddr>, public_url: &Url) {
+    if let Some(ip) = client_ip
+        && let Ok(v) = HeaderValue::from_str(&ip.to_string())
+    {
+        headers.insert("x-forwarded-for", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(public_url.scheme()) {
+        headers.insert("x-forwarded-proto", v);
+    }
+    let host = &public_url[url::Position::BeforeHost..url::Position::AfterPort];
+    if let Ok(v) = HeaderValue::from_str(host) {
+        headers.insert("x-forwarded-host", v);
+    }
+}
+
+/// `X-Auth-User-Id`, `X-Auth-Email`, `X-Auth-Session-Id`, `X-Auth-Roles`.
+pub fn add_identity_headers(headers: &mut HeaderMap, user: &CurrentUser) {
+    let roles = user.user.roles.join(",");
+    for (name, value) in [
+        ("x-auth-user-id", user.user.id.as_str()),
+        ("x-auth-email", user.user.email.as_str()),
+        ("x-auth-session-id", user.session.id.as_str()),
+        ("x-auth-roles", roles.as_str()),
+    ] {
+        match HeaderValue::from_bytes(value.as_bytes()) {
+            Ok(v) => {
+                headers.insert(name, v);
+            }
+            Err(_) => tracing::warn!(
+                header = name,
+                "identity value is not a valid header value; omitted"
+            ),
+        }
+    }
+}
+
+/// Removes hop-by-hop headers and any attempt to set our cookies.
+fn sanitize_response_headers(headers: &mut HeaderMap, cookies: &CookieFactory) {
+    remove_hop_by_hop(headers);
+    let set_cookies: Vec<HeaderValue> = headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .cloned()
+        .collect();
+    headers.remove(header::SET_COOKIE);
+    for value in set_cookies {
+        let name = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.split('=').next())
+            .map(str::trim)
+            .unwrap_or("");
+        if cookies.is_own(name) {
+            tracing::warn!("upstream tried to set the gateway's own cookie; dropped");
+        } else {
+            headers.append(header::SET_COOKIE, value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use common::config::GatewayConfig;
+    use common::proto::{Session, User};
+
+    fn cookies() -> CookieFactory {
+        CookieFactory::new(&GatewayConfig::default())
+    }
+
+    fn token() -> String {
+        SessionToken::generate().unwrap().expose().to_owned()
+    }
+
+    #[test]
+    fn request_headers_are_stripped() {
+        let mut h = HeaderMap::new();
+        h.insert("x-auth-user-id", HeaderValue::from_static("admin"));
+        h.insert("X-Auth-Roles", HeaderValue::from_static("admin"));
+        h.insert("x-forwarded-for", HeaderValue::from_static("1.2.3.4"));
+        h.insert("x-forwarded-host", HeaderValue::from_static("evil"));
+        h.insert("forwarded", HeaderValue::from_static("for=1.2.3.4"));
+        h.insert("x-real-ip", HeaderValue::from_static("1.2.3.4"));
+        h.insert(
+            "connection",
+            HeaderValue::from_static("keep-alive, x-secret"),
+        );
+        h.insert("x-secret", HeaderValue::from_static("hop"));
+        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        h.insert("transfer-encoding", HeaderValue::from_static("chunked"));
+        h.insert("upgrade", HeaderValue::from_static("websocket"));
+        h.insert("te", HeaderValue::from_static("trailers"));
+        h.insert("proxy-authorization", HeaderValue::from_static("Basic x"));
+        h.insert("host", HeaderValue::from_static("gateway"));
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_str("theme=dark; portcullis=SECRET; portcullis_flow=F").unwrap(),
+        );
+        h.append(header::COOKIE, HeaderValue::from_static("lang=en"));
+        h.insert("x-custom", HeaderValue::from_static("kept"));
+        sanitize_request_headers(&mut h, &cookies());
+        for gone in [
+            "x-auth-user-id",
+            "x-auth-roles",
+            "x-forwarded-for",
+            "x-forwarded-host",
+            "forwarded",
+            "x-real-ip",
+            "connection",
+            "x-secret",
+            "keep-alive",
+            "transfer-encoding",
+            "upgrade",
+            "te",
+            "proxy-authorization",
+            "host",
+        ] {
+            assert!(h.get(gone).is_none(), "{gone} survived");
+        }
+        assert_eq!(h.get("x-custom").unwrap(), "kept");
+        assert_eq!(h.get(header::COOKIE).unwrap(), "theme=dark; lang=en");
+    }
+
+    #[test]
+    fn only_our_cookie_means_no_cookie_header() {
+        let mut h = HeaderMap::new();
+        h.insert(header::COOKIE, HeaderValue::from_static("portcullis=S"));
+        sanitize_request_headers(&mut h, &cookies());
+        assert!(h.get(header::COOKIE).is_none());
+    }
+
+    #[test]
+    fn session_bearer_is_removed_but_other_authorization_kept() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_str(&format!("Bearer {}", token())).unwrap(),
+        );
+        sanitize_request_headers(&mut h, &cookies());
+        assert!(h.get(header::AUTHORIZATION).is_none());
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Basic dXNlcjpwdw=="),
+        );
+        sanitize_request_headers(&mut h, &cookies());
+        assert!(h.get(header::AUTHORIZATION).is_some());
+    }
+
+    #[test]
+    fn identity_and_forwarding_headers_are_ours() {
+        let mut h = HeaderMap::new();
+        h.insert("x-auth-user-id", HeaderValue::from_static("forged"));
+        sanitize_request_headers(&mut h, &cookies());
+        let user = CurrentUser {
+            user: User {
+                id: "u1".into(),
+                email: "a@example.com".into(),
+                roles: vec!["admin".into(), "ops".into()],
+                ..User::default()
+            },
+            session: Session {
+                id: "s1".into(),
+                ..Session::default()
+            },
+            credential: crate::extract::Credential::for_tests(),
+        };
+        add_identity_headers(&mut h, &user);
+        let public: Url = "https://app.example.com".parse().unwrap();
+        add_forwarding_headers(&mut h, Some("10.0.0.1".parse().unwrap()), &public);
+        assert_eq!(h.get("x-auth-user-id").unwrap(), "u1");
+        assert_eq!(h.get_all("x-auth-user-id").iter().count(), 1);
+        assert_eq!(h.get("x-auth-email").unwrap(), "a@example.com");
+        assert_eq!(h.get("x-auth-session-id").unwrap(), "s1");
+        assert_eq!(h.get("x-auth-roles").unwrap(), "admin,ops");
+        assert_eq!(h.get("x-forwarded-for").unwrap(), "10.0.0.1");
+        assert_eq!(h.get("x-forwarded-proto").unwrap(), "https");
+        assert_eq!(h.get("x-forwarded-host").unwrap(), "app.example.com");
+    }
+
+    #[test]
+    fn upstream_cannot_set_our_cookies() {
+        let mut h = HeaderMap::new();
+        h.append(
+            header::SET_COOKIE,
+            HeaderValue::from_static("portcullis=evil; Path=/"),
+        );
+        h.append(header::SET_COOKIE, HeaderValue::from_static("theme=dark"));
+        h.insert("connection", HeaderValue::from_static("close"));
+        sanitize_response_headers(&mut h, &cookies());
+        let values: Vec<_> = h.get_all(header::SET_COOKIE).iter().collect();
+        assert_eq!(values, vec!["theme=dark"]);
+        assert!(h.get("connection").is_none());
+    }
+
+    #[test]
+    fn upstream_uri_joins_paths() {
+        let u: Url = "http://127.0.0.1:9000".parse().unwrap();
+        assert_eq!(
+            upstream_uri(&u, "/api/x?a=1").unwrap(),
+            "http://127.0.0.1:9000/api/x?a=1"
+        );
+        let u: Url = "http://[::1]:9000/base/".parse().unwrap();
+        assert_eq!(
+            upstream_uri(&u, "/api/x").unwrap(),
+            "http://[::1]:9000/base/api/x"
+        );
+    }
+}
