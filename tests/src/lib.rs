@@ -1,1 +1,417 @@
-//! End-to-end test support.
+//! End-to-end test support: [`TestStack`] starts the real `dev-idp`,
+//! `auth-service` and `api-gateway` binaries (built once with escargot) on
+//! `127.0.0.1:0`, each with its own temporary directory and configuration,
+//! learns their addresses from the one `listening on ...` line each prints,
+//! and kills them all in `Drop`. Helpers read like the API:
+//! `stack.login_as(&client, "alice")`, `assert_redirect(&resp, "/")`.
+//!
+//! The gateway's `public_url` is `http://127.0.0.1` (no port), because its
+//! real port is only known once it is bound; [`TestStack::follow`] maps
+//! redirects to that origin onto the gateway's real address, and requests
+//! that need an `Origin` send the public one.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
+use std::future::Future;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+
+/// The gateway's configured public origin in tests.
+pub const PUBLIC_ORIGIN: &str = "http://127.0.0.1";
+
+/// Builds `package`'s binary once per test process (same profile as the
+/// tests, host target, so the workspace's `target/debug` is reused).
+fn binary(cell: &'static OnceLock<PathBuf>, package: &str) -> PathBuf {
+    cell.get_or_init(|| {
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+        escargot::CargoBuild::new()
+            .manifest_path(manifest)
+            .package(package)
+            .bin(package)
+            .current_release()
+            .run()
+            .unwrap_or_else(|e| panic!("cannot build {package}: {e}"))
+            .path()
+            .to_path_buf()
+    })
+    .clone()
+}
+
+static DEV_IDP: OnceLock<PathBuf> = OnceLock::new();
+static AUTH_SERVICE: OnceLock<PathBuf> = OnceLock::new();
+static API_GATEWAY: OnceLock<PathBuf> = OnceLock::new();
+
+/// A child process, killed (SIGKILL) and reaped on drop.
+pub struct Proc {
+    child: Child,
+    /// The address part of its `listening on ...` line.
+    pub addr: String,
+}
+
+impl Proc {
+    /// Starts `program` and waits (at most 60 s) for its `listening on`
+    /// line.
+    fn spawn(program: &Path, args: &[&str]) -> Proc {
+        let mut child = Command::new(program)
+            .args(args)
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            if let Some(Ok(line)) = lines.next() {
+                let _ = tx.send(line);
+            }
+            // Keep draining so the child never blocks on a full pipe.
+            for _ in lines {}
+        });
+        let line = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(line) => line,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("{} did not print its address", program.display());
+            }
+        };
+        let addr = line
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_owned();
+        Proc { child, addr }
+    }
+
+    /// SIGKILL: no chance to flush or say goodbye.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Polls `check` every 50 ms until it returns true, for at most `timeout`.
+pub async fn wait_until<F, Fut>(timeout: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if check().await {
+            return;
+        }
+        if Instant::now() > deadline {
+            panic!("timed out after {timeout:?} waiting until {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Asserts a redirect (301/302/303/307/308) to exactly `location`.
+pub fn assert_redirect(response: &reqwest::Response, location: &str) {
+    assert!(
+        response.status().is_redirection(),
+        "expected a redirect, got {}",
+        response.status()
+    );
+    assert_eq!(
+        response.headers()[reqwest::header::LOCATION]
+            .to_str()
+            .unwrap(),
+        location
+    );
+}
+
+/// The `Set-Cookie` header setting `name`, if any.
+pub fn set_cookie<'a>(response: &'a reqwest::Response, name: &str) -> Option<&'a str> {
+    response
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+}
+
+/// The value a `Set-Cookie` line sets.
+pub fn cookie_value(set_cookie: &str) -> &str {
+    set_cookie
+        .split(';')
+        .next()
+        .and_then(|pair| pair.split_once('='))
+        .map(|(_, v)| v)
+        .unwrap_or("")
+}
+
+/// A browser-like client: cookie jar, no automatic redirects (tests follow
+/// them step by step).
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+/// A client without cookies, for bearer-token and header-level tests.
+pub fn bare_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+/// The three services, running.
+pub struct TestStack {
+    dir: TempDir,
+    pub idp: Proc,
+    pub auth: Proc,
+    pub gateway: Proc,
+    /// `http://127.0.0.1:PORT` of the gateway.
+    pub gateway_url: String,
+    /// `http://127.0.0.1:PORT` of the dev-idp (its issuer).
+    pub idp_url: String,
+}
+
+impl TestStack {
+    /// The stack with the default routes.
+    pub async fn start() -> TestStack {
+        Self::start_with_routes("").await
+    }
+
+    /// The stack with extra `[[routes]]` (TOML text) after the defaults.
+    pub async fn start_with_routes(extra_routes: &str) -> TestStack {
+        let idp_bin = binary(&DEV_IDP, "dev-idp");
+        let auth_bin = binary(&AUTH_SERVICE, "auth-service");
+        let gateway_bin = binary(&API_GATEWAY, "api-gateway");
+        let dir = tempfile::tempdir().unwrap();
+
+        let idp = Proc::spawn(&idp_bin, &["--listen", "127.0.0.1:0"]);
+        let idp_url = idp.addr.clone();
+
+        let auth_config = write_auth_config(dir.path(), &idp_url, "127.0.0.1:0");
+        let auth = Proc::spawn(&auth_bin, &["--config", auth_config.to_str().unwrap()]);
+
+        let gateway_config = dir.path().join("gateway.toml");
+        std::fs::write(
+            &gateway_config,
+            format!(
+                r#"
+[gateway]
+listen = "127.0.0.1:0"
+public_url = "{PUBLIC_ORIGIN}"
+auth_service_url = "http://{auth}"
+auth_timeout = "2s"
+upstream_timeout = "5s"
+
+[[routes]]
+path_prefix = "/api/whoami"
+target = {{ handler = "whoami" }}
+
+[[routes]]
+path_prefix = "/api/users/"
+target = {{ handler = "users" }}
+
+[[routes]]
+path_prefix = "/api/admin/"
+allow_roles = ["admin"]
+target = {{ handler = "admin_sessions" }}
+{extra_routes}
+"#,
+                auth = auth.addr
+            ),
+        )
+        .unwrap();
+        let gateway = Proc::spawn(
+            &gateway_bin,
+            &["--config", gateway_config.to_str().unwrap()],
+        );
+        let gateway_url = gateway.addr.clone();
+        assert!(
+            gateway_url.starts_with("http://127.0.0.1:"),
+            "{gateway_url}"
+        );
+        TestStack {
+            dir,
+            idp,
+            auth,
+            gateway,
+            gateway_url,
+            idp_url,
+        }
+    }
+
+    /// A gateway URL for `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.gateway_url)
+    }
+
+    /// Maps a redirect target on the public origin to the gateway's real
+    /// address; other URLs are returned unchanged.
+    pub fn follow(&self, location: &str) -> String {
+        match location.strip_prefix(PUBLIC_ORIGIN) {
+            Some(rest) if rest.starts_with('/') => format!("{}{rest}", self.gateway_url),
+            _ => location.to_owned(),
+        }
+    }
+
+    /// Runs the code flow in `client` up to (not including) the callback:
+    /// login at the gateway, then the provider with `login_hint`. Returns the
+    /// callback URL (on the gateway's real address).
+    pub async fn authorize(&self, client: &reqwest::Client, user: &str, return_to: &str) -> String {
+        let login = client
+            .get(self.url("/auth/login/dev"))
+            .query(&[("return_to", return_to)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(login.status(), 302, "login did not redirect");
+        let authorize = location(&login);
+        assert!(authorize.starts_with(&self.idp_url), "{authorize}");
+        let consent = client
+            .get(format!("{authorize}&login_hint={user}"))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            consent.status().is_redirection(),
+            "provider answered {}",
+            consent.status()
+        );
+        self.follow(&location(&consent))
+    }
+
+    /// A full code-flow login as `user` in `client`; returns the callback's
+    /// response (303 with the session cookie).
+    pub async fn login_as(&self, client: &reqwest::Client, user: &str) -> reqwest::Response {
+        let callback = self.authorize(client, user, "/").await;
+        let response = client.get(callback).send().await.unwrap();
+        assert_eq!(response.status(), 303, "callback failed for {user}");
+        response
+    }
+
+    /// Logs `user` in with a fresh cookie jar and returns the session token
+    /// (for bearer requests).
+    pub async fn session_token(&self, user: &str) -> String {
+        let response = self.login_as(&browser(), user).await;
+        cookie_value(set_cookie(&response, "portcullis").expect("session cookie")).to_owned()
+    }
+
+    /// An ID token for `user`, obtained as a front-end would: a code flow
+    /// with PKCE run directly against the dev-idp.
+    pub async fn id_token(&self, user: &str) -> String {
+        let client = bare_client();
+        let verifier = common::token::random_text::<32>().unwrap();
+        let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+        let redirect_uri = "http://127.0.0.1/frontend-callback";
+        let response = client
+            .get(format!("{}/authorize", self.idp_url))
+            .query(&[
+                ("response_type", "code"),
+                ("client_id", "portcullis-dev"),
+                ("redirect_uri", redirect_uri),
+                ("scope", "openid email profile"),
+                ("state", "front-end-state"),
+                ("code_challenge", &challenge),
+                ("code_challenge_method", "S256"),
+                ("login_hint", user),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let target = url::Url::parse(&location(&response)).unwrap();
+        let code = target
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .map(|(_, v)| v.into_owned())
+            .expect("code in the provider's redirect");
+        let tokens: serde_json::Value = client
+            .post(format!("{}/token", self.idp_url))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", redirect_uri),
+                ("client_id", "portcullis-dev"),
+                ("code_verifier", &verifier),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        tokens["id_token"].as_str().expect("id_token").to_owned()
+    }
+
+    /// SIGKILLs auth-service.
+    pub fn kill_auth_service(&mut self) {
+        self.auth.kill();
+    }
+
+    /// Starts auth-service again on the same address and data directory.
+    pub fn restart_auth_service(&mut self) {
+        let addr = self.auth.addr.clone();
+        let config = write_auth_config(self.dir.path(), &self.idp_url, &addr);
+        let auth_bin = binary(&AUTH_SERVICE, "auth-service");
+        self.auth = Proc::spawn(&auth_bin, &["--config", config.to_str().unwrap()]);
+        assert_eq!(self.auth.addr, addr, "auth-service came back elsewhere");
+    }
+}
+
+/// The `Location` header.
+pub fn location(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .unwrap_or_else(|| panic!("no Location in a {} answer", response.status()))
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn write_auth_config(dir: &Path, idp_url: &str, listen: &str) -> PathBuf {
+    let path = dir.join("auth.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+[auth_service]
+listen = "{listen}"
+data_dir = "{data}"
+
+[auth_service.roles]
+admin = ["alice@example.com"]
+
+[[providers]]
+id = "dev"
+name = "Development provider"
+kind = "oidc"
+client_id = "portcullis-dev"
+token_endpoint_auth = "none"
+issuer = "{idp_url}"
+"#,
+            data = dir.join("data").display()
+        ),
+    )
+    .unwrap();
+    path
+}

@@ -113,7 +113,13 @@ mod tests {
     fn decision_table() {
         use Authority::*;
         let post = Method::POST;
-        type Case<'a> = (&'a Method, Authority, Option<&'a str>, Option<&'a str>, bool);
+        type Case<'a> = (
+            &'a Method,
+            Authority,
+            Option<&'a str>,
+            Option<&'a str>,
+            bool,
+        );
         let cases: &[Case] = &[
             // Safe methods always pass.
             (

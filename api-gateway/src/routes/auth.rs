@@ -33,9 +33,9 @@ fn same_origin_path(path: &str, decoded: bool) -> bool {
     let mut chars = path.chars();
     chars.next() == Some('/')
         && !matches!(chars.next(), Some('/' | '\\'))
-        && !path.chars().any(|c| {
-            c == '\\' || c.is_control() || (c.is_whitespace() && !(decoded && c == ' '))
-        })
+        && !path
+            .chars()
+            .any(|c| c == '\\' || c.is_control() || (c.is_whitespace() && !(decoded && c == ' ')))
 }
 
 /// The validated `return_to`: a same-origin relative path, or `/`

@@ -1,0 +1,59 @@
+//! `/auth/check` for nginx / Traefik / Caddy forward authentication.
+
+use portcullis_tests::{TestStack, bare_client};
+use serde_json::Value;
+
+#[tokio::test]
+async fn check_answers_identity_headers_or_401() {
+    let stack = TestStack::start().await;
+    let token = stack.session_token("alice").await;
+    let client = bare_client();
+
+    let ok = client
+        .get(stack.url("/auth/check"))
+        .header("cookie", format!("portcullis={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    let me: Value = client
+        .get(stack.url("/auth/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let h = ok.headers();
+    assert_eq!(h["x-auth-user-id"], me["user"]["id"].as_str().unwrap());
+    assert_eq!(h["x-auth-email"], "alice@example.com");
+    assert_eq!(
+        h["x-auth-session-id"],
+        me["session"]["id"].as_str().unwrap()
+    );
+    assert_eq!(h["x-auth-roles"], "admin");
+    assert_eq!(h["cache-control"], "no-store");
+
+    let bearer = client
+        .get(stack.url("/auth/check"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bearer.status(), 200);
+
+    let anonymous = client.get(stack.url("/auth/check")).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    assert!(anonymous.headers().get("x-auth-user-id").is_none());
+    let bad = client
+        .get(stack.url("/auth/check"))
+        .header(
+            "cookie",
+            "portcullis=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 401);
+}

@@ -1,0 +1,13 @@
+//! End-to-end tests: the real dev-idp, auth-service and api-gateway
+//! binaries, talking over real sockets. One test binary, one module per flow.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod code_flow;
+mod forward_auth;
+mod pages_and_headers;
+mod proxy;
+mod resilience;
+mod sessions;
+mod token_flow;
+mod upstream;

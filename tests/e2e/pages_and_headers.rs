@@ -1,0 +1,114 @@
+//! The login page, security headers, health and metrics endpoints.
+
+use portcullis_tests::{TestStack, bare_client, browser};
+
+#[tokio::test]
+async fn login_page_health_metrics_and_headers() {
+    let stack = TestStack::start().await;
+    let client = browser();
+
+    let page = client
+        .get(stack.url("/"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let h = page.headers().clone();
+    assert!(
+        h["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["x-frame-options"], "DENY");
+    assert_eq!(h["referrer-policy"], "no-referrer");
+    assert_eq!(h["cache-control"], "no-store");
+    assert!(
+        h.get("strict-transport-security").is_none(),
+        "no HSTS over plain http"
+    );
+    let html = page.text().await.unwrap();
+    assert!(html.contains("href=\"/auth/login/dev\""), "{html}");
+    assert!(html.contains("Development provider"), "{html}");
+
+    stack.login_as(&client, "bob").await;
+    let html = client
+        .get(stack.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Bob Example"), "{html}");
+    assert!(html.contains("action=\"/auth/logout\""), "{html}");
+    assert!(html.contains("this session"), "{html}");
+
+    let providers: serde_json::Value = client
+        .get(stack.url("/auth/providers"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        providers,
+        serde_json::json!([{"id": "dev", "name": "Development provider", "kind": "oidc"}])
+    );
+
+    let bare = bare_client();
+    assert_eq!(
+        bare.get(stack.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        bare.get(stack.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let metrics = bare.get(stack.url("/metrics")).send().await.unwrap();
+    assert_eq!(metrics.status(), 200);
+    let text = metrics.text().await.unwrap();
+    assert!(
+        text.contains(
+            "portcullis_gateway_requests_total{route=\"/auth/providers\",status=\"200\"} 1"
+        ),
+        "{text}"
+    );
+    assert!(text.contains(
+        "portcullis_gateway_auth_call_duration_seconds_count{method=\"ValidateSession\"}"
+    ));
+
+    // An API error is JSON; the same error for a browser navigation is a page.
+    let json = bare.get(stack.url("/auth/me")).send().await.unwrap();
+    assert_eq!(json.status(), 401);
+    assert!(
+        json.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    let html = bare
+        .get(stack.url("/auth/me"))
+        .header("accept", "text/html,application/xhtml+xml")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(html.status(), 401);
+    assert!(
+        html.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+}

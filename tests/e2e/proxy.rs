@@ -1,0 +1,203 @@
+//! Configured routes: the reverse proxy's identity headers and stripping,
+//! route policies (401 vs 403) and the built-in handlers' user-id rules.
+
+use crate::upstream::{Echo, seen};
+use portcullis_tests::{TestStack, bare_client};
+use serde_json::Value;
+
+async fn stack_with_upstream(echo: &Echo) -> TestStack {
+    TestStack::start_with_routes(&format!(
+        r#"
+[[routes]]
+path_prefix = "/echo/"
+target = {{ upstream = "{url}" }}
+
+[[routes]]
+path_prefix = "/public/"
+policy = "public"
+target = {{ upstream = "{url}" }}
+
+[[routes]]
+path_prefix = "/bob-only/"
+allow_emails = ["bob@example.com"]
+target = {{ upstream = "{url}" }}
+"#,
+        url = echo.url
+    ))
+    .await
+}
+
+async fn user_id(stack: &TestStack, token: &str) -> String {
+    let me: Value = bare_client()
+        .get(stack.url("/auth/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    me["user"]["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn upstream_gets_our_identity_and_never_forgeries_or_our_cookie() {
+    let echo = Echo::start().await;
+    let stack = stack_with_upstream(&echo).await;
+    let token = stack.session_token("alice").await;
+    let alice_id = user_id(&stack, &token).await;
+    let client = bare_client();
+
+    let response = client
+        .get(stack.url("/echo/things?x=1"))
+        .header("cookie", format!("theme=dark; portcullis={token}; lang=en"))
+        .header("x-auth-user-id", "forged-admin")
+        .header("x-auth-roles", "admin,root")
+        .header("x-auth-email", "ceo@example.com")
+        .header("x-forwarded-for", "6.6.6.6")
+        .header("x-custom", "kept")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let echoed: Value = response.json().await.unwrap();
+    assert_eq!(echoed["path"], "/echo/things?x=1");
+    assert_eq!(seen(&echoed, "x-auth-user-id"), vec![alice_id.as_str()]);
+    assert_eq!(seen(&echoed, "x-auth-email"), vec!["alice@example.com"]);
+    assert_eq!(seen(&echoed, "x-auth-roles"), vec!["admin"]);
+    assert_eq!(seen(&echoed, "x-auth-session-id").len(), 1);
+    assert_eq!(seen(&echoed, "x-forwarded-for"), vec!["127.0.0.1"]);
+    assert_eq!(seen(&echoed, "x-custom"), vec!["kept"]);
+    let cookies = seen(&echoed, "cookie").join("; ");
+    assert!(
+        !cookies.contains(&token),
+        "session token reached the upstream"
+    );
+    assert!(!cookies.contains("portcullis="), "{cookies}");
+    assert!(
+        cookies.contains("theme=dark") && cookies.contains("lang=en"),
+        "{cookies}"
+    );
+
+    // A bearer session token is not forwarded either.
+    let echoed: Value = client
+        .get(stack.url("/echo/"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(seen(&echoed, "authorization").is_empty());
+    assert_eq!(seen(&echoed, "x-auth-user-id"), vec![alice_id.as_str()]);
+
+    // Anonymous on a public route: forgeries stripped, no identity added.
+    let echoed: Value = client
+        .get(stack.url("/public/page"))
+        .header("x-auth-user-id", "forged")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(seen(&echoed, "x-auth-user-id").is_empty(), "{echoed}");
+
+    // Paths that could escape their route after upstream normalisation.
+    let before = echo.hits();
+    let sneaky = client
+        .get(stack.url("/public/..%2Fecho/x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sneaky.status(), 400);
+    assert_eq!(echo.hits(), before);
+}
+
+#[tokio::test]
+async fn policies_answer_401_then_403() {
+    let echo = Echo::start().await;
+    let stack = stack_with_upstream(&echo).await;
+    let alice = stack.session_token("alice").await;
+    let bob = stack.session_token("bob").await;
+    let client = bare_client();
+
+    let anonymous = client.get(stack.url("/echo/x")).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let body: Value = anonymous.json().await.unwrap();
+    assert_eq!(body["error"], "unauthenticated");
+    let anonymous = client.get(stack.url("/bob-only/x")).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    assert_eq!(echo.hits(), 0, "nothing reached the upstream");
+
+    let alice_try = client
+        .get(stack.url("/bob-only/x"))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(alice_try.status(), 403);
+    assert_eq!(echo.hits(), 0);
+    let bob_try = client
+        .get(stack.url("/bob-only/x"))
+        .bearer_auth(&bob)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bob_try.status(), 200);
+    assert_eq!(echo.hits(), 1);
+
+    let nowhere = client.get(stack.url("/nowhere")).send().await.unwrap();
+    assert_eq!(nowhere.status(), 404);
+}
+
+#[tokio::test]
+async fn business_handlers_decide_on_the_user_id() {
+    let stack = TestStack::start().await;
+    let alice = stack.session_token("alice").await; // admin
+    let bob = stack.session_token("bob").await;
+    let alice_id = user_id(&stack, &alice).await;
+    let bob_id = user_id(&stack, &bob).await;
+    let client = bare_client();
+    let get = |path: String, token: String| {
+        let client = client.clone();
+        let url = stack.url(&path);
+        async move { client.get(url).bearer_auth(token).send().await.unwrap() }
+    };
+
+    let own = get(format!("/api/users/{bob_id}"), bob.clone()).await;
+    assert_eq!(own.status(), 200);
+    let own: Value = own.json().await.unwrap();
+    assert_eq!(own["user"]["email"], "bob@example.com");
+    assert_eq!(
+        get(format!("/api/users/{alice_id}"), bob.clone())
+            .await
+            .status(),
+        403
+    );
+    assert_eq!(
+        get("/api/users/u_nonexistent".into(), bob.clone())
+            .await
+            .status(),
+        403
+    );
+    let as_admin = get(format!("/api/users/{bob_id}"), alice.clone()).await;
+    assert_eq!(as_admin.status(), 200);
+
+    let path = format!("/api/admin/users/{bob_id}/sessions");
+    assert_eq!(get(path.clone(), bob.clone()).await.status(), 403);
+    let sessions = get(path, alice.clone()).await;
+    assert_eq!(sessions.status(), 200);
+    let sessions: Value = sessions.json().await.unwrap();
+    assert_eq!(sessions.as_array().unwrap().len(), 1);
+    assert_eq!(
+        client
+            .get(stack.url("/api/whoami"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+}

@@ -1,0 +1,172 @@
+//! Logout, logout everywhere, the session list and revocation by id, and
+//! the CSRF rule on all of them.
+
+use portcullis_tests::{PUBLIC_ORIGIN, TestStack, assert_redirect, bare_client, browser};
+use serde_json::Value;
+
+async fn me_status(stack: &TestStack, token: &str) -> u16 {
+    bare_client()
+        .get(stack.url("/auth/me"))
+        .header("cookie", format!("portcullis={token}"))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn logout_revokes_the_session_and_needs_our_origin() {
+    let stack = TestStack::start().await;
+    let token = stack.session_token("alice").await;
+    let client = bare_client();
+    let cookie = format!("portcullis={token}");
+
+    // A cookie-authenticated POST without Origin / Sec-Fetch-Site: refused.
+    let forged = client
+        .post(stack.url("/auth/logout"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    let body: Value = forged.json().await.unwrap();
+    assert_eq!(body["error"], "csrf");
+    let cross = client
+        .post(stack.url("/auth/logout"))
+        .header("cookie", &cookie)
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross.status(), 403);
+    assert_eq!(me_status(&stack, &token).await, 200);
+
+    let logout = client
+        .post(stack.url("/auth/logout"))
+        .header("cookie", &cookie)
+        .header("sec-fetch-site", "same-origin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), 204);
+    let cleared = portcullis_tests::set_cookie(&logout, "portcullis").expect("cookie cleared");
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+    assert_eq!(me_status(&stack, &token).await, 401);
+}
+
+#[tokio::test]
+async fn logout_all_ends_every_session_of_the_user() {
+    let stack = TestStack::start().await;
+    let laptop = stack.session_token("alice").await;
+    let phone = stack.session_token("alice").await;
+    let bob = stack.session_token("bob").await;
+
+    // From a browser form: 303 back to the start page.
+    let response = bare_client()
+        .post(stack.url("/auth/logout/all"))
+        .header("cookie", format!("portcullis={laptop}"))
+        .header("origin", PUBLIC_ORIGIN)
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_redirect(&response, "/");
+    assert_eq!(me_status(&stack, &laptop).await, 401);
+    assert_eq!(me_status(&stack, &phone).await, 401);
+    assert_eq!(
+        me_status(&stack, &bob).await,
+        200,
+        "other users are untouched"
+    );
+}
+
+#[tokio::test]
+async fn sessions_are_listed_and_revoked_by_id() {
+    let stack = TestStack::start().await;
+    let laptop = stack.session_token("bob").await;
+    let phone = stack.session_token("bob").await;
+    let alice = stack.session_token("alice").await;
+    let client = bare_client();
+
+    let list: Value = client
+        .get(stack.url("/auth/sessions"))
+        .bearer_auth(&laptop)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 2, "{list:?}");
+    let current: Vec<_> = list.iter().filter(|s| s["current"] == true).collect();
+    assert_eq!(current.len(), 1);
+    let other_id = list.iter().find(|s| s["current"] == false).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Someone else's session id: 404, and nothing is revoked.
+    let alice_me: Value = client
+        .get(stack.url("/auth/me"))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let alice_session = alice_me["session"]["id"].as_str().unwrap();
+    let not_theirs = client
+        .delete(stack.url(&format!("/auth/sessions/{alice_session}")))
+        .bearer_auth(&laptop)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_theirs.status(), 404);
+    assert_eq!(me_status(&stack, &alice).await, 200);
+
+    // Cookie-authenticated DELETE from our origin.
+    let revoked = client
+        .delete(stack.url(&format!("/auth/sessions/{other_id}")))
+        .header("cookie", format!("portcullis={laptop}"))
+        .header("origin", PUBLIC_ORIGIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 204);
+    assert_eq!(me_status(&stack, &phone).await, 401);
+    assert_eq!(me_status(&stack, &laptop).await, 200);
+
+    // The login page's form version, with a browser.
+    let client = browser();
+    stack.login_as(&client, "alice").await;
+    let other = stack.session_token("alice").await;
+    let list: Value = client
+        .get(stack.url("/auth/sessions"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let target = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["current"] == false && s["id"] != alice_session)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let form = client
+        .post(stack.url(&format!("/auth/sessions/{target}/revoke")))
+        .header("origin", PUBLIC_ORIGIN)
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_redirect(&form, "/");
+    assert_eq!(me_status(&stack, &other).await, 401);
+}

@@ -1,0 +1,106 @@
+//! The front-end token flow (`POST /auth/session`) and bearer sessions.
+
+use portcullis_tests::{PUBLIC_ORIGIN, TestStack, bare_client, browser, cookie_value, set_cookie};
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn id_token_is_exchanged_for_a_session() {
+    let stack = TestStack::start().await;
+    let id_token = stack.id_token("bob").await;
+    let client = browser();
+    let response = client
+        .post(stack.url("/auth/session"))
+        .header("origin", PUBLIC_ORIGIN)
+        .json(&json!({"provider": "dev", "id_token": id_token}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let cookie = set_cookie(&response, "portcullis").expect("session cookie");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    let token = cookie_value(cookie).to_owned();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["user"]["email"], "bob@example.com");
+    assert!(body["session"]["id"].is_string());
+    assert!(
+        !body.to_string().contains(&token),
+        "token echoed in the body"
+    );
+
+    let me = client.get(stack.url("/auth/me")).send().await.unwrap();
+    assert_eq!(me.status(), 200);
+
+    // Non-browser clients: the same token as a bearer credential.
+    let me: Value = bare_client()
+        .get(stack.url("/auth/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["user"]["email"], "bob@example.com");
+}
+
+#[tokio::test]
+async fn token_login_refuses_bad_requests() {
+    let stack = TestStack::start().await;
+    let client = bare_client();
+    let url = stack.url("/auth/session");
+
+    // A cross-site HTML form cannot log anyone in: not JSON, 415.
+    let form = client
+        .post(&url)
+        .form(&[("provider", "dev"), ("id_token", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), 415);
+    let text = client
+        .post(&url)
+        .header("content-type", "text/plain")
+        .body(r#"{"provider":"dev","id_token":"x"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(text.status(), 415);
+
+    let garbage = client
+        .post(&url)
+        .json(&json!({"provider": "dev", "id_token": "not.a.jwt"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(garbage.status(), 401);
+    assert!(set_cookie(&garbage, "portcullis").is_none());
+
+    let both = client
+        .post(&url)
+        .json(&json!({"provider": "dev", "id_token": "a", "access_token": "b"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(both.status(), 400);
+
+    let cross_site = client
+        .post(&url)
+        .header("origin", "https://evil.example")
+        .json(&json!({"provider": "dev", "id_token": stack.id_token("bob").await}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross_site.status(), 403);
+    assert!(set_cookie(&cross_site, "portcullis").is_none());
+
+    let huge = client
+        .post(&url)
+        .json(&json!({"provider": "dev", "id_token": "a".repeat(100 * 1024)}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(huge.status(), 413);
+}

@@ -1,0 +1,69 @@
+//! A tiny upstream for proxy tests: echoes the path and headers it received
+//! as JSON and counts its hits.
+
+use axum::Json;
+use axum::extract::Request;
+use serde_json::{Map, Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+pub struct Echo {
+    pub url: String,
+    hits: Arc<AtomicUsize>,
+    _server: tokio::task::JoinHandle<()>,
+}
+
+impl Echo {
+    pub async fn start() -> Echo {
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counter = hits.clone();
+        let app = axum::Router::new().fallback(move |request: Request| {
+            let counter = counter.clone();
+            async move {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let mut headers = Map::new();
+                for (name, value) in request.headers() {
+                    let entry = headers
+                        .entry(name.as_str().to_owned())
+                        .or_insert_with(|| Value::Array(vec![]));
+                    if let Value::Array(values) = entry {
+                        values.push(Value::String(value.to_str().unwrap_or("").to_owned()));
+                    }
+                }
+                Json(json!({
+                    "path": request.uri().to_string(),
+                    "method": request.method().as_str(),
+                    "headers": headers,
+                }))
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        Echo {
+            url,
+            hits,
+            _server: server,
+        }
+    }
+
+    pub fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Echo {
+    fn drop(&mut self) {
+        self._server.abort();
+    }
+}
+
+/// The values of header `name` the upstream saw.
+pub fn seen<'a>(echo: &'a Value, name: &str) -> Vec<&'a str> {
+    echo["headers"][name]
+        .as_array()
+        .map(|values| values.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
