@@ -273,17 +273,22 @@ impl AuthClient {
         Ok(r.sessions)
     }
 
-    /// Whether auth-service answers: the standard gRPC health check, or
-    /// `ListProviders` when the health service is not there.
+    /// Whether auth-service answers *us*: the standard gRPC health check
+    /// (skipped when the service has none) and then `ListProviders`, which
+    /// also proves the service token is accepted (the health service does
+    /// not check callers).
     pub async fn ready(&self) -> bool {
         let mut h = self.health.clone();
         let request = HealthCheckRequest {
             service: String::new(),
         };
         match self.call(AuthCall::Health, h.check(request)).await {
-            Ok(r) => r.status == ServingStatus::Serving as i32,
-            Err(e) if e.status.is_server_error() && e.code != "internal" => false,
-            Err(_) => self.list_providers().await.is_ok(),
+            Ok(r) if r.status != ServingStatus::Serving as i32 => return false,
+            Ok(_) => {}
+            // Unimplemented (no health service) maps to `internal`.
+            Err(e) if e.code != "internal" => return false,
+            Err(_) => {}
         }
+        self.list_providers().await.is_ok()
     }
 }

@@ -10,4 +10,5 @@ mod proxy;
 mod resilience;
 mod sessions;
 mod token_flow;
+mod transport;
 mod upstream;

@@ -58,9 +58,10 @@ pub struct Proc {
 impl Proc {
     /// Starts `program` and waits (at most 60 s) for its `listening on`
     /// line.
-    fn spawn(program: &Path, args: &[&str]) -> Proc {
+    fn spawn(program: &Path, args: &[&str], env: &[(&str, &str)]) -> Proc {
         let mut child = Command::new(program)
             .args(args)
+            .envs(env.iter().copied())
             .env(
                 "RUST_LOG",
                 std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
@@ -180,84 +181,152 @@ pub fn bare_client() -> reqwest::Client {
         .unwrap()
 }
 
+/// Name of the environment variable holding the service token, when a
+/// stack runs with one.
+const SERVICE_TOKEN_ENV: &str = "PORTCULLIS_TEST_SERVICE_TOKEN";
+
+/// How a stack is set up.
+#[derive(Debug, Clone, Default)]
+pub struct StackOptions {
+    /// Extra `[[routes]]` (TOML text) after the default ones.
+    pub routes: String,
+    /// Serve the gateway over HTTPS with `tests/fixtures/tls`, with an
+    /// `https://127.0.0.1` public URL.
+    pub tls: bool,
+    /// auth-service requires a service token; the gateway sends it.
+    pub service_token: bool,
+}
+
 /// The three services, running.
 pub struct TestStack {
     dir: TempDir,
+    options: StackOptions,
+    service_token: String,
     pub idp: Proc,
     pub auth: Proc,
     pub gateway: Proc,
-    /// `http://127.0.0.1:PORT` of the gateway.
+    /// `http(s)://127.0.0.1:PORT` of the gateway.
     pub gateway_url: String,
+    /// The gateway's configured public origin (`http(s)://127.0.0.1`).
+    pub public_origin: String,
     /// `http://127.0.0.1:PORT` of the dev-idp (its issuer).
     pub idp_url: String,
+    /// The session cookie's name.
+    pub session_cookie: String,
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/tls")
+        .join(name)
 }
 
 impl TestStack {
     /// The stack with the default routes.
     pub async fn start() -> TestStack {
-        Self::start_with_routes("").await
+        Self::start_with(StackOptions::default()).await
     }
 
     /// The stack with extra `[[routes]]` (TOML text) after the defaults.
     pub async fn start_with_routes(extra_routes: &str) -> TestStack {
+        Self::start_with(StackOptions {
+            routes: extra_routes.to_owned(),
+            ..StackOptions::default()
+        })
+        .await
+    }
+
+    /// The stack as `options` say.
+    pub async fn start_with(options: StackOptions) -> TestStack {
         let idp_bin = binary(&DEV_IDP, "dev-idp");
         let auth_bin = binary(&AUTH_SERVICE, "auth-service");
-        let gateway_bin = binary(&API_GATEWAY, "api-gateway");
         let dir = tempfile::tempdir().unwrap();
+        let service_token = common::token::random_text::<32>().unwrap();
 
-        let idp = Proc::spawn(&idp_bin, &["--listen", "127.0.0.1:0"]);
+        let idp = Proc::spawn(&idp_bin, &["--listen", "127.0.0.1:0"], &[]);
         let idp_url = idp.addr.clone();
 
-        let auth_config = write_auth_config(dir.path(), &idp_url, "127.0.0.1:0");
-        let auth = Proc::spawn(&auth_bin, &["--config", auth_config.to_str().unwrap()]);
-
-        let gateway_config = dir.path().join("gateway.toml");
-        std::fs::write(
-            &gateway_config,
-            format!(
-                r#"
-[gateway]
-listen = "127.0.0.1:0"
-public_url = "{PUBLIC_ORIGIN}"
-auth_service_url = "http://{auth}"
-auth_timeout = "2s"
-upstream_timeout = "5s"
-
-[[routes]]
-path_prefix = "/api/whoami"
-target = {{ handler = "whoami" }}
-
-[[routes]]
-path_prefix = "/api/users/"
-target = {{ handler = "users" }}
-
-[[routes]]
-path_prefix = "/api/admin/"
-allow_roles = ["admin"]
-target = {{ handler = "admin_sessions" }}
-{extra_routes}
-"#,
-                auth = auth.addr
-            ),
-        )
-        .unwrap();
-        let gateway = Proc::spawn(
-            &gateway_bin,
-            &["--config", gateway_config.to_str().unwrap()],
+        let auth_config =
+            write_auth_config(dir.path(), &idp_url, "127.0.0.1:0", options.service_token);
+        let auth = Proc::spawn(
+            &auth_bin,
+            &["--config", auth_config.to_str().unwrap()],
+            &[(SERVICE_TOKEN_ENV, &service_token)],
         );
+        let public_origin = if options.tls {
+            "https://127.0.0.1"
+        } else {
+            PUBLIC_ORIGIN
+        }
+        .to_owned();
+        let session_cookie = if options.tls {
+            "__Host-portcullis"
+        } else {
+            "portcullis"
+        }
+        .to_owned();
+        let gateway = GatewaySetup {
+            dir: dir.path(),
+            options: &options,
+            public_origin: &public_origin,
+            auth_addr: &auth.addr,
+            service_token: &service_token,
+        }
+        .spawn("gateway.toml", options.service_token);
         let gateway_url = gateway.addr.clone();
+        let scheme = if options.tls { "https" } else { "http" };
         assert!(
-            gateway_url.starts_with("http://127.0.0.1:"),
+            gateway_url.starts_with(&format!("{scheme}://127.0.0.1:")),
             "{gateway_url}"
         );
         TestStack {
             dir,
+            options,
+            service_token,
             idp,
             auth,
             gateway,
             gateway_url,
+            public_origin,
             idp_url,
+            session_cookie,
         }
+    }
+
+    /// Starts an extra gateway with the stack's routes, sending the service
+    /// token or not.
+    pub fn spawn_gateway(&self, file: &str, with_service_token: bool) -> Proc {
+        GatewaySetup {
+            dir: self.dir.path(),
+            options: &self.options,
+            public_origin: &self.public_origin,
+            auth_addr: &self.auth.addr,
+            service_token: &self.service_token,
+        }
+        .spawn(file, with_service_token)
+    }
+
+    fn client_builder(&self) -> reqwest::ClientBuilder {
+        let mut builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30));
+        if self.options.tls {
+            let ca = std::fs::read(fixture("ca.pem")).unwrap();
+            builder = builder
+                .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+                .https_only(false);
+        }
+        builder
+    }
+
+    /// A browser-like client for this stack (trusts the test CA on TLS).
+    pub fn browser(&self) -> reqwest::Client {
+        self.client_builder().cookie_store(true).build().unwrap()
+    }
+
+    /// A client without cookies for this stack.
+    pub fn bare_client(&self) -> reqwest::Client {
+        self.client_builder().build().unwrap()
     }
 
     /// A gateway URL for `path`.
@@ -268,7 +337,7 @@ target = {{ handler = "admin_sessions" }}
     /// Maps a redirect target on the public origin to the gateway's real
     /// address; other URLs are returned unchanged.
     pub fn follow(&self, location: &str) -> String {
-        match location.strip_prefix(PUBLIC_ORIGIN) {
+        match location.strip_prefix(&self.public_origin) {
             Some(rest) if rest.starts_with('/') => format!("{}{rest}", self.gateway_url),
             _ => location.to_owned(),
         }
@@ -312,8 +381,9 @@ target = {{ handler = "admin_sessions" }}
     /// Logs `user` in with a fresh cookie jar and returns the session token
     /// (for bearer requests).
     pub async fn session_token(&self, user: &str) -> String {
-        let response = self.login_as(&browser(), user).await;
-        cookie_value(set_cookie(&response, "portcullis").expect("session cookie")).to_owned()
+        let response = self.login_as(&self.browser(), user).await;
+        cookie_value(set_cookie(&response, &self.session_cookie).expect("session cookie"))
+            .to_owned()
     }
 
     /// An ID token for `user`, obtained as a front-end would: a code flow
@@ -370,10 +440,85 @@ target = {{ handler = "admin_sessions" }}
     /// Starts auth-service again on the same address and data directory.
     pub fn restart_auth_service(&mut self) {
         let addr = self.auth.addr.clone();
-        let config = write_auth_config(self.dir.path(), &self.idp_url, &addr);
+        let config = write_auth_config(
+            self.dir.path(),
+            &self.idp_url,
+            &addr,
+            self.options.service_token,
+        );
         let auth_bin = binary(&AUTH_SERVICE, "auth-service");
-        self.auth = Proc::spawn(&auth_bin, &["--config", config.to_str().unwrap()]);
+        self.auth = Proc::spawn(
+            &auth_bin,
+            &["--config", config.to_str().unwrap()],
+            &[(SERVICE_TOKEN_ENV, &self.service_token)],
+        );
         assert_eq!(self.auth.addr, addr, "auth-service came back elsewhere");
+    }
+}
+
+/// What a gateway process needs from its stack.
+struct GatewaySetup<'a> {
+    dir: &'a Path,
+    options: &'a StackOptions,
+    public_origin: &'a str,
+    auth_addr: &'a str,
+    service_token: &'a str,
+}
+
+impl GatewaySetup<'_> {
+    fn spawn(&self, file: &str, with_service_token: bool) -> Proc {
+        let gateway_bin = binary(&API_GATEWAY, "api-gateway");
+        let tls = if self.options.tls {
+            format!(
+                "tls_cert = \"{}\"\ntls_key = \"{}\"\n",
+                fixture("cert.pem").display(),
+                fixture("key.pem").display()
+            )
+        } else {
+            String::new()
+        };
+        let token = if with_service_token {
+            format!("service_token_env = \"{SERVICE_TOKEN_ENV}\"\n")
+        } else {
+            String::new()
+        };
+        let config = self.dir.join(file);
+        std::fs::write(
+            &config,
+            format!(
+                r#"
+[gateway]
+listen = "127.0.0.1:0"
+public_url = "{public}"
+auth_service_url = "http://{auth}"
+auth_timeout = "2s"
+upstream_timeout = "5s"
+{tls}{token}
+[[routes]]
+path_prefix = "/api/whoami"
+target = {{ handler = "whoami" }}
+
+[[routes]]
+path_prefix = "/api/users/"
+target = {{ handler = "users" }}
+
+[[routes]]
+path_prefix = "/api/admin/"
+allow_roles = ["admin"]
+target = {{ handler = "admin_sessions" }}
+{routes}
+"#,
+                public = self.public_origin,
+                auth = self.auth_addr,
+                routes = self.options.routes,
+            ),
+        )
+        .unwrap();
+        Proc::spawn(
+            &gateway_bin,
+            &["--config", config.to_str().unwrap()],
+            &[(SERVICE_TOKEN_ENV, self.service_token)],
+        )
     }
 }
 
@@ -388,8 +533,13 @@ pub fn location(response: &reqwest::Response) -> String {
         .to_owned()
 }
 
-fn write_auth_config(dir: &Path, idp_url: &str, listen: &str) -> PathBuf {
+fn write_auth_config(dir: &Path, idp_url: &str, listen: &str, service_token: bool) -> PathBuf {
     let path = dir.join("auth.toml");
+    let token = if service_token {
+        format!("service_token_env = \"{SERVICE_TOKEN_ENV}\"\n")
+    } else {
+        String::new()
+    };
     std::fs::write(
         &path,
         format!(
@@ -397,7 +547,7 @@ fn write_auth_config(dir: &Path, idp_url: &str, listen: &str) -> PathBuf {
 [auth_service]
 listen = "{listen}"
 data_dir = "{data}"
-
+{token}
 [auth_service.roles]
 admin = ["alice@example.com"]
 
