@@ -133,3 +133,136 @@ async fn handshake(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use common::config::Config;
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+    use tokio::sync::oneshot;
+
+    /// A gateway whose auth-service address refuses connections (port 1).
+    async fn start(extra: &str) -> (String, oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+        let config = Config::from_toml(
+            &format!(
+                "[gateway]\nauth_service_url = \"http://127.0.0.1:1\"\nauth_timeout = \"1s\"\n{extra}"
+            ),
+            &|_| None,
+        )
+        .unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            crate::run(listener, config, async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+        });
+        (addr, stop, server)
+    }
+
+    /// One HTTP/1.1 request on a fresh connection; the whole answer.
+    async fn request(addr: &str, head: &str) -> String {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream
+            .write_all(format!("{head}\r\nHost: test\r\nConnection: close\r\n\r\n").as_bytes())
+            .await
+            .unwrap();
+        let mut answer = String::new();
+        tokio::time::timeout(Duration::from_secs(10), stream.read_to_string(&mut answer))
+            .await
+            .unwrap()
+            .unwrap();
+        answer
+    }
+
+    #[tokio::test]
+    async fn starts_without_auth_service_fails_closed_and_shuts_down() {
+        let (addr, stop, server) = start("").await;
+        assert!(
+            request(&addr, "GET /healthz HTTP/1.1")
+                .await
+                .starts_with("HTTP/1.1 200")
+        );
+        assert!(
+            request(&addr, "GET /readyz HTTP/1.1")
+                .await
+                .starts_with("HTTP/1.1 503")
+        );
+        let token = common::token::SessionToken::generate().unwrap();
+        let me = request(
+            &addr,
+            &format!(
+                "GET /auth/me HTTP/1.1\r\nCookie: portcullis={}",
+                token.expose()
+            ),
+        )
+        .await;
+        assert!(me.starts_with("HTTP/1.1 503"), "{me}");
+        assert!(me.contains("auth_unavailable"), "{me}");
+        assert!(!me.contains(token.expose()));
+        stop.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), server)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(TcpStream::connect(&addr).await.is_err(), "still accepting");
+    }
+
+    #[tokio::test]
+    async fn slow_headers_are_cut_off() {
+        let (addr, _stop, _server) = start("header_read_timeout = \"200ms\"\n").await;
+        let mut stream = TcpStream::connect(&addr).await.unwrap();
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\n")
+            .await
+            .unwrap();
+        let mut buf = Vec::new();
+        // The server gives up on the headers and closes the connection.
+        let closed =
+            tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut buf)).await;
+        assert!(
+            closed.is_ok(),
+            "connection still open after the header timeout"
+        );
+        let text = String::from_utf8_lossy(&buf);
+        assert!(!text.contains("200 OK"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn connections_beyond_the_cap_wait() {
+        let (addr, _stop, _server) = start("max_connections = 1\n").await;
+        let mut first = TcpStream::connect(&addr).await.unwrap();
+        first
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = [0u8; 1024];
+        let n = first.read(&mut buf).await.unwrap();
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+
+        // The first connection is kept alive: the second is not served...
+        let mut second = TcpStream::connect(&addr).await.unwrap();
+        second
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = String::new();
+        let early = tokio::time::timeout(
+            Duration::from_millis(300),
+            second.read_to_string(&mut answer),
+        )
+        .await;
+        assert!(early.is_err(), "served beyond the cap: {answer}");
+        // ...until the first one closes.
+        drop(first);
+        tokio::time::timeout(Duration::from_secs(5), second.read_to_string(&mut answer))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
+}

@@ -55,9 +55,10 @@ async fn login_page_health_metrics_and_headers() {
         .await
         .unwrap();
     assert_eq!(
-        providers,
-        serde_json::json!([{"id": "dev", "name": "Development provider", "kind": "oidc"}])
+        providers[0],
+        serde_json::json!({"id": "dev", "name": "Development provider", "kind": "oidc"})
     );
+    assert_eq!(providers[1]["kind"], "google");
 
     let bare = bare_client();
     assert_eq!(

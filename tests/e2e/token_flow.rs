@@ -47,6 +47,33 @@ async fn id_token_is_exchanged_for_a_session() {
 }
 
 #[tokio::test]
+async fn access_token_is_verified_by_the_provider_and_exchanged() {
+    let stack = TestStack::start().await;
+    let access_token = stack.access_token("alice").await;
+    let client = bare_client();
+    let response = client
+        .post(stack.url("/auth/session"))
+        .json(&json!({"provider": "devgoogle", "access_token": access_token}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(set_cookie(&response, "portcullis").is_some());
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["user"]["email"], "alice@example.com");
+    assert_eq!(body["user"]["provider"], "devgoogle");
+
+    let forged = client
+        .post(stack.url("/auth/session"))
+        .json(&json!({"provider": "devgoogle", "access_token": "made-up"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 401);
+    assert!(set_cookie(&forged, "portcullis").is_none());
+}
+
+#[tokio::test]
 async fn token_login_refuses_bad_requests() {
     let stack = TestStack::start().await;
     let client = bare_client();

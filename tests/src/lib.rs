@@ -389,6 +389,22 @@ impl TestStack {
     /// An ID token for `user`, obtained as a front-end would: a code flow
     /// with PKCE run directly against the dev-idp.
     pub async fn id_token(&self, user: &str) -> String {
+        self.provider_tokens(user).await["id_token"]
+            .as_str()
+            .expect("id_token")
+            .to_owned()
+    }
+
+    /// An access token for `user` from the dev-idp (see [`Self::id_token`]).
+    pub async fn access_token(&self, user: &str) -> String {
+        self.provider_tokens(user).await["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()
+    }
+
+    /// The dev-idp's token response for `user`.
+    async fn provider_tokens(&self, user: &str) -> serde_json::Value {
         let client = bare_client();
         let verifier = common::token::random_text::<32>().unwrap();
         let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
@@ -429,7 +445,7 @@ impl TestStack {
             .json()
             .await
             .unwrap();
-        tokens["id_token"].as_str().expect("id_token").to_owned()
+        tokens
     }
 
     /// SIGKILLs auth-service.
@@ -558,6 +574,17 @@ kind = "oidc"
 client_id = "portcullis-dev"
 token_endpoint_auth = "none"
 issuer = "{idp_url}"
+
+# The same provider as a Google-kind provider, so access tokens are
+# verified through its tokeninfo endpoint.
+[[providers]]
+id = "devgoogle"
+name = "Development provider (Google kind)"
+kind = "google"
+client_id = "portcullis-dev"
+token_endpoint_auth = "none"
+issuer = "{idp_url}"
+tokeninfo_endpoint = "{idp_url}/tokeninfo"
 "#,
             data = dir.join("data").display()
         ),
