@@ -134,7 +134,18 @@ pub fn app(config: &Config) -> Result<Router, StartError> {
         // Marked sensitive inside the trace layer (responses) and outside
         // it (requests), so neither is ever printed.
         .layer(SetSensitiveResponseHeadersLayer::new([header::SET_COOKIE]))
-        .layer(TraceLayer::new_for_http())
+        // The span names the path only: query strings carry authorization
+        // codes and `state`, which must never reach a log.
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                tracing::info_span!(
+                    "request",
+                    method = %request.method(),
+                    path = %request.uri().path(),
+                    version = ?request.version(),
+                )
+            }),
+        )
         .layer(SetSensitiveRequestHeadersLayer::from_shared(sensitive))
         .with_state(state);
     Ok(router)

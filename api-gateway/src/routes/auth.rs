@@ -119,6 +119,7 @@ fn bad_query(_: QueryRejection) -> ApiError {
 
 /// `GET /auth/login/{provider}`: begins the code flow and sends the browser
 /// to the provider with a flow cookie binding the flow to it.
+#[tracing::instrument(name = "login", skip_all, fields(provider = %provider))]
 pub async fn login(
     State(state): State<AppState>,
     Path(provider): Path<String>,
@@ -159,6 +160,7 @@ pub struct CallbackQuery {
 
 /// `GET /auth/callback/{provider}`: completes the flow. The flow cookie is
 /// cleared whatever happens; a session cookie is set only on success.
+#[tracing::instrument(name = "callback", skip_all, fields(provider = %provider))]
 pub async fn callback(
     State(state): State<AppState>,
     Path(provider): Path<String>,
@@ -269,6 +271,7 @@ fn is_json(headers: &HeaderMap) -> bool {
 
 /// `POST /auth/session`: the front-end token flow. JSON only (415
 /// otherwise), so a cross-site HTML form cannot log a victim in.
+#[tracing::instrument(name = "token_login", skip_all)]
 pub async fn token_login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -367,6 +370,7 @@ pub async fn logout(
 }
 
 /// `POST /auth/logout/all`: revokes every session of the current user.
+#[tracing::instrument(name = "logout_all", skip_all, fields(user_id = %user.user.id))]
 pub async fn logout_all(
     State(state): State<AppState>,
     user: CurrentUser,
