@@ -18,6 +18,10 @@ policy = "public"
 target = {{ upstream = "{url}" }}
 
 [[routes]]
+path_prefix = "/down/"
+target = {{ upstream = "http://127.0.0.1:1" }}
+
+[[routes]]
 path_prefix = "/bob-only/"
 allow_emails = ["bob@example.com"]
 target = {{ upstream = "{url}" }}
@@ -113,6 +117,61 @@ async fn upstream_gets_our_identity_and_never_forgeries_or_our_cookie() {
         .unwrap();
     assert_eq!(sneaky.status(), 400);
     assert_eq!(echo.hits(), before);
+}
+
+#[tokio::test]
+async fn bodies_stream_through_and_unsafe_cookie_requests_need_our_origin() {
+    let echo = Echo::start().await;
+    let stack = stack_with_upstream(&echo).await;
+    let token = stack.session_token("bob").await;
+    let client = bare_client();
+    let cookie = format!("portcullis={token}");
+
+    let payload = "x".repeat(200_000);
+    let echoed: Value = client
+        .post(stack.url("/echo/upload"))
+        .bearer_auth(&token)
+        .body(payload.clone())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(echoed["method"], "POST");
+    assert_eq!(echoed["body"].as_str().unwrap().len(), payload.len());
+
+    // A cross-site form post riding on the cookie never reaches the upstream.
+    let before = echo.hits();
+    let forged = client
+        .post(stack.url("/echo/transfer"))
+        .header("cookie", &cookie)
+        .header("origin", "https://evil.example")
+        .body("amount=1000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    assert_eq!(echo.hits(), before);
+    let same_origin = client
+        .post(stack.url("/echo/transfer"))
+        .header("cookie", &cookie)
+        .header("origin", &stack.public_origin)
+        .body("amount=1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(same_origin.status(), 200);
+
+    let down = client
+        .get(stack.url("/down/x"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(down.status(), 502);
+    let body: Value = down.json().await.unwrap();
+    assert_eq!(body["error"], "upstream_error");
 }
 
 #[tokio::test]

@@ -21,8 +21,12 @@ impl Echo {
             let counter = counter.clone();
             async move {
                 counter.fetch_add(1, Ordering::SeqCst);
+                let (parts, body) = request.into_parts();
+                let body = axum::body::to_bytes(body, 1 << 20)
+                    .await
+                    .unwrap_or_default();
                 let mut headers = Map::new();
-                for (name, value) in request.headers() {
+                for (name, value) in &parts.headers {
                     let entry = headers
                         .entry(name.as_str().to_owned())
                         .or_insert_with(|| Value::Array(vec![]));
@@ -31,9 +35,10 @@ impl Echo {
                     }
                 }
                 Json(json!({
-                    "path": request.uri().to_string(),
-                    "method": request.method().as_str(),
+                    "path": parts.uri.to_string(),
+                    "method": parts.method.as_str(),
                     "headers": headers,
+                    "body": String::from_utf8_lossy(&body),
                 }))
             }
         });
