@@ -5,9 +5,9 @@
 //! gRPC layer. Secrets are never stored: sessions are keyed by the SHA-256 of
 //! their token and flows by the SHA-256 of their `state`.
 //!
-//! Durability contract: every method that revokes (deletes) a session returns
-//! only after the deletion is on disk, so an acknowledged revocation survives
-//! a crash.
+//! Durability contract: creating a session and every method that revokes
+//! (deletes) one return only after the change is on disk, so an acknowledged
+//! login or revocation survives a crash.
 
 pub mod sled;
 
@@ -138,7 +138,8 @@ pub trait UserStore: Send + Sync + 'static {
 /// Sessions, with a per-user index.
 #[async_trait]
 pub trait SessionStore: Send + Sync + 'static {
-    /// Stores a new session and indexes it by id and by user.
+    /// Stores a new session and indexes it by id and by user; durable when
+    /// it returns.
     async fn insert_session(&self, session: &SessionRecord) -> Result<(), StorageError>;
 
     /// The session stored under a token hash: the `ValidateSession` hot path,

@@ -165,10 +165,16 @@ impl SessionStore for SledStore {
                 },
             );
         match result {
-            Ok(()) => Ok(()),
-            Err(TransactionError::Abort(())) => Err(StorageError::Backend("aborted".into())),
-            Err(TransactionError::Storage(e)) => Err(e.into()),
+            Ok(()) => {}
+            Err(TransactionError::Abort(())) => {
+                return Err(StorageError::Backend("aborted".into()));
+            }
+            Err(TransactionError::Storage(e)) => return Err(e.into()),
         }
+        // A login is rare and its cookie is already on its way: make the
+        // session durable too, so a crash right after login does not log
+        // the user out.
+        self.flush().await
     }
 
     async fn session_by_token(
