@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod code_flow;
+mod compose;
 mod forward_auth;
 mod pages_and_headers;
 mod proxy;

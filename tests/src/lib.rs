@@ -48,6 +48,18 @@ static DEV_IDP: OnceLock<PathBuf> = OnceLock::new();
 static AUTH_SERVICE: OnceLock<PathBuf> = OnceLock::new();
 static API_GATEWAY: OnceLock<PathBuf> = OnceLock::new();
 
+/// The path of one of the workspace's binaries, built on first use; `None`
+/// for a name that is not one of them.
+pub fn workspace_binary(name: &str) -> Option<PathBuf> {
+    let cell = match name {
+        "dev-idp" => &DEV_IDP,
+        "auth-service" => &AUTH_SERVICE,
+        "api-gateway" => &API_GATEWAY,
+        _ => return None,
+    };
+    Some(binary(cell, name))
+}
+
 /// A child process, killed (SIGKILL) and reaped on drop.
 pub struct Proc {
     child: Child,

@@ -1,0 +1,197 @@
+//! `docker-compose.yml` cannot run here (no Docker engine), so this checks
+//! it against the real binaries instead: every command is one of ours and
+//! every flag it passes exists, every mounted config file parses, every
+//! published port is one a service listens on, every environment variable
+//! is one a binary reads, and the Dockerfile ships the binaries used.
+
+use common::config::Config;
+use portcullis_tests::workspace_binary;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use yaml_rust2::{Yaml, YamlLoader};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn strings(yaml: &Yaml) -> Vec<String> {
+    yaml.as_vec()
+        .map(|v| {
+            v.iter()
+                .filter_map(|y| y.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+struct Service {
+    name: String,
+    command: Vec<String>,
+    environment: BTreeMap<String, String>,
+    volumes: Vec<String>,
+    ports: Vec<String>,
+    image: Option<String>,
+    shares_network_of: Option<String>,
+}
+
+fn services() -> Vec<Service> {
+    let text = std::fs::read_to_string(repo().join("docker-compose.yml")).unwrap();
+    let docs = YamlLoader::load_from_str(&text).unwrap();
+    let services = docs[0]["services"].as_hash().expect("a services map");
+    services
+        .iter()
+        .map(|(name, s)| {
+            let environment = s["environment"]
+                .as_hash()
+                .map(|h| {
+                    h.iter()
+                        .map(|(k, v)| {
+                            let value = v
+                                .as_str()
+                                .map(str::to_owned)
+                                .or_else(|| v.as_i64().map(|n| n.to_string()))
+                                .unwrap_or_default();
+                            (k.as_str().unwrap().to_owned(), value)
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            Service {
+                name: name.as_str().unwrap().to_owned(),
+                command: strings(&s["command"]),
+                environment,
+                volumes: strings(&s["volumes"]),
+                ports: strings(&s["ports"]),
+                image: s["image"].as_str().map(str::to_owned),
+                shares_network_of: s["network_mode"]
+                    .as_str()
+                    .and_then(|m| m.strip_prefix("service:"))
+                    .map(str::to_owned),
+            }
+        })
+        .collect()
+}
+
+/// The host file mounted at `container_path`, if any.
+fn mounted(service: &Service, container_path: &str) -> Option<PathBuf> {
+    service.volumes.iter().find_map(|v| {
+        let mut parts = v.split(':');
+        let (host, target) = (parts.next()?, parts.next()?);
+        (target == container_path && host.starts_with("./")).then(|| repo().join(host))
+    })
+}
+
+fn flag_value<'a>(command: &'a [String], flag: &str) -> Option<&'a str> {
+    command
+        .iter()
+        .position(|a| a == flag)
+        .and_then(|i| command.get(i + 1))
+        .map(String::as_str)
+}
+
+#[test]
+fn compose_file_matches_the_binaries() {
+    let services = services();
+    assert!(services.len() >= 3, "gateway, auth-service and dev-idp");
+    let mut listening: BTreeMap<String, BTreeSet<u16>> = BTreeMap::new();
+    let dockerfile = std::fs::read_to_string(repo().join("docker/Dockerfile")).unwrap();
+
+    for service in &services {
+        let (program, args) = service
+            .command
+            .split_first()
+            .unwrap_or_else(|| panic!("{}: no command", service.name));
+        let binary = workspace_binary(program)
+            .unwrap_or_else(|| panic!("{}: {program} is not a workspace binary", service.name));
+        assert!(
+            dockerfile.contains(&format!("target/release/{program}")),
+            "the Dockerfile does not ship {program}"
+        );
+        if let Some(image) = &service.image {
+            assert_eq!(image, "portcullis:latest", "{}", service.name);
+        }
+
+        let help = std::process::Command::new(&binary)
+            .arg("--help")
+            .output()
+            .unwrap();
+        assert!(help.status.success(), "{program} --help failed");
+        let help = String::from_utf8_lossy(&help.stdout);
+        for flag in args.iter().filter(|a| a.starts_with("--")) {
+            assert!(
+                help.contains(flag.as_str()),
+                "{}: {program} has no {flag}",
+                service.name
+            );
+        }
+
+        // Environment: what the binaries read, or what the config names.
+        let mut known: BTreeSet<String> =
+            ["RUST_LOG", "PORTCULLIS_CONFIG"].map(String::from).into();
+        let network = service
+            .shares_network_of
+            .clone()
+            .unwrap_or_else(|| service.name.clone());
+        let ports = listening.entry(network).or_default();
+        if let Some(path) = flag_value(args, "--config") {
+            let host = mounted(service, path)
+                .unwrap_or_else(|| panic!("{}: {path} is not mounted from the repo", service.name));
+            let text = std::fs::read_to_string(&host).unwrap();
+            for line in text.lines() {
+                if let Some((key, value)) = line.split_once('=')
+                    && key.trim().ends_with("_env")
+                {
+                    known.insert(value.trim().trim_matches('"').to_owned());
+                }
+            }
+            let env = |name: &str| service.environment.get(name).cloned();
+            let config = Config::from_toml(&text, &env).unwrap_or_else(|e| {
+                panic!("{}: {} does not load: {e}", service.name, host.display())
+            });
+            match program.as_str() {
+                "auth-service" => {
+                    ports.insert(config.auth_service.listen.port());
+                    let data = config.auth_service.data_dir.to_string_lossy().into_owned();
+                    assert!(
+                        service.volumes.iter().any(|v| v
+                            .split(':')
+                            .nth(1)
+                            .is_some_and(|target| data.starts_with(target))),
+                        "auth-service's data_dir {data} is not on a volume"
+                    );
+                }
+                "api-gateway" => {
+                    ports.insert(config.gateway.listen.port());
+                }
+                _ => {}
+            }
+        }
+        if let Some(listen) = flag_value(args, "--listen") {
+            ports.insert(listen.rsplit(':').next().unwrap().parse().unwrap());
+        }
+        for name in service.environment.keys() {
+            assert!(
+                known.contains(name),
+                "{}: nothing reads {name}",
+                service.name
+            );
+        }
+    }
+
+    for service in &services {
+        let network = service
+            .shares_network_of
+            .clone()
+            .unwrap_or_else(|| service.name.clone());
+        for port in &service.ports {
+            let container: u16 = port.rsplit(':').next().unwrap().parse().unwrap();
+            assert!(
+                listening
+                    .get(&network)
+                    .is_some_and(|p| p.contains(&container)),
+                "{}: publishes {container}, which nothing in its network listens on ({listening:?})",
+                service.name
+            );
+        }
+    }
+}
