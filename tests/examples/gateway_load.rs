@@ -1,0 +1,171 @@
+//! Load generator for the gateway: what authentication costs per request.
+//!
+//! Starts the real binaries (release build: run with `--release`) through
+//! [`TestStack`], logs alice in, and measures in one run, interleaved so
+//! machine noise hits every case alike:
+//!
+//! * `/api/whoami`, an authenticated built-in route (cookie → gRPC
+//!   `ValidateSession` → policy → handler), against `/healthz`, a public
+//!   built-in route of the same gateway;
+//! * the same small upstream behind an authenticated route and behind a
+//!   public route, so the difference is exactly the session check.
+//!
+//! Everything stays on 127.0.0.1 and the run is bounded in time.
+//!
+//! `cargo run --release -p portcullis-tests --example gateway_load -- --seconds 5`
+
+use portcullis_tests::TestStack;
+use std::time::{Duration, Instant};
+
+#[derive(clap::Parser)]
+struct Args {
+    /// Seconds per measurement round (each case runs two rounds).
+    #[arg(long, default_value_t = 5)]
+    seconds: u64,
+    /// Concurrent client connections.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+}
+
+struct Case {
+    name: &'static str,
+    path: &'static str,
+    authenticated: bool,
+    latencies: Vec<Duration>,
+    elapsed: Duration,
+}
+
+async fn round(
+    url: String,
+    cookie: Option<String>,
+    concurrency: usize,
+    seconds: u64,
+) -> Result<(Vec<Duration>, Duration), Box<dyn std::error::Error>> {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()?;
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (client, url, cookie) = (client.clone(), url.clone(), cookie.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            while Instant::now() < deadline {
+                let mut request = client.get(&url);
+                if let Some(cookie) = &cookie {
+                    request = request.header("cookie", cookie);
+                }
+                let start = Instant::now();
+                let response = request.send().await.map_err(|e| e.to_string())?;
+                let status = response.status();
+                response.bytes().await.map_err(|e| e.to_string())?;
+                if !status.is_success() {
+                    return Err(format!("{url} answered {status}"));
+                }
+                latencies.push(start.elapsed());
+            }
+            Ok(latencies)
+        }));
+    }
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await??);
+    }
+    Ok((all, started.elapsed()))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Args = clap::Parser::parse();
+    let upstream = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let upstream_addr = upstream.local_addr()?;
+    tokio::spawn(async move {
+        let app = axum::Router::new().fallback(|| async { "upstream says hello" });
+        axum::serve(upstream, app).await
+    });
+    let stack = TestStack::start_with_routes(&format!(
+        r#"
+[[routes]]
+path_prefix = "/bench/public/"
+policy = "public"
+target = {{ upstream = "http://{upstream_addr}" }}
+
+[[routes]]
+path_prefix = "/bench/private/"
+target = {{ upstream = "http://{upstream_addr}" }}
+"#
+    ))
+    .await;
+    let token = stack.session_token("alice").await;
+    let cookie = format!("{}={token}", stack.session_cookie);
+
+    let mut cases = vec![
+        Case {
+            name: "authenticated built-in /api/whoami",
+            path: "/api/whoami",
+            authenticated: true,
+            latencies: Vec::new(),
+            elapsed: Duration::ZERO,
+        },
+        Case {
+            name: "public built-in /healthz",
+            path: "/healthz",
+            authenticated: false,
+            latencies: Vec::new(),
+            elapsed: Duration::ZERO,
+        },
+        Case {
+            name: "authenticated upstream /bench/private/",
+            path: "/bench/private/x",
+            authenticated: true,
+            latencies: Vec::new(),
+            elapsed: Duration::ZERO,
+        },
+        Case {
+            name: "public upstream /bench/public/",
+            path: "/bench/public/x",
+            authenticated: false,
+            latencies: Vec::new(),
+            elapsed: Duration::ZERO,
+        },
+    ];
+    for _ in 0..2 {
+        for case in &mut cases {
+            let cookie = case.authenticated.then(|| cookie.clone());
+            let url = stack.url(case.path);
+            let (latencies, elapsed) = round(url, cookie, args.concurrency, args.seconds).await?;
+            case.latencies.extend(latencies);
+            case.elapsed += elapsed;
+        }
+    }
+
+    println!(
+        "concurrency {}, {} s x 2 rounds per case",
+        args.concurrency, args.seconds
+    );
+    let mut rps = Vec::new();
+    for case in &mut cases {
+        case.latencies.sort();
+        let n = case.latencies.len();
+        let pct = |p: f64| case.latencies[((n as f64 * p) as usize).min(n - 1)];
+        let r = n as f64 / case.elapsed.as_secs_f64();
+        rps.push(r);
+        println!(
+            "{:<40} {:>8.0} req/s  p50 {:>6.0} µs  p99 {:>6.0} µs",
+            case.name,
+            r,
+            pct(0.5).as_secs_f64() * 1e6,
+            pct(0.99).as_secs_f64() * 1e6
+        );
+    }
+    println!(
+        "ratio authenticated/public, built-in: {:.2}",
+        rps[0] / rps[1]
+    );
+    println!(
+        "ratio authenticated/public, upstream: {:.2}",
+        rps[2] / rps[3]
+    );
+    Ok(())
+}
