@@ -2,8 +2,7 @@
 //! the address, serve until SIGINT/SIGTERM.
 
 use clap::Parser;
-use common::config::Config;
-use std::io::Write as _;
+use common::startup::{bind_and_announce, load_config};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -19,44 +18,20 @@ struct Args {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    let config = match Config::load(args.config.as_deref()) {
+    let config = match load_config("api-gateway", args.config.as_deref()) {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("api-gateway: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     common::telemetry::init(config.gateway.log_format, "info");
-    let listener = match tokio::net::TcpListener::bind(config.gateway.listen).await {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!(
-                "api-gateway: cannot listen on {}: {e}",
-                config.gateway.listen
-            );
-            return ExitCode::FAILURE;
-        }
-    };
-    let addr = match listener.local_addr() {
-        Ok(addr) => addr,
-        Err(e) => {
-            eprintln!("api-gateway: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
     let scheme = if config.gateway.serves_tls() {
-        "https"
+        "https://"
     } else {
-        "http"
+        "http://"
     };
-    // Tests and scripts read this one line to learn the port.
-    let mut stdout = std::io::stdout().lock();
-    if let Err(e) = writeln!(stdout, "listening on {scheme}://{addr}").and_then(|()| stdout.flush())
-    {
-        eprintln!("api-gateway: cannot write to stdout: {e}");
-        return ExitCode::FAILURE;
-    }
-    drop(stdout);
+    let listener = match bind_and_announce("api-gateway", config.gateway.listen, scheme).await {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
     match api_gateway::run(listener, config, common::shutdown::signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -2,7 +2,7 @@
 //! until SIGINT/SIGTERM.
 
 use clap::Parser;
-use common::config::Config;
+use common::startup::{bind_and_announce, load_config};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -18,32 +18,15 @@ struct Args {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    let config = match Config::load(args.config.as_deref()) {
+    let config = match load_config("auth-service", args.config.as_deref()) {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("auth-service: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     common::telemetry::init(config.auth_service.log_format, "info");
-    let listener = match tokio::net::TcpListener::bind(config.auth_service.listen).await {
+    let listener = match bind_and_announce("auth-service", config.auth_service.listen, "").await {
         Ok(l) => l,
-        Err(e) => {
-            eprintln!(
-                "auth-service: cannot listen on {}: {e}",
-                config.auth_service.listen
-            );
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
-    match listener.local_addr() {
-        // Tests and scripts read this line to learn the port.
-        Ok(addr) => println!("listening on {addr}"),
-        Err(e) => {
-            eprintln!("auth-service: {e}");
-            return ExitCode::FAILURE;
-        }
-    }
     match auth_service::run(listener, config, common::shutdown::signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -4,5 +4,6 @@
 pub mod config;
 pub mod proto;
 pub mod shutdown;
+pub mod startup;
 pub mod telemetry;
 pub mod token;

@@ -83,16 +83,7 @@ impl GithubProvider {
 
     /// The authorization URL; GitHub supports PKCE S256 and ignores `nonce`.
     pub fn authorization_url(&self, req: &AuthorizationRequest<'_>) -> Url {
-        let mut url = self.authorization_endpoint.clone();
-        url.query_pairs_mut()
-            .append_pair("response_type", "code")
-            .append_pair("client_id", &self.config.client_id)
-            .append_pair("redirect_uri", req.redirect_uri)
-            .append_pair("scope", &self.config.scopes().join(" "))
-            .append_pair("state", req.state)
-            .append_pair("code_challenge", req.code_challenge)
-            .append_pair("code_challenge_method", "S256");
-        url
+        super::authorization_url(&self.authorization_endpoint, &self.config, req, None)
     }
 
     /// Exchanges the code and reads the user.

@@ -183,6 +183,33 @@ impl Providers {
     }
 }
 
+/// The authorization request URL (RFC 6749 4.1.1 with PKCE, RFC 7636 4.3;
+/// OIDC Core 3.1.2.1 when a `nonce` is given).
+pub(crate) fn authorization_url(
+    endpoint: &Url,
+    config: &ProviderConfig,
+    req: &AuthorizationRequest<'_>,
+    nonce: Option<&str>,
+) -> Url {
+    let mut url = endpoint.clone();
+    {
+        let mut query = url.query_pairs_mut();
+        query
+            .append_pair("response_type", "code")
+            .append_pair("client_id", &config.client_id)
+            .append_pair("redirect_uri", req.redirect_uri)
+            .append_pair("scope", &config.scopes().join(" "))
+            .append_pair("state", req.state);
+        if let Some(nonce) = nonce {
+            query.append_pair("nonce", nonce);
+        }
+        query
+            .append_pair("code_challenge", req.code_challenge)
+            .append_pair("code_challenge_method", "S256");
+    }
+    url
+}
+
 /// Checks that a URL a provider gave us (discovery) is safe to call.
 pub(crate) fn provider_url(text: &str, what: &str) -> Result<Url, AuthError> {
     let url = Url::parse(text)

@@ -185,16 +185,12 @@ impl OidcProvider {
         req: &AuthorizationRequest<'_>,
     ) -> Result<Url, AuthError> {
         let meta = self.metadata().await?;
-        let mut url = meta.authorization_endpoint.clone();
-        url.query_pairs_mut()
-            .append_pair("response_type", "code")
-            .append_pair("client_id", &self.config.client_id)
-            .append_pair("redirect_uri", req.redirect_uri)
-            .append_pair("scope", &self.config.scopes().join(" "))
-            .append_pair("state", req.state)
-            .append_pair("nonce", req.nonce)
-            .append_pair("code_challenge", req.code_challenge)
-            .append_pair("code_challenge_method", "S256");
+        let mut url = super::authorization_url(
+            &meta.authorization_endpoint,
+            &self.config,
+            req,
+            Some(req.nonce),
+        );
         if let Some(hd) = &self.config.hosted_domain {
             url.query_pairs_mut().append_pair("hd", hd);
         }

@@ -1,0 +1,46 @@
+//! Start-up steps the binaries share: load the configuration (exit 2 with a
+//! message naming the key when it is bad), bind the listener, and announce
+//! the bound address on stdout, the one line tests and scripts read to learn
+//! a port chosen by the OS (`listen = "127.0.0.1:0"`).
+
+use crate::config::Config;
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::ExitCode;
+use tokio::net::TcpListener;
+
+/// Exit status for a bad configuration (as for usage errors).
+pub const CONFIG_ERROR: u8 = 2;
+
+/// Loads the configuration, or prints why not and gives the exit code.
+pub fn load_config(binary: &str, path: Option<&Path>) -> Result<Config, ExitCode> {
+    Config::load(path).map_err(|e| {
+        eprintln!("{binary}: {e}");
+        ExitCode::from(CONFIG_ERROR)
+    })
+}
+
+/// Binds `addr` and prints `listening on {scheme}{bound address}` on stdout.
+/// `scheme` is `"http://"`, `"https://"` or `""` (gRPC).
+pub async fn bind_and_announce(
+    binary: &str,
+    addr: SocketAddr,
+    scheme: &str,
+) -> Result<TcpListener, ExitCode> {
+    let fail = |what: String| {
+        eprintln!("{binary}: {what}");
+        ExitCode::FAILURE
+    };
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| fail(format!("cannot listen on {addr}: {e}")))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| fail(format!("cannot read the bound address: {e}")))?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "listening on {scheme}{bound}")
+        .and_then(|()| stdout.flush())
+        .map_err(|e| fail(format!("cannot write to stdout: {e}")))?;
+    Ok(listener)
+}
