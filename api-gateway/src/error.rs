@@ -27,6 +27,8 @@ pub struct ApiError {
     pub message: Cow<'static, str>,
     /// The cause, for the log only.
     pub internal: Option<String>,
+    /// Seconds for a `Retry-After` header (429 and 503 answers).
+    pub retry_after: Option<u64>,
 }
 
 /// Which auth-service call failed: the mapping differs per call (a bad
@@ -69,6 +71,7 @@ impl ApiError {
             code,
             message: Cow::Borrowed(message),
             internal: None,
+            retry_after: None,
         }
     }
 
@@ -103,6 +106,18 @@ impl ApiError {
             "csrf",
             "Cross-site request refused: this request must come from this site.",
         )
+    }
+
+    /// 429: this client made too many login requests; it may try again in
+    /// `retry_after_secs` seconds (RFC 6585 4, RFC 9110 10.2.3).
+    pub fn rate_limited(retry_after_secs: u64) -> Self {
+        let mut error = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "Too many login attempts from your address. Please wait a moment and try again.",
+        );
+        error.retry_after = Some(retry_after_secs);
+        error
     }
 
     /// 404.
@@ -237,6 +252,11 @@ impl IntoResponse for ApiError {
                 HeaderValue::from_static("Bearer realm=\"portcullis\""),
             );
         }
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         response.extensions_mut().insert(self);
         response
     }
@@ -341,6 +361,17 @@ mod tests {
             assert_eq!(e.status.as_u16(), http, "{call:?} {code:?}");
             assert_eq!(e.code, name, "{call:?} {code:?}");
         }
+    }
+
+    #[test]
+    fn rate_limited_carries_retry_after() {
+        let response = ApiError::rate_limited(7).into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers().get(header::RETRY_AFTER).unwrap(), "7");
+        assert_eq!(
+            response.extensions().get::<ApiError>().unwrap().code,
+            "rate_limited"
+        );
     }
 
     #[test]

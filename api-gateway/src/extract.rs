@@ -4,16 +4,14 @@
 //! most once per request: the answer is cached in the request's extensions,
 //! so the policy check, the handler and the proxy share it.
 
+use crate::cookies::CookieFactory;
 use crate::error::ApiError;
 use crate::state::AppState;
-use axum::extract::ConnectInfo;
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use common::proto::{Session, User};
 use common::token::SessionToken;
-use std::convert::Infallible;
-use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 /// How the request presents its session.
@@ -74,34 +72,21 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
 /// The request's session credential: a bearer token wins over the cookie
 /// (an API client that sends one means it).
 pub fn credential(state: &AppState, headers: &HeaderMap) -> Option<Credential> {
+    credential_from(&state.cookies, headers)
+}
+
+/// [`credential`] given the cookie factory alone.
+pub fn credential_from(cookies: &CookieFactory, headers: &HeaderMap) -> Option<Credential> {
     if let Some(token) = bearer(headers) {
         return Some(Credential {
             kind: CredentialKind::Bearer,
             raw: token.to_owned(),
         });
     }
-    state.cookies.read_session(headers).map(|raw| Credential {
+    cookies.read_session(headers).map(|raw| Credential {
         kind: CredentialKind::Cookie,
         raw,
     })
-}
-
-/// The client's IP address as the gateway's socket saw it (no
-/// `X-Forwarded-For` is trusted yet).
-#[derive(Debug, Clone, Copy)]
-pub struct ClientIp(pub Option<IpAddr>);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
-    type Rejection = Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
-        Ok(ClientIp(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip().to_canonical()),
-        ))
-    }
 }
 
 /// The logged-in caller: a valid session and its user.
@@ -187,6 +172,89 @@ impl OptionalFromRequestParts<AppState> for CurrentUser {
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
+    use common::config::GatewayConfig;
+    use proptest::prelude::*;
+
+    /// Header text: arbitrary bytes, or values shaped like the real thing
+    /// with the separators that trip parsers.
+    fn header_bytes() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..96),
+            "((portcullis|other|portcullis_flow| portcullis)=[A-Za-z0-9_\\-=\";, ]{0,24}; ?){0,4}"
+                .prop_map(String::into_bytes),
+            "(Bearer|bearer|BEARER|Basic|Bearer ) {0,3}[A-Za-z0-9_\\- \t]{0,48}"
+                .prop_map(String::into_bytes),
+        ]
+    }
+
+    proptest! {
+        /// Any `Cookie` and `Authorization` values: no panic; a bearer token,
+        /// when found, is a trimmed, non-empty part of the header; a cookie
+        /// credential is a cookie value from the headers.
+        #[test]
+        fn credential_extraction_is_total(
+            cookies in proptest::collection::vec(header_bytes(), 0..3),
+            authorization in proptest::option::of(header_bytes()),
+        ) {
+            let factory = CookieFactory::new(&GatewayConfig::default());
+            let mut h = HeaderMap::new();
+            for c in &cookies {
+                if let Ok(v) = HeaderValue::from_bytes(c) {
+                    h.append(header::COOKIE, v);
+                }
+            }
+            let auth_text = authorization
+                .as_deref()
+                .and_then(|a| HeaderValue::from_bytes(a).ok())
+                .inspect(|v| {
+                    h.insert(header::AUTHORIZATION, v.clone());
+                });
+            let found = credential_from(&factory, &h);
+            match bearer(&h) {
+                Some(token) => {
+                    let text = auth_text.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("");
+                    prop_assert!(!token.is_empty());
+                    prop_assert_eq!(token, token.trim());
+                    prop_assert!(text.trim_end().ends_with(token));
+                    let c = found.unwrap();
+                    prop_assert_eq!(c.kind, CredentialKind::Bearer);
+                    prop_assert_eq!(c.expose(), token);
+                }
+                None => {
+                    if let Some(c) = found {
+                        prop_assert_eq!(c.kind, CredentialKind::Cookie);
+                        prop_assert!(!c.expose().is_empty());
+                        let all: String = h
+                            .get_all(header::COOKIE)
+                            .iter()
+                            .filter_map(|v| v.to_str().ok())
+                            .collect();
+                        prop_assert!(all.contains(c.expose()));
+                    }
+                }
+            }
+            // Debug never shows the token.
+            if let Some(c) = credential_from(&factory, &h) {
+                let shown = format!("{:?}", c);
+                prop_assert!(shown.contains("<redacted>"));
+            }
+        }
+    }
+
+    #[test]
+    fn cookie_credential_is_read_by_name() {
+        let factory = CookieFactory::new(&GatewayConfig::default());
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("portcullis_flow=f; portcullis=tok; other=x"),
+        );
+        let c = credential_from(&factory, &h).unwrap();
+        assert_eq!(c.kind, CredentialKind::Cookie);
+        assert_eq!(c.expose(), "tok");
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer b"));
+        assert_eq!(credential_from(&factory, &h).unwrap().expose(), "b");
+    }
 
     #[test]
     fn bearer_scheme_is_case_insensitive_and_required() {

@@ -2,11 +2,19 @@
 //! redirects, CSRF, the login page, per-route policies and the reverse
 //! proxy; every identity question goes to auth-service over gRPC.
 //!
+//! The edges are hardened here too: the client IP is the TCP peer unless
+//! the peer is one of `gateway.trusted_proxies` ([`client_ip`]), and the
+//! login endpoints (`/auth/login/{provider}`, `/auth/callback/{provider}`,
+//! `POST /auth/session`) share a per-client-IP token bucket
+//! ([`rate_limit`], `gateway.login_rate_limit_per_minute` and
+//! `gateway.login_rate_limit_burst`) that answers `429` with `Retry-After`.
+//!
 //! [`run`] takes an already-bound listener and a shutdown future (as
 //! mini-redis does), so tests start it on port 0 and stop it cleanly.
 
 pub mod auth_client;
 mod business;
+pub mod client_ip;
 pub mod cookies;
 pub mod error;
 pub mod extract;
@@ -15,6 +23,7 @@ pub mod middleware;
 pub mod pages;
 pub mod policy;
 pub mod proxy;
+pub mod rate_limit;
 pub mod routes;
 mod server;
 pub mod state;
@@ -56,6 +65,9 @@ pub enum StartError {
     /// The TLS certificate or key could not be loaded.
     #[error("gateway.tls_cert / gateway.tls_key: {0}")]
     Tls(String),
+    /// `gateway.trusted_proxies` could not be turned into networks.
+    #[error("{0}")]
+    TrustedProxies(String),
     /// The listener failed.
     #[error("listener: {0}")]
     Io(#[from] std::io::Error),
@@ -68,24 +80,42 @@ pub fn app(config: &Config) -> Result<Router, StartError> {
     let auth = AuthClient::new(&gateway, metrics.clone())?;
     let proxy = Proxy::new(gateway.upstream_timeout).map_err(StartError::Proxy)?;
     let public_origin = gateway.public_url.origin().ascii_serialization();
+    let trusted_proxies =
+        client_ip::TrustedProxies::from_config(&gateway).map_err(StartError::TrustedProxies)?;
+    let login_limiter = rate_limit::RateLimiter::new(
+        gateway.login_rate_limit_per_minute,
+        gateway.login_rate_limit_burst,
+        rate_limit::DEFAULT_MAX_CLIENTS,
+    );
     let state = AppState::new(Inner {
         cookies: CookieFactory::new(&gateway),
         auth,
         proxy,
         metrics,
         public_origin,
+        trusted_proxies,
+        login_limiter,
         gateway,
     });
+    let limit_logins =
+        || axum::middleware::from_fn_with_state(state.clone(), middleware::rate_limit::login);
     let table = Arc::new(RouteTable::build(&config.routes, &state)?);
 
     let auth_routes = Router::new()
         .route("/auth/providers", get(routes::auth::providers))
-        .route("/auth/login/{provider}", get(routes::auth::login))
-        .route("/auth/callback/{provider}", get(routes::auth::callback))
+        .route(
+            "/auth/login/{provider}",
+            get(routes::auth::login).layer(limit_logins()),
+        )
+        .route(
+            "/auth/callback/{provider}",
+            get(routes::auth::callback).layer(limit_logins()),
+        )
         .route(
             "/auth/session",
             post(routes::auth::token_login)
-                .layer(DefaultBodyLimit::max(routes::auth::TOKEN_LOGIN_MAX_BODY)),
+                .layer(DefaultBodyLimit::max(routes::auth::TOKEN_LOGIN_MAX_BODY))
+                .layer(limit_logins()),
         )
         .route("/auth/me", get(routes::auth::me))
         .route("/auth/logout", post(routes::auth::logout))

@@ -4,8 +4,11 @@
 //! What the upstream sees is decided here and nowhere else:
 //! * hop-by-hop headers (RFC 9110 7.6.1) are removed both ways;
 //! * identity headers a client sent (`X-Auth-*`) and forwarding headers
-//!   (`X-Forwarded-*`, `Forwarded`, `X-Real-IP`: we trust no proxy in front
-//!   of us yet) are removed, then ours are added;
+//!   (`X-Forwarded-*`, `Forwarded`, `X-Real-IP`) are always removed, even
+//!   from a trusted proxy, then ours are added: `X-Forwarded-For` is the
+//!   one client IP resolved by [`crate::client_ip`] (the TCP peer, or what a
+//!   `gateway.trusted_proxies` proxy reported), never a list a client could
+//!   have seeded; `-Proto` and `-Host` come from `gateway.public_url`;
 //! * the gateway's own cookies and a Portcullis bearer token never leave the
 //!   gateway, and an upstream cannot set our cookies.
 
@@ -43,7 +46,7 @@ pub struct ForwardContext<'a> {
     pub cookies: &'a CookieFactory,
     /// The logged-in caller, if any.
     pub user: Option<&'a CurrentUser>,
-    /// The client's address.
+    /// The client's address, resolved through the trusted proxies.
     pub client_ip: Option<IpAddr>,
     /// Our public URL (for `X-Forwarded-Proto` / `-Host`).
     pub public_url: &'a Url,

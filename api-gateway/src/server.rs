@@ -212,6 +212,89 @@ mod tests {
         assert!(TcpStream::connect(&addr).await.is_err(), "still accepting");
     }
 
+    fn status(answer: &str) -> u16 {
+        answer
+            .get(9..12)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn login_endpoints_are_rate_limited_per_client_ip() {
+        let (addr, _stop, _server) =
+            start("login_rate_limit_burst = 3\nlogin_rate_limit_per_minute = 6\n").await;
+        // The bucket is shared by the login and callback endpoints; the
+        // requests fail (auth-service is down), but they still count.
+        for path in [
+            "/auth/login/dev",
+            "/auth/callback/dev?code=c&state=s",
+            "/auth/login/dev",
+        ] {
+            let answer = request(&addr, &format!("GET {path} HTTP/1.1")).await;
+            assert_ne!(status(&answer), 429, "{answer}");
+        }
+        let answer = request(
+            &addr,
+            "GET /auth/login/dev HTTP/1.1\r\nAccept: application/json",
+        )
+        .await;
+        assert_eq!(status(&answer), 429, "{answer}");
+        // 6 a minute: one every 10 s.
+        assert!(
+            answer
+                .to_ascii_lowercase()
+                .contains("\r\nretry-after: 10\r\n"),
+            "{answer}"
+        );
+        assert!(answer.contains("\"error\":\"rate_limited\""), "{answer}");
+        // Browsers get the HTML page, still with Retry-After.
+        let page = request(&addr, "GET /auth/login/dev HTTP/1.1\r\nAccept: text/html").await;
+        assert_eq!(status(&page), 429, "{page}");
+        assert!(
+            page.to_ascii_lowercase().contains("retry-after: 10"),
+            "{page}"
+        );
+        assert!(page.contains("text/html"), "{page}");
+        // The token endpoint shares the bucket.
+        let post = request(
+            &addr,
+            "POST /auth/session HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 0\r\nOrigin: http://localhost:8080",
+        )
+        .await;
+        assert_eq!(status(&post), 429, "{post}");
+        // A forged X-Forwarded-For from an untrusted peer changes nothing.
+        let forged = request(
+            &addr,
+            "GET /auth/login/dev HTTP/1.1\r\nX-Forwarded-For: 198.51.100.1",
+        )
+        .await;
+        assert_eq!(status(&forged), 429, "{forged}");
+        // Other endpoints are not limited.
+        assert_eq!(status(&request(&addr, "GET /healthz HTTP/1.1").await), 200);
+    }
+
+    #[tokio::test]
+    async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_bucket() {
+        let (addr, _stop, _server) =
+            start("login_rate_limit_burst = 1\ntrusted_proxies = [\"127.0.0.1/32\"]\n").await;
+        let from = |client: &str| {
+            format!("GET /auth/login/dev HTTP/1.1\r\nX-Forwarded-For: 6.6.6.6, {client}")
+        };
+        assert_ne!(status(&request(&addr, &from("198.51.100.1")).await), 429);
+        assert_eq!(status(&request(&addr, &from("198.51.100.1")).await), 429);
+        // The forged left-hand entry is not what counts.
+        assert_ne!(status(&request(&addr, &from("198.51.100.2")).await), 429);
+        // Without the header, the proxy itself is the client.
+        assert_ne!(
+            status(&request(&addr, "GET /auth/login/dev HTTP/1.1").await),
+            429
+        );
+        assert_eq!(
+            status(&request(&addr, "GET /auth/login/dev HTTP/1.1").await),
+            429
+        );
+    }
+
     #[tokio::test]
     async fn slow_headers_are_cut_off() {
         let (addr, _stop, _server) = start("header_read_timeout = \"200ms\"\n").await;

@@ -1,11 +1,14 @@
 //! The state every handler shares: configuration, the cookie factory, the
-//! auth-service client, the upstream client and the metrics. Passed in, never
-//! global, so two gateways can run in one test process.
+//! auth-service client, the upstream client, the metrics, the trusted
+//! proxies and the login rate limiter. Passed in, never global, so two
+//! gateways can run in one test process.
 
 use crate::auth_client::AuthClient;
+use crate::client_ip::TrustedProxies;
 use crate::cookies::CookieFactory;
 use crate::metrics::Metrics;
 use crate::proxy::Proxy;
+use crate::rate_limit::RateLimiter;
 use common::config::GatewayConfig;
 use std::ops::Deref;
 use std::sync::Arc;
@@ -29,6 +32,10 @@ pub struct Inner {
     /// `gateway.public_url` as an origin (`https://app.example.com`), for
     /// the CSRF check.
     pub public_origin: String,
+    /// `gateway.trusted_proxies`, for resolving the client IP.
+    pub trusted_proxies: TrustedProxies,
+    /// Per-client-IP bucket shared by the login endpoints.
+    pub login_limiter: RateLimiter,
 }
 
 impl AppState {

@@ -1,6 +1,8 @@
-//! Tower/axum middleware that applies to every request: the CSRF origin
-//! check, security headers, and request metrics.
+//! Tower/axum middleware: the CSRF origin check, security headers and
+//! request metrics apply to every request; the login rate limit to the
+//! login endpoints only.
 
 pub mod csrf;
+pub mod rate_limit;
 pub mod request_metrics;
 pub mod security_headers;

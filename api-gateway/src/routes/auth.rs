@@ -4,9 +4,10 @@
 
 use super::{Identity, SessionView, UserView, client_info, done};
 use crate::auth_client::ProviderToken;
+use crate::client_ip::ClientIp;
 use crate::cookies;
 use crate::error::ApiError;
-use crate::extract::{ClientIp, CurrentUser, credential};
+use crate::extract::{CurrentUser, credential};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
@@ -38,10 +39,15 @@ fn same_origin_path(path: &str, decoded: bool) -> bool {
             .any(|c| c == '\\' || c.is_control() || (c.is_whitespace() && !(decoded && c == ' ')))
 }
 
+/// How many rounds of percent-encoding a `return_to` may carry.
+const RETURN_TO_MAX_DECODES: usize = 3;
+
 /// The validated `return_to`: a same-origin relative path, or `/`
 /// (OWASP Unvalidated Redirects cheat sheet). Percent-decoded forms are
-/// checked too, up to three levels deep, because some servers and frameworks
-/// decode before redirecting.
+/// checked too, because some servers and frameworks decode before
+/// redirecting: every form down to the fully decoded one must pass, and a
+/// value still changing after three rounds of decoding is refused, so no
+/// amount of decoding can turn an accepted value into `//host`.
 pub fn safe_return_to(raw: Option<&str>) -> String {
     let Some(raw) = raw else {
         return "/".to_owned();
@@ -50,7 +56,9 @@ pub fn safe_return_to(raw: Option<&str>) -> String {
         return "/".to_owned();
     }
     let mut current = raw.to_owned();
-    for _ in 0..3 {
+    let mut settled = false;
+    // One more round than allowed, to see that the last one changed nothing.
+    for _ in 0..=RETURN_TO_MAX_DECODES {
         let decoded = match percent_decode_str(&current).decode_utf8() {
             Ok(d) => d.into_owned(),
             Err(_) => return "/".to_owned(),
@@ -59,9 +67,13 @@ pub fn safe_return_to(raw: Option<&str>) -> String {
             return "/".to_owned();
         }
         if decoded == current {
+            settled = true;
             break;
         }
         current = decoded;
+    }
+    if !settled {
+        return "/".to_owned();
     }
     // Belt and braces: resolved against any origin, it must stay there.
     let Ok(base) = url::Url::parse("https://gateway.invalid/") else {
@@ -407,6 +419,8 @@ mod tests {
             "/%5cevil.com",
             "/%252F%252Fevil.com",
             "/%25252F%25252Fevil.com",
+            "/%2525252F%2525252Fevil.com",
+            "/%252525252F%252525252Fevil.com",
             "/\tevil",
             "/\t/evil.com",
             "/\r\nLocation: https://evil.com",
@@ -438,6 +452,74 @@ mod tests {
             "/a%20b",
         ] {
             assert_eq!(safe_return_to(Some(good)), good);
+        }
+    }
+
+    /// Percent-decodes `s` until it stops changing (bounded), lossily.
+    fn fully_decoded_forms(s: &str) -> Vec<String> {
+        let mut forms = vec![s.to_owned()];
+        for _ in 0..16 {
+            let last = forms.last().cloned().unwrap_or_default();
+            let next = percent_decode_str(&last).decode_utf8_lossy().into_owned();
+            if next == last {
+                break;
+            }
+            forms.push(next);
+        }
+        forms
+    }
+
+    /// Strings that look like paths, with the characters that matter to
+    /// open redirects over-represented.
+    fn path_like() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let piece = prop_oneof![
+            Just("/".to_owned()),
+            Just("\\".to_owned()),
+            Just("%2F".to_owned()),
+            Just("%2f".to_owned()),
+            Just("%5C".to_owned()),
+            Just("%25".to_owned()),
+            Just("%".to_owned()),
+            Just("%09".to_owned()),
+            Just("%0a".to_owned()),
+            Just("\t".to_owned()),
+            Just(":".to_owned()),
+            Just("@".to_owned()),
+            Just("evil.com".to_owned()),
+            "[a-z0-9?#&=.]{1,4}",
+            any::<char>().prop_map(String::from),
+        ];
+        (
+            prop_oneof![Just("/"), Just(""), Just("//"), Just("/%2"), Just("http:")],
+            proptest::collection::vec(piece, 0..8),
+        )
+            .prop_map(|(head, pieces)| format!("{head}{}", pieces.concat()))
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        /// Whatever comes in, what goes out is a same-origin relative path
+        /// in every decoded form.
+        #[test]
+        fn return_to_never_leaves_the_origin(
+            raw in proptest::prop_oneof![path_like(), proptest::prelude::any::<String>()]
+        ) {
+            let out = safe_return_to(Some(&raw));
+            proptest::prop_assert!(out == "/" || out == raw);
+            proptest::prop_assert!(!out.contains('\\'));
+            proptest::prop_assert!(!out.chars().any(char::is_control));
+            for form in fully_decoded_forms(&out) {
+                let mut chars = form.chars();
+                proptest::prop_assert_eq!(chars.next(), Some('/'), "{:?} -> {:?}", out, form);
+                proptest::prop_assert!(
+                    !matches!(chars.next(), Some('/' | '\\')),
+                    "{:?} decodes to {:?}", out, form
+                );
+                proptest::prop_assert!(!form.contains('\\'), "{:?} -> {:?}", out, form);
+                proptest::prop_assert!(!form.chars().any(char::is_control), "{:?} -> {:?}", out, form);
+            }
         }
     }
 

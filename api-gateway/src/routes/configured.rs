@@ -3,8 +3,9 @@
 //! then run the built-in handler or reverse-proxy to the upstream.
 
 use crate::business;
+use crate::client_ip::ClientIp;
 use crate::error::ApiError;
-use crate::extract::{ClientIp, lookup};
+use crate::extract::lookup;
 use crate::middleware::request_metrics::RouteLabel;
 use crate::policy::{Decision, evaluate, find_route, path_is_canonical};
 use crate::proxy::ForwardContext;

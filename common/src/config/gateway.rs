@@ -4,8 +4,9 @@ use super::{ConfigError, is_loopback_host};
 use crate::telemetry::LogFormat;
 use secrecy::SecretString;
 use serde::Deserialize;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::time::Duration;
 use url::Url;
 
@@ -57,6 +58,68 @@ pub struct GatewayConfig {
     /// built-in handlers (the JSON login endpoint has its own 64 KiB cap).
     /// Default `10485760` (10 MiB).
     pub max_request_body_bytes: usize,
+    /// Sustained number of login requests (`GET /auth/login/{provider}`,
+    /// `GET /auth/callback/{provider}` and `POST /auth/session` together)
+    /// one client IP may make per minute; beyond it the gateway answers
+    /// `429 Too Many Requests` with `Retry-After`. IPv6 clients are counted
+    /// per /64, the block one host usually owns. Default `30`.
+    pub login_rate_limit_per_minute: u32,
+    /// How many login requests one client IP may make at once before the
+    /// per-minute rate applies (the token bucket's size). Default `10`.
+    pub login_rate_limit_burst: u32,
+    /// Reverse proxies in front of the gateway whose `X-Forwarded-For` is
+    /// believed, as CIDR blocks or single addresses (`["10.0.0.0/8",
+    /// "127.0.0.1/32"]`). When the TCP peer is in one of them, the client IP
+    /// (for rate limits, session metadata and the `X-Forwarded-For` sent
+    /// upstream) is the right-most `X-Forwarded-For` entry that is not
+    /// itself a trusted proxy; otherwise it is the TCP peer and any
+    /// `X-Forwarded-*` the client sent is ignored. Default empty: trust no
+    /// proxy.
+    pub trusted_proxies: Vec<String>,
+    /// `trusted_proxies`, parsed at load time.
+    #[serde(skip)]
+    pub trusted_proxy_blocks: Vec<CidrBlock>,
+}
+
+/// One `trusted_proxies` entry: an address and a prefix length that fits
+/// it (a bare address means the single host: `/32` or `/128`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CidrBlock {
+    /// The network address as written (host bits are ignored by matching).
+    pub addr: IpAddr,
+    /// Prefix length: at most 32 for IPv4, 128 for IPv6.
+    pub prefix_len: u8,
+}
+
+impl FromStr for CidrBlock {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let (addr, prefix) = match text.split_once('/') {
+            Some((addr, prefix)) => (addr, Some(prefix)),
+            None => (text, None),
+        };
+        let addr: IpAddr = addr
+            .parse()
+            .map_err(|_| format!("{text:?} is not an IP address or CIDR block"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix_len = match prefix {
+            None => max,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("{text:?}: prefix length must be 0 to {max}"))?,
+        };
+        if prefix_len == 0 {
+            // Every address would be a proxy, so any client could choose the
+            // IP it is rate-limited and recorded under.
+            return Err(format!(
+                "{text:?} trusts every address; list the proxies' own blocks"
+            ));
+        }
+        Ok(Self { addr, prefix_len })
+    }
 }
 
 impl Default for GatewayConfig {
@@ -78,6 +141,10 @@ impl Default for GatewayConfig {
             header_read_timeout: Duration::from_secs(10),
             max_connections: 1024,
             max_request_body_bytes: 10 * 1024 * 1024,
+            login_rate_limit_per_minute: 30,
+            login_rate_limit_burst: 10,
+            trusted_proxies: Vec::new(),
+            trusted_proxy_blocks: Vec::new(),
         }
     }
 }
@@ -143,6 +210,24 @@ impl GatewayConfig {
                 "must be at least 1024",
             ));
         }
+        if self.login_rate_limit_per_minute == 0 {
+            return Err(ConfigError::invalid(
+                "gateway.login_rate_limit_per_minute",
+                "must be at least 1",
+            ));
+        }
+        if self.login_rate_limit_burst == 0 {
+            return Err(ConfigError::invalid(
+                "gateway.login_rate_limit_burst",
+                "must be at least 1",
+            ));
+        }
+        self.trusted_proxy_blocks = self
+            .trusted_proxies
+            .iter()
+            .map(|entry| entry.trim().parse::<CidrBlock>())
+            .collect::<Result<_, _>>()
+            .map_err(|reason| ConfigError::invalid("gateway.trusted_proxies", reason))?;
         match self.auth_service_url.scheme() {
             "http" | "https" => {}
             _ => {
@@ -330,6 +415,32 @@ mod tests {
         assert!(c.gateway.service_token.is_none());
         assert_eq!(c.gateway.flow_cookie_name(), "portcullis_flow");
         assert!(!c.gateway.serves_tls());
+        assert_eq!(c.gateway.login_rate_limit_per_minute, 30);
+        assert_eq!(c.gateway.login_rate_limit_burst, 10);
+        assert!(c.gateway.trusted_proxy_blocks.is_empty());
+    }
+
+    #[test]
+    fn trusted_proxies_are_parsed() {
+        let c = Config::from_toml(
+            "[gateway]\ntrusted_proxies = [\"10.0.0.0/8\", \"127.0.0.1\", \"fd00::/8\"]\n",
+            &env,
+        )
+        .unwrap();
+        let blocks: Vec<_> = c
+            .gateway
+            .trusted_proxy_blocks
+            .iter()
+            .map(|b| (b.addr.to_string(), b.prefix_len))
+            .collect();
+        assert_eq!(
+            blocks,
+            vec![
+                ("10.0.0.0".to_owned(), 8),
+                ("127.0.0.1".to_owned(), 32),
+                ("fd00::".to_owned(), 8)
+            ]
+        );
     }
 
     #[test]
@@ -378,6 +489,30 @@ mod tests {
             ),
             ("[gateway]\ntls_cert = \"/c.pem\"\n", "gateway.tls_cert"),
             ("[gateway]\ncookie_name = \"a b\"\n", "gateway.cookie_name"),
+            (
+                "[gateway]\nlogin_rate_limit_per_minute = 0\n",
+                "gateway.login_rate_limit_per_minute",
+            ),
+            (
+                "[gateway]\nlogin_rate_limit_burst = 0\n",
+                "gateway.login_rate_limit_burst",
+            ),
+            (
+                "[gateway]\ntrusted_proxies = [\"10.0.0.0/33\"]\n",
+                "gateway.trusted_proxies",
+            ),
+            (
+                "[gateway]\ntrusted_proxies = [\"proxy.internal\"]\n",
+                "gateway.trusted_proxies",
+            ),
+            (
+                "[gateway]\ntrusted_proxies = [\"0.0.0.0/0\"]\n",
+                "gateway.trusted_proxies",
+            ),
+            (
+                "[gateway]\ntrusted_proxies = [\"::1/129\"]\n",
+                "gateway.trusted_proxies",
+            ),
             (
                 "[[routes]]\npath_prefix = \"api\"\ntarget = { handler = \"x\" }\n",
                 "routes[0].path_prefix",
