@@ -20,7 +20,7 @@
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderName};
+use axum::http::{Extensions, HeaderMap, HeaderName};
 use common::config::GatewayConfig;
 use ipnet::IpNet;
 use std::convert::Infallible;
@@ -110,13 +110,13 @@ fn parse_entry(entry: &str) -> Option<IpAddr> {
 pub struct ClientIp(pub Option<IpAddr>);
 
 impl ClientIp {
-    /// Resolves the client of `parts`.
-    pub fn of(parts: &Parts, trusted: &TrustedProxies) -> Self {
+    /// Resolves the client of a request from its extensions (the peer
+    /// address the accept loop recorded) and headers.
+    pub fn of(extensions: &Extensions, headers: &HeaderMap, trusted: &TrustedProxies) -> Self {
         Self(
-            parts
-                .extensions
+            extensions
                 .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| trusted.resolve(c.0.ip(), &parts.headers)),
+                .map(|c| trusted.resolve(c.0.ip(), headers)),
         )
     }
 }
@@ -125,7 +125,11 @@ impl FromRequestParts<AppState> for ClientIp {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Infallible> {
-        Ok(Self::of(parts, &state.trusted_proxies))
+        Ok(Self::of(
+            &parts.extensions,
+            &parts.headers,
+            &state.trusted_proxies,
+        ))
     }
 }
 

@@ -7,7 +7,8 @@
 //! login endpoints (`/auth/login/{provider}`, `/auth/callback/{provider}`,
 //! `POST /auth/session`) share a per-client-IP token bucket
 //! ([`rate_limit`], `gateway.login_rate_limit_per_minute` and
-//! `gateway.login_rate_limit_burst`) that answers `429` with `Retry-After`.
+//! `gateway.login_rate_limit_burst`) that answers `429` with `Retry-After`;
+//! a login is charged once, when it begins ([`middleware::rate_limit`]).
 //!
 //! [`run`] takes an already-bound listener and a shutdown future (as
 //! mini-redis does), so tests start it on port 0 and stop it cleanly.
@@ -99,6 +100,8 @@ pub fn app(config: &Config) -> Result<Router, StartError> {
     });
     let limit_logins =
         || axum::middleware::from_fn_with_state(state.clone(), middleware::rate_limit::login);
+    let limit_callbacks =
+        axum::middleware::from_fn_with_state(state.clone(), middleware::rate_limit::callback);
     let table = Arc::new(RouteTable::build(&config.routes, &state)?);
 
     let auth_routes = Router::new()
@@ -109,7 +112,7 @@ pub fn app(config: &Config) -> Result<Router, StartError> {
         )
         .route(
             "/auth/callback/{provider}",
-            get(routes::auth::callback).layer(limit_logins()),
+            get(routes::auth::callback).layer(limit_callbacks),
         )
         .route(
             "/auth/session",

@@ -44,6 +44,14 @@ pub struct RateLimiter {
     buckets: Mutex<HashMap<IpAddr, Instant>>,
 }
 
+/// What [`RateLimiter::update`] does with a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Spend {
+    Nothing,
+    IfAvailable,
+    Always,
+}
+
 /// A refusal: how long until the client may try again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryAfter(pub Duration);
@@ -76,18 +84,49 @@ impl RateLimiter {
 
     /// Takes a token for `ip` at `now`, or says how long to wait.
     pub fn check(&self, ip: IpAddr, now: Instant) -> Result<(), RetryAfter> {
+        self.update(ip, now, Spend::IfAvailable)
+    }
+
+    /// Whether `ip` is within its limit at `now` (its bucket is not in
+    /// debt, though it may be empty), without taking a token: the second
+    /// half of something already paid for may proceed, but not once the
+    /// client has overspent.
+    pub fn peek(&self, ip: IpAddr, now: Instant) -> Result<(), RetryAfter> {
+        self.update(ip, now, Spend::Nothing)
+    }
+
+    /// Takes a token for `ip` at `now` even if the bucket is empty (the
+    /// bucket goes into debt, which later requests wait out): for requests
+    /// admitted by [`Self::peek`] whose cost is known only afterwards.
+    pub fn charge(&self, ip: IpAddr, now: Instant) {
+        // `Spend::Always` never refuses.
+        let _ = self.update(ip, now, Spend::Always);
+    }
+
+    fn update(&self, ip: IpAddr, now: Instant, spend: Spend) -> Result<(), RetryAfter> {
         let key = bucket_key(ip);
         let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
-        if !buckets.contains_key(&key) && buckets.len() >= self.max_clients {
-            self.evict(&mut buckets, now);
-        }
         let tat = buckets.get(&key).copied().unwrap_or(now).max(now);
         let new_tat = tat + self.interval;
         let allowed_until = now + self.tolerance;
-        if new_tat > allowed_until {
-            return Err(RetryAfter(new_tat - allowed_until));
+        let refused = match spend {
+            Spend::Nothing => tat > allowed_until,
+            Spend::IfAvailable | Spend::Always => new_tat > allowed_until,
+        };
+        if spend == Spend::Always || (spend == Spend::IfAvailable && !refused) {
+            if !buckets.contains_key(&key) && buckets.len() >= self.max_clients {
+                self.evict(&mut buckets, now);
+            }
+            buckets.insert(key, new_tat);
         }
-        buckets.insert(key, new_tat);
+        if refused && spend != Spend::Always {
+            let ready = if spend == Spend::Nothing {
+                tat
+            } else {
+                new_tat
+            };
+            return Err(RetryAfter(ready - allowed_until));
+        }
         Ok(())
     }
 
@@ -183,6 +222,28 @@ mod tests {
         assert!(limiter.check(a, later).is_ok());
         assert!(limiter.check(a, later).is_ok());
         assert!(limiter.check(a, later).is_err());
+    }
+
+    #[test]
+    fn peek_spends_nothing_and_charge_can_go_into_debt() {
+        let limiter = RateLimiter::new(60, 2, 100);
+        let a = ip("192.0.2.1");
+        let t0 = Instant::now();
+        for _ in 0..5 {
+            assert!(limiter.peek(a, t0).is_ok());
+        }
+        assert_eq!(limiter.tracked(), 0, "peek created a bucket");
+        limiter.charge(a, t0);
+        limiter.charge(a, t0);
+        // Empty but not in debt: a peek passes, a check does not.
+        assert!(limiter.peek(a, t0).is_ok());
+        assert!(limiter.check(a, t0).is_err());
+        limiter.charge(a, t0);
+        // Two tokens, three spent: one second of debt, then one to earn.
+        assert_eq!(limiter.peek(a, t0).unwrap_err().0, Duration::from_secs(1));
+        assert!(limiter.check(a, t0 + Duration::from_secs(1)).is_err());
+        assert!(limiter.peek(a, t0 + Duration::from_secs(1)).is_ok());
+        assert!(limiter.check(a, t0 + Duration::from_secs(2)).is_ok());
     }
 
     #[test]

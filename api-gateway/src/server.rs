@@ -224,7 +224,8 @@ mod tests {
         let (addr, _stop, _server) =
             start("login_rate_limit_burst = 3\nlogin_rate_limit_per_minute = 6\n").await;
         // The bucket is shared by the login and callback endpoints; the
-        // requests fail (auth-service is down), but they still count.
+        // requests fail (auth-service is down), so the callback is charged
+        // too (only a callback completing a login is free).
         for path in [
             "/auth/login/dev",
             "/auth/callback/dev?code=c&state=s",
@@ -255,6 +256,13 @@ mod tests {
             "{page}"
         );
         assert!(page.contains("text/html"), "{page}");
+        // An empty bucket still lets the callback of a paid-for login
+        // through; failing, it is charged, and the next one is refused.
+        let callback = "GET /auth/callback/dev?code=c&state=s HTTP/1.1";
+        let first = request(&addr, callback).await;
+        assert_ne!(status(&first), 429, "{first}");
+        let second = request(&addr, callback).await;
+        assert_eq!(status(&second), 429, "{second}");
         // The token endpoint shares the bucket.
         let post = request(
             &addr,

@@ -58,11 +58,13 @@ pub struct GatewayConfig {
     /// built-in handlers (the JSON login endpoint has its own 64 KiB cap).
     /// Default `10485760` (10 MiB).
     pub max_request_body_bytes: usize,
-    /// Sustained number of login requests (`GET /auth/login/{provider}`,
-    /// `GET /auth/callback/{provider}` and `POST /auth/session` together)
-    /// one client IP may make per minute; beyond it the gateway answers
-    /// `429 Too Many Requests` with `Retry-After`. IPv6 clients are counted
-    /// per /64, the block one host usually owns. Default `30`.
+    /// Sustained number of login attempts one client IP may make per
+    /// minute, counted over `GET /auth/login/{provider}`,
+    /// `POST /auth/session` and failed `GET /auth/callback/{provider}`
+    /// requests together (a callback that completes a login was paid for
+    /// when it began); beyond it the gateway answers `429 Too Many
+    /// Requests` with `Retry-After`. IPv6 clients are counted per /64, the
+    /// block one host usually owns. Default `30`.
     pub login_rate_limit_per_minute: u32,
     /// How many login requests one client IP may make at once before the
     /// per-minute rate applies (the token bucket's size). Default `10`.
