@@ -81,11 +81,9 @@ pub async fn dispatch(
     let Some(route) = find_route(&table.routes, path) else {
         return ApiError::not_found().into_response();
     };
-    let index = table
-        .routes
-        .iter()
-        .position(|r| std::ptr::eq(r, route))
-        .unwrap_or(0);
+    let Some(index) = table.routes.iter().position(|r| std::ptr::eq(r, route)) else {
+        return ApiError::internal("route not in its own table").into_response();
+    };
     let label = RouteLabel(route.path_prefix.clone());
     let mut response = match serve(&state, route, table.targets.get(index), request).await {
         Ok(response) => response,
