@@ -207,6 +207,15 @@ pub struct StackOptions {
     pub tls: bool,
     /// auth-service requires a service token; the gateway sends it.
     pub service_token: bool,
+    /// The gateway's `public_url` carries its real port
+    /// (`http://127.0.0.1:PORT`), so that its redirects work in a real
+    /// browser, which cannot be told to map them as [`TestStack::follow`]
+    /// does. The port is only known once the gateway has bound `:0`, so the
+    /// gateway is started once to learn it, then killed and started again
+    /// listening on that same port with the full public URL. Rebinding the
+    /// port its own previous process just released is not probing: nothing
+    /// else was asked for, and the first process accepted no connection.
+    pub public_port: bool,
 }
 
 /// The three services, running.
@@ -219,7 +228,8 @@ pub struct TestStack {
     pub gateway: Proc,
     /// `http(s)://127.0.0.1:PORT` of the gateway.
     pub gateway_url: String,
-    /// The gateway's configured public origin (`http(s)://127.0.0.1`).
+    /// The gateway's configured public origin (`http(s)://127.0.0.1`, or
+    /// `gateway_url` with [`StackOptions::public_port`]).
     pub public_origin: String,
     /// `http://127.0.0.1:PORT` of the dev-idp (its issuer).
     pub idp_url: String,
@@ -277,15 +287,36 @@ impl TestStack {
             "portcullis"
         }
         .to_owned();
-        let gateway = GatewaySetup {
+        let mut gateway = GatewaySetup {
             dir: dir.path(),
             options: &options,
             public_origin: &public_origin,
+            listen: "127.0.0.1:0",
             auth_addr: &auth.addr,
             service_token: &service_token,
         }
         .spawn("gateway.toml", options.service_token);
         let gateway_url = gateway.addr.clone();
+        let public_origin = if options.public_port {
+            gateway.kill();
+            let listen = gateway_url
+                .split_once("://")
+                .map(|(_, addr)| addr)
+                .unwrap_or(&gateway_url);
+            gateway = GatewaySetup {
+                dir: dir.path(),
+                options: &options,
+                public_origin: &gateway_url,
+                listen,
+                auth_addr: &auth.addr,
+                service_token: &service_token,
+            }
+            .spawn("gateway.toml", options.service_token);
+            assert_eq!(gateway.addr, gateway_url, "gateway came back elsewhere");
+            gateway_url.clone()
+        } else {
+            public_origin
+        };
         let scheme = if options.tls { "https" } else { "http" };
         assert!(
             gateway_url.starts_with(&format!("{scheme}://127.0.0.1:")),
@@ -312,6 +343,7 @@ impl TestStack {
             dir: self.dir.path(),
             options: &self.options,
             public_origin: &self.public_origin,
+            listen: "127.0.0.1:0",
             auth_addr: &self.auth.addr,
             service_token: &self.service_token,
         }
@@ -489,6 +521,7 @@ struct GatewaySetup<'a> {
     dir: &'a Path,
     options: &'a StackOptions,
     public_origin: &'a str,
+    listen: &'a str,
     auth_addr: &'a str,
     service_token: &'a str,
 }
@@ -516,7 +549,7 @@ impl GatewaySetup<'_> {
             format!(
                 r#"
 [gateway]
-listen = "127.0.0.1:0"
+listen = "{listen}"
 public_url = "{public}"
 auth_service_url = "http://{auth}"
 auth_timeout = "2s"
@@ -537,6 +570,7 @@ target = {{ handler = "admin_sessions" }}
 {routes}
 "#,
                 public = self.public_origin,
+                listen = self.listen,
                 auth = self.auth_addr,
                 routes = self.options.routes,
             ),
