@@ -290,13 +290,10 @@ async fn login_and_whoami_in_a_real_browser() {
 }
 
 // Logout is a form POST: the CSRF check must accept what a real browser
-// sends for its own origin. It does not yet: the gateway's pages say
-// `Referrer-Policy: no-referrer`, so Chromium sends `Origin: null` (with
-// `Sec-Fetch-Site: same-origin`) on this same-origin POST, and
-// `middleware::csrf::allowed` refuses any `Origin` that is not ours (403
-// `csrf`). Run it with `--ignored` to see; drop the `ignore` with the fix.
+// sends for its own origin. The gateway's pages say `Referrer-Policy:
+// no-referrer`, so Chromium sends `Origin: null` with `Sec-Fetch-Site:
+// same-origin` on this POST; this test found that the check once refused it.
 #[tokio::test]
-#[ignore = "gateway bug: Origin: null on same-origin form POST under Referrer-Policy: no-referrer is refused (403 csrf)"]
 async fn logout_form_post_in_a_real_browser() {
     let stack = browser_stack().await;
     let browser = Browser::start().await;

@@ -60,8 +60,16 @@ pub fn allowed(
     {
         return false;
     }
+    // Our pages send `Referrer-Policy: no-referrer`, under which Chromium
+    // sends `Origin: null` on the page's own same-origin form posts (found
+    // by the real-browser test). `Sec-Fetch-Site` cannot be set by page
+    // scripts, and an opaque-origin (sandboxed) document gets `cross-site`,
+    // so `null` with `same-origin` is our own page.
+    if origin == Some("null") && fetch_site.is_some_and(|s| s.eq_ignore_ascii_case("same-origin")) {
+        return true;
+    }
     if let Some(origin) = origin {
-        // `null` (sandboxed frames, some redirects) is never ours.
+        // Any other `null` (sandboxed frames, some redirects) is never ours.
         return origin.trim_end_matches('/').eq_ignore_ascii_case(ours);
     }
     match fetch_site {
@@ -152,6 +160,9 @@ mod tests {
                 false,
             ),
             (&post, Cookie, Some("null"), None, false),
+            (&post, Cookie, Some("null"), Some("same-origin"), true),
+            (&post, Cookie, Some("null"), Some("cross-site"), false),
+            (&post, Cookie, Some("null"), Some("same-site"), false),
             (&post, Cookie, None, Some("cross-site"), false),
             (&post, Cookie, None, Some("same-site"), false),
             (&post, Cookie, Some(OURS), Some("cross-site"), false),
