@@ -392,6 +392,16 @@ impl RouteConfig {
                 "must be an http or https URL",
             ));
         }
+        // The upstream URL appears in logs; credentials must not live in it
+        // (and the proxy would not send them anyway).
+        if let RouteTarget::Upstream(url) = &self.target
+            && (!url.username().is_empty() || url.password().is_some())
+        {
+            return Err(ConfigError::invalid(
+                format!("{key}.target.upstream"),
+                "must not contain a user name or password",
+            ));
+        }
         Ok(())
     }
 }

@@ -143,6 +143,11 @@ fn route_validation() {
         "[[routes]]\npath_prefix = \"/x\"\npolicy = \"public\"\nallow_roles = [\"admin\"]\ntarget = { handler = \"users\" }\n",
     );
     assert!(e.contains("routes[0].policy"), "{e}");
+    let e = err(
+        "[[routes]]\npath_prefix = \"/x\"\ntarget = { upstream = \"http://u:secret@127.0.0.1:9\" }\n",
+    );
+    assert!(e.contains("routes[0].target.upstream"), "{e}");
+    assert!(!e.contains("secret"), "{e}");
 }
 
 #[test]
