@@ -13,8 +13,12 @@ use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
+use common::reason::Reason;
 use std::borrow::Cow;
 use tonic::Code;
+
+/// The gRPC metadata key in which auth-service names why it refused.
+const REASON_METADATA: &str = "portcullis-reason";
 
 /// A failure answered to the client.
 #[derive(Debug, Clone)]
@@ -139,6 +143,28 @@ impl ApiError {
         )
     }
 
+    /// 401: a login was refused for `reason` (`nonce_mismatch`,
+    /// `bad_signature`, ...), which becomes the error code so front-ends
+    /// and operators see exactly which check failed.
+    pub fn login_refused(reason: Reason) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            reason.code(),
+            "The login could not be completed: the identity provider's answer failed verification.",
+        )
+    }
+
+    /// 502: auth-service answered, but the identity provider could not be
+    /// reached or answered nonsense. Existing sessions are unaffected.
+    pub fn provider_unavailable() -> Self {
+        Self::new(
+            StatusCode::BAD_GATEWAY,
+            Reason::ProviderUnavailable.code(),
+            "The identity provider could not be reached. Please try again later; \
+             if you are already logged in, nothing changes for you.",
+        )
+    }
+
     /// 503: auth-service cannot be reached. Fail closed.
     pub fn auth_unavailable() -> Self {
         Self::new(
@@ -186,32 +212,46 @@ impl ApiError {
     /// ever served without an answer from auth-service.
     pub fn from_status(call: AuthCall, status: &tonic::Status) -> Self {
         let login = matches!(call, AuthCall::CompleteLogin | AuthCall::ExchangeToken);
-        let mapped = match status.code() {
-            Code::Unauthenticated if login => Self::login_failed(),
-            Code::Unauthenticated => Self::unauthenticated(),
-            Code::PermissionDenied => Self::forbidden(),
-            Code::InvalidArgument if call == AuthCall::ValidateSession => Self::unauthenticated(),
-            Code::InvalidArgument if login => Self::login_failed(),
-            Code::InvalidArgument => {
-                Self::bad_request("invalid_request", "The request is not valid.")
-            }
-            Code::NotFound => Self::not_found(),
-            Code::Unavailable
-            | Code::DeadlineExceeded
-            | Code::Cancelled
-            | Code::Unknown
-            | Code::ResourceExhausted => Self::auth_unavailable(),
-            _ => Self::internal(String::new()),
-        };
-        // The reason auth-service attaches (e.g. `nonce_mismatch`) is
-        // useful in the log; its message never contains secrets either.
-        let reason = status
+        let starts_login = login || call == AuthCall::BeginLogin;
+        // The reason auth-service attaches (e.g. `nonce_mismatch`); only a
+        // code on our closed list is ever repeated to a client.
+        let raw_reason = status
             .metadata()
-            .get("portcullis-reason")
+            .get(REASON_METADATA)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
+        let reason = Reason::from_code(raw_reason);
+        let mapped = match (status.code(), reason) {
+            (Code::Unavailable, Some(Reason::ProviderUnavailable)) if starts_login => {
+                Self::provider_unavailable()
+            }
+            (Code::Unauthenticated | Code::InvalidArgument, Some(reason)) if starts_login => {
+                Self::login_refused(reason)
+            }
+            (Code::Unauthenticated, _) if login => Self::login_failed(),
+            (Code::Unauthenticated, _) => Self::unauthenticated(),
+            (Code::PermissionDenied, _) => Self::forbidden(),
+            (Code::InvalidArgument, _) if call == AuthCall::ValidateSession => {
+                Self::unauthenticated()
+            }
+            (Code::InvalidArgument, _) if login => Self::login_failed(),
+            (Code::InvalidArgument, _) => {
+                Self::bad_request("invalid_request", "The request is not valid.")
+            }
+            (Code::NotFound, _) => Self::not_found(),
+            (
+                Code::Unavailable
+                | Code::DeadlineExceeded
+                | Code::Cancelled
+                | Code::Unknown
+                | Code::ResourceExhausted,
+                _,
+            ) => Self::auth_unavailable(),
+            _ => Self::internal(String::new()),
+        };
+        // auth-service's message never contains secrets either.
         mapped.with_internal(format!(
-            "{} failed: {:?} {} {reason}",
+            "{} failed: {:?} {} {raw_reason}",
             call.name(),
             status.code(),
             status.message()
@@ -355,11 +395,89 @@ mod tests {
             (ValidateSession, Code::Unknown, 503, "auth_unavailable"),
             (ListProviders, Code::Internal, 500, "internal"),
             (ListProviders, Code::Unimplemented, 500, "internal"),
+            (BeginLogin, Code::Unauthenticated, 401, "unauthenticated"),
         ];
         for (call, code, http, name) in cases {
             let e = ApiError::from_status(call, &tonic::Status::new(code, "x"));
             assert_eq!(e.status.as_u16(), http, "{call:?} {code:?}");
             assert_eq!(e.code, name, "{call:?} {code:?}");
+        }
+    }
+
+    #[test]
+    fn login_reasons_become_error_codes_and_unknown_ones_do_not() {
+        let with_reason = |code: Code, reason: &'static str| {
+            let mut status = tonic::Status::new(code, "x");
+            status.metadata_mut().insert(
+                REASON_METADATA,
+                tonic::metadata::MetadataValue::from_static(reason),
+            );
+            status
+        };
+        use AuthCall::*;
+        let cases = [
+            (
+                CompleteLogin,
+                Code::Unauthenticated,
+                "nonce_mismatch",
+                401,
+                "nonce_mismatch",
+            ),
+            (
+                ExchangeToken,
+                Code::Unauthenticated,
+                "bad_signature",
+                401,
+                "bad_signature",
+            ),
+            (
+                BeginLogin,
+                Code::Unauthenticated,
+                "discovery_issuer_mismatch",
+                401,
+                "discovery_issuer_mismatch",
+            ),
+            (
+                CompleteLogin,
+                Code::Unauthenticated,
+                "<script>",
+                401,
+                "login_failed",
+            ),
+            (
+                CompleteLogin,
+                Code::Unavailable,
+                "provider_unavailable",
+                502,
+                "provider_unavailable",
+            ),
+            (
+                BeginLogin,
+                Code::Unavailable,
+                "provider_unavailable",
+                502,
+                "provider_unavailable",
+            ),
+            // Not a login: a session check never answers a login reason.
+            (
+                ValidateSession,
+                Code::Unauthenticated,
+                "invalid_session",
+                401,
+                "unauthenticated",
+            ),
+            (
+                ValidateSession,
+                Code::Unavailable,
+                "provider_unavailable",
+                503,
+                "auth_unavailable",
+            ),
+        ];
+        for (call, code, reason, http, name) in cases {
+            let e = ApiError::from_status(call, &with_reason(code, reason));
+            assert_eq!(e.status.as_u16(), http, "{call:?} {code:?} {reason}");
+            assert_eq!(e.code, name, "{call:?} {code:?} {reason}");
         }
     }
 

@@ -38,32 +38,27 @@ impl GrpcService {
 
 /// The one mapping from domain errors to gRPC statuses.
 pub fn status(error: AuthError) -> Status {
-    let with_reason = |mut status: Status, reason: &str| {
-        if let Ok(v) = MetadataValue::try_from(reason) {
-            status.metadata_mut().insert(REASON_METADATA, v);
-        }
-        status
-    };
-    match error {
-        AuthError::InvalidSession => with_reason(
-            Status::unauthenticated("session unknown, expired or revoked"),
-            "invalid_session",
-        ),
-        AuthError::TokenRejected(r) => with_reason(Status::unauthenticated(r.to_string()), r.code),
+    let reason = error.reason();
+    let mut status = match error {
+        AuthError::InvalidSession => Status::unauthenticated("session unknown, expired or revoked"),
+        AuthError::TokenRejected(r) => Status::unauthenticated(r.to_string()),
         AuthError::InvalidArgument(msg) => Status::invalid_argument(msg),
         AuthError::NotFound(what) => Status::not_found(format!("{what} not found")),
         AuthError::ProviderUnavailable(msg) => {
             tracing::warn!(detail = %msg, "identity provider unavailable");
-            with_reason(
-                Status::unavailable(format!("identity provider unavailable: {msg}")),
-                "provider_unavailable",
-            )
+            Status::unavailable(format!("identity provider unavailable: {msg}"))
         }
         e @ (AuthError::Storage(_) | AuthError::Random(_)) => {
             tracing::error!(error = ?e, "internal error");
             Status::internal("internal error")
         }
+    };
+    if let Some(reason) = reason {
+        status
+            .metadata_mut()
+            .insert(REASON_METADATA, MetadataValue::from_static(reason.code()));
     }
+    status
 }
 
 fn timestamp(t: UnixTime) -> Option<prost_types::Timestamp> {
@@ -281,6 +276,7 @@ impl AuthService for GrpcService {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use common::reason::Reason;
     use tonic::Code;
 
     #[test]
@@ -288,7 +284,7 @@ mod tests {
         let cases = [
             (AuthError::InvalidSession, Code::Unauthenticated),
             (
-                AuthError::rejected("bad_signature", "x"),
+                AuthError::rejected(Reason::BadSignature, "x"),
                 Code::Unauthenticated,
             ),
             (
@@ -308,8 +304,15 @@ mod tests {
         for (error, code) in cases {
             assert_eq!(status(error).code(), code);
         }
-        let s = status(AuthError::rejected("bad_signature", "x"));
+        let s = status(AuthError::rejected(Reason::BadSignature, "x"));
         assert_eq!(s.metadata().get(REASON_METADATA).unwrap(), "bad_signature");
+        let s = status(AuthError::ProviderUnavailable("down".into()));
+        assert_eq!(
+            s.metadata().get(REASON_METADATA).unwrap(),
+            "provider_unavailable"
+        );
+        let s = status(AuthError::InvalidArgument("x".into()));
+        assert!(s.metadata().get(REASON_METADATA).is_none());
         assert_eq!(
             status(AuthError::Storage(crate::storage::StorageError::Corrupt(
                 "s"

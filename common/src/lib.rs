@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod proto;
+pub mod reason;
 pub mod shutdown;
 pub mod startup;
 pub mod telemetry;

@@ -146,7 +146,7 @@ async fn tampered_state_creates_no_session() {
     assert_eq!(response.status(), 401);
     assert!(set_cookie(&response, "portcullis").is_none());
     let body: Value = response.json().await.unwrap();
-    assert_eq!(body["error"], "login_failed");
+    assert_eq!(body["error"], "state_unknown");
     let me = client.get(stack.url("/auth/me")).send().await.unwrap();
     assert_eq!(me.status(), 401);
 }

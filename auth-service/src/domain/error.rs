@@ -1,6 +1,7 @@
 //! The domain's error type, mapped once to a gRPC status in `grpc.rs`.
 
 use crate::storage::StorageError;
+use common::reason::Reason;
 use common::token::RandomError;
 
 /// Why a provider token, authorization response or login was refused.
@@ -11,14 +12,14 @@ use common::token::RandomError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {
     /// Stable reason code.
-    pub code: &'static str,
+    pub code: Reason,
     /// Human-readable explanation.
     pub detail: String,
 }
 
 impl Rejection {
     /// A rejection with a reason code and explanation.
-    pub fn new(code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn new(code: Reason, detail: impl Into<String>) -> Self {
         Self {
             code,
             detail: detail.into(),
@@ -60,7 +61,20 @@ pub enum AuthError {
 
 impl AuthError {
     /// Shorthand for a token rejection.
-    pub fn rejected(code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn rejected(code: Reason, detail: impl Into<String>) -> Self {
         Self::TokenRejected(Rejection::new(code, detail))
+    }
+
+    /// The reason code this error carries to the gateway and the audit log,
+    /// if it has one (malformed requests and internal failures have none).
+    pub fn reason(&self) -> Option<Reason> {
+        match self {
+            Self::InvalidSession => Some(Reason::InvalidSession),
+            Self::TokenRejected(r) => Some(r.code),
+            Self::ProviderUnavailable(_) => Some(Reason::ProviderUnavailable),
+            Self::InvalidArgument(_) | Self::NotFound(_) | Self::Storage(_) | Self::Random(_) => {
+                None
+            }
+        }
     }
 }

@@ -14,6 +14,7 @@ use crate::providers::{AuthorizationRequest, Checks, CodeExchange, Identity};
 use crate::storage::{FlowRecord, SessionRecord};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::reason::Reason;
 use common::token::{SecretHash, SessionToken, random_text};
 use sha2::{Digest, Sha256};
 use url::Url;
@@ -76,8 +77,25 @@ fn pkce_challenge(verifier: &str) -> String {
 }
 
 impl Auth {
-    /// Starts a code flow with `provider_id`.
+    /// Starts a code flow with `provider_id`. A failure here (the provider's
+    /// discovery refused, the provider down) is a failed login attempt and
+    /// audited as one.
     pub async fn begin_login(
+        &self,
+        provider_id: &str,
+        redirect_uri: &str,
+        return_to: &str,
+    ) -> Result<BeganLogin, AuthError> {
+        let result = self
+            .begin_login_inner(provider_id, redirect_uri, return_to)
+            .await;
+        if let Err(e) = &result {
+            audit_failure(provider_id, "code", e);
+        }
+        result
+    }
+
+    async fn begin_login_inner(
         &self,
         provider_id: &str,
         redirect_uri: &str,
@@ -167,26 +185,26 @@ impl Auth {
             .await?
             .ok_or_else(|| {
                 AuthError::rejected(
-                    "state_unknown",
+                    Reason::StateUnknown,
                     "the login state is unknown, already used or expired",
                 )
             })?;
         if !SecretHash(flow.handle_hash).ct_eq(&SecretHash::of(callback.flow_handle)) {
             return Err(AuthError::rejected(
-                "state_mismatch",
+                Reason::StateMismatch,
                 "the login was started in another browser",
             ));
         }
         let now = self.clock.now();
         if now >= flow.expires_at {
             return Err(AuthError::rejected(
-                "state_expired",
+                Reason::StateExpired,
                 "the login took longer than 10 minutes",
             ));
         }
         if flow.provider_id != callback.provider_id {
             return Err(AuthError::rejected(
-                "provider_mismatch",
+                Reason::ProviderMismatch,
                 "the callback came for another provider than the login began with",
             ));
         }
@@ -277,23 +295,24 @@ fn audit(provider_id: &str, flow: &str, result: &Result<LoggedIn, AuthError>) {
             user_id = %l.session.user.id,
             session_id = %l.session.id,
         ),
-        Err(AuthError::TokenRejected(r)) => tracing::warn!(
-            target: "audit",
-            event = "login_failed",
-            provider = %provider_id,
-            flow,
-            reason = r.code,
-            detail = %r.detail,
-        ),
-        Err(e) => tracing::warn!(
-            target: "audit",
-            event = "login_failed",
-            provider = %provider_id,
-            flow,
-            reason = "error",
-            detail = %e,
-        ),
+        Err(e) => audit_failure(provider_id, flow, e),
     }
+}
+
+/// The audit line of a failed login attempt, with its reason code.
+fn audit_failure(provider_id: &str, flow: &str, error: &AuthError) {
+    let detail = match error {
+        AuthError::TokenRejected(r) => r.detail.clone(),
+        other => other.to_string(),
+    };
+    tracing::warn!(
+        target: "audit",
+        event = "login_failed",
+        provider = %provider_id,
+        flow,
+        reason = error.reason().map_or("error", Reason::code),
+        detail = %detail,
+    );
 }
 
 #[cfg(test)]

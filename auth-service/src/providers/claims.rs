@@ -4,6 +4,7 @@
 
 use super::Checks;
 use crate::domain::error::AuthError;
+use common::reason::Reason;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
@@ -89,10 +90,10 @@ pub fn check(
     let reject = AuthError::rejected;
     // 2. iss exactly equals the provider's issuer.
     match &claims.iss {
-        None => return Err(reject("missing_iss", "the ID token has no issuer")),
+        None => return Err(reject(Reason::MissingIss, "the ID token has no issuer")),
         Some(iss) if !expected.issuers.iter().any(|i| i == iss) => {
             return Err(reject(
-                "issuer_mismatch",
+                Reason::IssuerMismatch,
                 "the ID token comes from another issuer",
             ));
         }
@@ -101,11 +102,11 @@ pub fn check(
     // 3. aud contains our client id.
     let audiences = match &claims.aud {
         Some(aud) if !aud.as_slice().is_empty() => aud.as_slice(),
-        _ => return Err(reject("missing_aud", "the ID token has no audience")),
+        _ => return Err(reject(Reason::MissingAud, "the ID token has no audience")),
     };
     if !audiences.iter().any(|a| a == expected.client_id) {
         return Err(reject(
-            "audience_mismatch",
+            Reason::AudienceMismatch,
             "the ID token was issued to another client",
         ));
     }
@@ -113,13 +114,13 @@ pub fn check(
     match &claims.azp {
         None if audiences.len() > 1 => {
             return Err(reject(
-                "azp_missing",
+                Reason::AzpMissing,
                 "the ID token has several audiences but no authorized party",
             ));
         }
         Some(azp) if azp != expected.client_id => {
             return Err(reject(
-                "azp_mismatch",
+                Reason::AzpMismatch,
                 "the ID token's authorized party is another client",
             ));
         }
@@ -127,18 +128,18 @@ pub fn check(
     }
     // 9. exp in the future (with skew).
     match claims.exp {
-        None => return Err(reject("missing_exp", "the ID token has no expiry")),
+        None => return Err(reject(Reason::MissingExp, "the ID token has no expiry")),
         Some(exp) if checks.now >= exp.saturating_add(checks.skew) => {
-            return Err(reject("expired", "the ID token has expired"));
+            return Err(reject(Reason::Expired, "the ID token has expired"));
         }
         Some(_) => {}
     }
     // 10. iat present and not in the future (with skew).
     match claims.iat {
-        None => return Err(reject("missing_iat", "the ID token has no issue time")),
+        None => return Err(reject(Reason::MissingIat, "the ID token has no issue time")),
         Some(iat) if iat > checks.now.saturating_add(checks.skew) => {
             return Err(reject(
-                "issued_in_future",
+                Reason::IssuedInFuture,
                 "the ID token is issued in the future",
             ));
         }
@@ -147,7 +148,7 @@ pub fn check(
     if let Some(nbf) = claims.nbf
         && nbf > checks.now.saturating_add(checks.skew)
     {
-        return Err(reject("not_yet_valid", "the ID token is not valid yet"));
+        return Err(reject(Reason::NotYetValid, "the ID token is not valid yet"));
     }
     // 11. nonce equals the one we sent.
     if let Some(sent) = expected.nonce {
@@ -157,13 +158,13 @@ pub fn check(
             .is_some_and(|got| bool::from(got.as_bytes().ct_eq(sent.as_bytes())));
         if !matches {
             return Err(reject(
-                "nonce_mismatch",
+                Reason::NonceMismatch,
                 "the ID token's nonce is missing or not the one sent",
             ));
         }
     }
     if claims.sub.as_deref().is_none_or(str::is_empty) {
-        return Err(reject("missing_sub", "the ID token has no subject"));
+        return Err(reject(Reason::MissingSub, "the ID token has no subject"));
     }
     Ok(())
 }
@@ -197,7 +198,7 @@ mod tests {
             },
         )
         .map_err(|e| match e {
-            AuthError::TokenRejected(r) => r.code.to_owned(),
+            AuthError::TokenRejected(r) => r.code.code().to_owned(),
             other => panic!("unexpected {other:?}"),
         })
     }

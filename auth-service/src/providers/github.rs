@@ -10,6 +10,7 @@ use super::token::exchange_code;
 use super::{AuthorizationRequest, CodeExchange, Identity, check_token_size};
 use crate::domain::error::AuthError;
 use common::config::ProviderConfig;
+use common::reason::Reason;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 use url::Url;
@@ -90,7 +91,7 @@ impl GithubProvider {
     pub async fn complete(&self, exchange: &CodeExchange<'_>) -> Result<Identity, AuthError> {
         if exchange.iss.is_some_and(|iss| iss != self.issuer) {
             return Err(AuthError::rejected(
-                "issuer_mismatch",
+                Reason::IssuerMismatch,
                 "the authorization response names another issuer (RFC 9207)",
             ));
         }
@@ -105,7 +106,7 @@ impl GithubProvider {
         .await?;
         let access_token = tokens.access_token.ok_or_else(|| {
             AuthError::rejected(
-                "missing_access_token",
+                Reason::MissingAccessToken,
                 "the token response has no access token",
             )
         })?;
@@ -132,7 +133,7 @@ impl GithubProvider {
         match response.status.as_u16() {
             200 => self.read_user(token).await,
             404 | 422 => Err(AuthError::rejected(
-                "invalid_access_token",
+                Reason::InvalidAccessToken,
                 "the access token was not issued to this application",
             )),
             status => Err(AuthError::ProviderUnavailable(format!(
@@ -151,7 +152,7 @@ impl GithubProvider {
         };
         if self.config.require_email_verified && !email_verified {
             return Err(AuthError::rejected(
-                "email_not_verified",
+                Reason::EmailNotVerified,
                 "the GitHub account has no verified primary e-mail address",
             ));
         }
@@ -180,7 +181,7 @@ impl GithubProvider {
         match response.status.as_u16() {
             200 => response.body.map_err(AuthError::ProviderUnavailable),
             401 | 403 => Err(AuthError::rejected(
-                "invalid_access_token",
+                Reason::InvalidAccessToken,
                 "GitHub refused the access token",
             )),
             status => Err(AuthError::ProviderUnavailable(format!(

@@ -8,6 +8,7 @@ use super::http::send_json;
 use super::{Checks, Identity};
 use crate::domain::error::AuthError;
 use common::config::{ProviderConfig, ProviderKind};
+use common::reason::Reason;
 use serde::Deserialize;
 
 const GOOGLE_ISSUERS: [&str; 2] = ["https://accounts.google.com", "accounts.google.com"];
@@ -30,7 +31,7 @@ pub fn accepted_issuers(config: &ProviderConfig, issuer: &str) -> Vec<String> {
 pub fn check_hosted_domain(config: &ProviderConfig, hd: Option<&str>) -> Result<(), AuthError> {
     match &config.hosted_domain {
         Some(want) if hd != Some(want.as_str()) => Err(AuthError::rejected(
-            "hosted_domain_mismatch",
+            Reason::HostedDomainMismatch,
             "the account is not in the required Google Workspace domain",
         )),
         _ => Ok(()),
@@ -81,7 +82,7 @@ pub async fn verify_with_tokeninfo(
     .await?;
     if response.status.is_client_error() {
         return Err(AuthError::rejected(
-            "invalid_access_token",
+            Reason::InvalidAccessToken,
             "the provider does not recognise the access token",
         ));
     }
@@ -94,7 +95,7 @@ pub async fn verify_with_tokeninfo(
     let info = response.body.map_err(AuthError::ProviderUnavailable)?;
     if info.aud.as_deref() != Some(config.client_id.as_str()) {
         return Err(AuthError::rejected(
-            "audience_mismatch",
+            Reason::AudienceMismatch,
             "the access token was issued to another client",
         ));
     }
@@ -102,7 +103,7 @@ pub async fn verify_with_tokeninfo(
         Some(exp) if checks.now < exp => {}
         _ => {
             return Err(AuthError::rejected(
-                "expired",
+                Reason::Expired,
                 "the access token has expired",
             ));
         }
@@ -111,7 +112,7 @@ pub async fn verify_with_tokeninfo(
         Some(sub) if !sub.is_empty() => sub,
         _ => {
             return Err(AuthError::rejected(
-                "missing_sub",
+                Reason::MissingSub,
                 "tokeninfo names no subject",
             ));
         }

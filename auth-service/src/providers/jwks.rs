@@ -12,6 +12,7 @@
 
 use super::http::fetch_json;
 use crate::domain::error::AuthError;
+use common::reason::Reason;
 use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, JwkSet, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey};
 use std::collections::{HashMap, VecDeque};
@@ -99,7 +100,7 @@ impl JwksCache {
         // Unknown kid (or no usable key): maybe the provider rotated.
         let Some(kid) = kid else {
             return Err(AuthError::rejected(
-                "unknown_key",
+                Reason::UnknownKey,
                 "the token names no key and the provider's key set has no matching key",
             ));
         };
@@ -108,7 +109,7 @@ impl JwksCache {
             Selected::Key(key) => key,
             Selected::Ambiguous => Err(ambiguous()),
             Selected::Missing => Err(AuthError::rejected(
-                "unknown_key",
+                Reason::UnknownKey,
                 "the token's key id is not in the provider's key set",
             )),
         }
@@ -223,7 +224,7 @@ enum Selected {
 
 fn ambiguous() -> AuthError {
     AuthError::rejected(
-        "kid_required",
+        Reason::KidRequired,
         "the token names no key and the provider publishes several",
     )
 }

@@ -13,6 +13,7 @@ mod token;
 use crate::domain::clock::UnixTime;
 use crate::domain::error::AuthError;
 use common::config::{ProviderConfig, ProviderKind};
+use common::reason::Reason;
 use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
@@ -235,7 +236,7 @@ pub(crate) fn check_token_size(token: &str) -> Result<(), AuthError> {
     }
     if token.len() > MAX_TOKEN_BYTES {
         return Err(AuthError::rejected(
-            "token_too_large",
+            Reason::TokenTooLarge,
             format!("tokens larger than {MAX_TOKEN_BYTES} bytes are refused"),
         ));
     }

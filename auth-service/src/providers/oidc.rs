@@ -11,6 +11,7 @@ use super::{
 };
 use crate::domain::error::AuthError;
 use common::config::ProviderConfig;
+use common::reason::Reason;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Validation, decode, decode_header};
 use serde::Deserialize;
@@ -120,8 +121,11 @@ impl OidcProvider {
                 discovered = %doc.issuer,
                 "discovery document names another issuer; refusing the provider"
             );
-            return Err(AuthError::ProviderUnavailable(
-                "the discovery document's issuer differs from the configured issuer".into(),
+            // A rejection, not an outage: OpenID Connect Discovery 1.0 4.3
+            // says the document must not be used, and the log says why.
+            return Err(AuthError::rejected(
+                Reason::DiscoveryIssuerMismatch,
+                "the discovery document's issuer differs from the configured issuer",
             ));
         }
         let pick = |configured: &Option<Url>,
@@ -209,13 +213,13 @@ impl OidcProvider {
         match exchange.iss {
             Some(iss) if !self.accepted_issuers.iter().any(|a| a == iss) => {
                 return Err(AuthError::rejected(
-                    "issuer_mismatch",
+                    Reason::IssuerMismatch,
                     "the authorization response names another issuer (RFC 9207)",
                 ));
             }
             None if meta.iss_parameter_supported => {
                 return Err(AuthError::rejected(
-                    "issuer_missing",
+                    Reason::IssuerMissing,
                     "the provider sends `iss` with authorization responses but this one had none",
                 ));
             }
@@ -231,7 +235,7 @@ impl OidcProvider {
         )
         .await?;
         let id_token = tokens.id_token.ok_or_else(|| {
-            AuthError::rejected("missing_id_token", "the token response has no ID token")
+            AuthError::rejected(Reason::MissingIdToken, "the token response has no ID token")
         })?;
         let mut identity = self
             .verify_id_token(&id_token, Some(exchange.nonce), checks)
@@ -267,13 +271,13 @@ impl OidcProvider {
         let meta = self.metadata().await?;
         let header = decode_header(token).map_err(|_| {
             AuthError::rejected(
-                "malformed_token",
+                Reason::MalformedToken,
                 "the ID token is not a well-formed signed JWT",
             )
         })?;
         if !meta.algorithms.contains(&header.alg) {
             return Err(AuthError::rejected(
-                "unsupported_alg",
+                Reason::UnsupportedAlg,
                 format!(
                     "the ID token's algorithm {:?} is not one the provider advertises",
                     header.alg
@@ -292,13 +296,15 @@ impl OidcProvider {
         let data =
             decode::<IdTokenClaims>(token, &key, &validation).map_err(|e| match e.kind() {
                 ErrorKind::InvalidSignature => {
-                    AuthError::rejected("bad_signature", "the ID token's signature is invalid")
+                    AuthError::rejected(Reason::BadSignature, "the ID token's signature is invalid")
                 }
                 ErrorKind::InvalidAlgorithm => AuthError::rejected(
-                    "unsupported_alg",
+                    Reason::UnsupportedAlg,
                     "the ID token's algorithm does not match its key",
                 ),
-                _ => AuthError::rejected("malformed_token", "the ID token could not be decoded"),
+                _ => {
+                    AuthError::rejected(Reason::MalformedToken, "the ID token could not be decoded")
+                }
             })?;
         let claims = data.claims;
         let expected = Expected {
@@ -363,7 +369,7 @@ impl OidcProvider {
         .await?;
         if response.status == reqwest::StatusCode::UNAUTHORIZED {
             return Err(AuthError::rejected(
-                "invalid_access_token",
+                Reason::InvalidAccessToken,
                 "the provider refused the access token at userinfo",
             ));
         }
@@ -376,7 +382,7 @@ impl OidcProvider {
         let info = response.body.map_err(AuthError::ProviderUnavailable)?;
         if info.sub.as_deref() != Some(identity.subject.as_str()) {
             return Err(AuthError::rejected(
-                "userinfo_sub_mismatch",
+                Reason::UserinfoSubMismatch,
                 "the userinfo subject differs from the token's subject",
             ));
         }
@@ -400,7 +406,7 @@ impl OidcProvider {
             && (identity.email.is_empty() || !identity.email_verified)
         {
             return Err(AuthError::rejected(
-                "email_not_verified",
+                Reason::EmailNotVerified,
                 "the provider did not vouch for the user's e-mail address",
             ));
         }

@@ -4,6 +4,7 @@
 use super::http::send_json;
 use crate::domain::error::AuthError;
 use common::config::{ProviderConfig, TokenEndpointAuth};
+use common::reason::Reason;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 
@@ -52,14 +53,14 @@ pub async fn exchange_code(
         // GitHub answers errors with 200 and an `error` field.
         Ok(body) if status.is_success() && body.error.is_none() => Ok(body),
         Ok(body) if status.is_success() || status.is_client_error() => Err(AuthError::rejected(
-            "code_exchange_failed",
+            Reason::CodeExchangeFailed,
             format!(
                 "the provider refused the authorization code ({})",
                 sanitize(body.error.as_deref())
             ),
         )),
         Err(_) if status.is_client_error() => Err(AuthError::rejected(
-            "code_exchange_failed",
+            Reason::CodeExchangeFailed,
             "the provider refused the authorization code",
         )),
         _ => Err(AuthError::ProviderUnavailable(format!(
