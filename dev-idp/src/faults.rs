@@ -40,6 +40,114 @@ pub struct Faults {
     pub token_error: Option<String>,
     /// Every endpoint waits this long before answering.
     pub delay: Option<Duration>,
+    /// One endpoint answers as it normally would, but with its JSON body
+    /// padded to [`HugeResponse::bytes`], e.g.
+    /// `idp.update_faults(|f| f.huge_response = Some(HugeResponse::chunked(Endpoint::Jwks)))`.
+    pub huge_response: Option<HugeResponse>,
+    /// One endpoint answers 200 with a body a relying party cannot use, e.g.
+    /// `idp.update_faults(|f| f.malformed_response = Some(MalformedResponse::not_json(Endpoint::Token)))`.
+    /// Takes precedence over `huge_response` on the same endpoint.
+    pub malformed_response: Option<MalformedResponse>,
+}
+
+/// The endpoints the response faults can target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    /// `/.well-known/openid-configuration`.
+    Discovery,
+    /// `/jwks`.
+    Jwks,
+    /// `/token`.
+    Token,
+    /// `/userinfo`.
+    Userinfo,
+    /// `/tokeninfo`.
+    Tokeninfo,
+    /// `/github/user`.
+    GithubUser,
+    /// `/github/user/emails`.
+    GithubEmails,
+    /// `/github/applications/{client_id}/token`.
+    GithubTokenCheck,
+}
+
+/// How big [`HugeResponse`]s are by default: 8 MiB, far beyond any sane
+/// provider answer.
+pub const HUGE_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
+
+/// The huge-response fault: the endpoint still runs (codes are redeemed,
+/// fetches counted), and its JSON body is padded to at least `bytes` bytes
+/// while staying valid JSON (an object gains a `"padding"` string member;
+/// anything else is followed by whitespace), so a client without a size
+/// cap would read and accept it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HugeResponse {
+    /// The endpoint that answers huge.
+    pub endpoint: Endpoint,
+    /// The body's minimum size.
+    pub bytes: usize,
+    /// `false`: no `Content-Length`, the body is streamed with chunked
+    /// transfer encoding, so only a cap on the bytes actually read stops
+    /// it. `true`: an honest `Content-Length` announces the size.
+    pub content_length: bool,
+}
+
+impl HugeResponse {
+    /// [`HUGE_RESPONSE_BYTES`] streamed without a `Content-Length`.
+    pub fn chunked(endpoint: Endpoint) -> Self {
+        HugeResponse {
+            endpoint,
+            bytes: HUGE_RESPONSE_BYTES,
+            content_length: false,
+        }
+    }
+
+    /// [`HUGE_RESPONSE_BYTES`] announced by an honest `Content-Length`.
+    pub fn with_content_length(endpoint: Endpoint) -> Self {
+        HugeResponse {
+            content_length: true,
+            ..Self::chunked(endpoint)
+        }
+    }
+}
+
+/// What a malformed answer contains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Malformed {
+    /// An HTML error page (`text/html`), as a proxy or captive portal would
+    /// send: not JSON at all.
+    NotJson,
+    /// Well-formed JSON of the wrong shape for the endpoint (e.g. a JWKS
+    /// `{"keys": "nope"}`, a userinfo `sub` that is a number).
+    WrongShape,
+}
+
+/// The malformed-response fault: the endpoint still runs (codes are
+/// redeemed, fetches counted), then answers 200 with `body` instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MalformedResponse {
+    /// The endpoint that answers malformed.
+    pub endpoint: Endpoint,
+    /// What it answers.
+    pub body: Malformed,
+}
+
+impl MalformedResponse {
+    /// `endpoint` answers 200 with an HTML page.
+    pub fn not_json(endpoint: Endpoint) -> Self {
+        MalformedResponse {
+            endpoint,
+            body: Malformed::NotJson,
+        }
+    }
+
+    /// `endpoint` answers 200 with JSON of the wrong shape.
+    pub fn wrong_shape(endpoint: Endpoint) -> Self {
+        MalformedResponse {
+            endpoint,
+            body: Malformed::WrongShape,
+        }
+    }
 }
 
 impl std::fmt::Debug for Faults {
@@ -62,6 +170,8 @@ impl std::fmt::Debug for Faults {
             .field("jwks_status", &self.jwks_status)
             .field("token_error", &self.token_error)
             .field("delay", &self.delay)
+            .field("huge_response", &self.huge_response)
+            .field("malformed_response", &self.malformed_response)
             .finish()
     }
 }

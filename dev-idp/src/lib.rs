@@ -25,7 +25,10 @@ mod keys;
 mod provider;
 mod users;
 
-pub use faults::{Faults, IdTokenMutator};
+pub use faults::{
+    Endpoint, Faults, HUGE_RESPONSE_BYTES, HugeResponse, IdTokenMutator, Malformed,
+    MalformedResponse,
+};
 pub use keys::{SigningKey, unsigned_token};
 pub use provider::TokenRequestRecord;
 pub use users::{DevUser, default_users};

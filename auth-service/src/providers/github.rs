@@ -131,7 +131,11 @@ impl GithubProvider {
             .json(&serde_json::json!({ "access_token": token }));
         let response = send_json::<serde_json::Value>(request, "GitHub token check").await?;
         match response.status.as_u16() {
-            200 => self.read_user(token).await,
+            // A 200 that is not JSON is not GitHub confirming the token.
+            200 => {
+                response.body.map_err(AuthError::ProviderUnavailable)?;
+                self.read_user(token).await
+            }
             404 | 422 => Err(AuthError::rejected(
                 Reason::InvalidAccessToken,
                 "the access token was not issued to this application",

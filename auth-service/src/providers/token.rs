@@ -63,6 +63,8 @@ pub async fn exchange_code(
             Reason::CodeExchangeFailed,
             "the provider refused the authorization code",
         )),
+        // A success that is not a token response: say so, not "HTTP 200".
+        Err(malformed) if status.is_success() => Err(AuthError::ProviderUnavailable(malformed)),
         _ => Err(AuthError::ProviderUnavailable(format!(
             "token endpoint answered HTTP {}",
             status.as_u16()

@@ -14,5 +14,6 @@ mod github;
 mod grpc_surface;
 mod id_token;
 mod jwks;
+mod provider_responses;
 mod sessions;
 mod token_flow;

@@ -1,14 +1,16 @@
 //! The HTTP surface: one axum router for every endpoint, the slow-provider
-//! fault, and the request pieces several endpoints share (bearer tokens,
+//! and response faults, and the request pieces several endpoints share (bearer tokens,
 //! HTTP Basic, RFC 6749 error bodies).
 
 mod authorize;
 mod discovery;
 mod github;
 pub(crate) mod pages;
+mod response_faults;
 mod token;
 mod userinfo;
 
+use crate::faults::Endpoint;
 use crate::provider::Provider;
 use axum::Router;
 use axum::extract::{Request, State};
@@ -36,28 +38,42 @@ pub(crate) fn router(provider: Shared) -> Router {
 }
 
 fn endpoints(provider: Shared) -> Router {
+    // The huge- and malformed-response faults, for the endpoint a route is.
+    let faulty = |endpoint: Endpoint| {
+        middleware::from_fn_with_state((provider.clone(), endpoint), response_faults::apply)
+    };
     Router::new()
         .route("/", get(pages::home))
         .route(
             "/.well-known/openid-configuration",
-            get(discovery::configuration),
+            get(discovery::configuration).layer(faulty(Endpoint::Discovery)),
         )
-        .route("/jwks", get(discovery::jwks))
+        .route("/jwks", get(discovery::jwks).layer(faulty(Endpoint::Jwks)))
         .route("/authorize", get(authorize::authorize))
-        .route("/token", post(token::token))
+        .route("/token", post(token::token).layer(faulty(Endpoint::Token)))
         .route(
             "/userinfo",
-            get(userinfo::userinfo).post(userinfo::userinfo),
+            get(userinfo::userinfo)
+                .post(userinfo::userinfo)
+                .layer(faulty(Endpoint::Userinfo)),
         )
         .route(
             "/tokeninfo",
-            get(userinfo::tokeninfo_query).post(userinfo::tokeninfo_form),
+            get(userinfo::tokeninfo_query)
+                .post(userinfo::tokeninfo_form)
+                .layer(faulty(Endpoint::Tokeninfo)),
         )
-        .route("/github/user", get(github::user))
-        .route("/github/user/emails", get(github::emails))
+        .route(
+            "/github/user",
+            get(github::user).layer(faulty(Endpoint::GithubUser)),
+        )
+        .route(
+            "/github/user/emails",
+            get(github::emails).layer(faulty(Endpoint::GithubEmails)),
+        )
         .route(
             "/github/applications/{client_id}/token",
-            post(github::check_token),
+            post(github::check_token).layer(faulty(Endpoint::GithubTokenCheck)),
         )
         .layer(middleware::from_fn_with_state(provider.clone(), slow_down))
         .with_state(provider)
