@@ -12,17 +12,20 @@ pub mod providers;
 pub mod storage;
 mod sweeper;
 
-use common::config::{Config, StoreKind};
+use common::config::{AuthServiceConfig, Config, StoreKind};
 use common::proto::auth_service_server::AuthServiceServer;
 use domain::Auth;
 use domain::clock::{Clock, SystemClock};
 use std::future::Future;
+use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 use storage::Store;
 use storage::sled::SledStore;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
 /// Why the service could not start or stopped abnormally.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +39,9 @@ pub enum StartError {
     /// Reflection could not be built from the descriptor set.
     #[error("cannot build gRPC reflection: {0}")]
     Reflection(String),
+    /// A TLS file could not be read or used; names the key(s) and path(s).
+    #[error("{0}")]
+    Tls(String),
     /// The gRPC server failed.
     #[error("gRPC server failed: {0}")]
     Serve(#[from] tonic::transport::Error),
@@ -76,6 +82,78 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
     }
 }
 
+/// How long a client has to complete the TLS handshake: a peer that opens
+/// connections and never finishes them must not hold resources forever.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The gRPC server builder: plaintext h2c, or TLS with `tls_cert`/`tls_key`,
+/// and mutual TLS with `client_ca` (a client certificate is then mandatory:
+/// `client_auth_optional` stays false, so a connection without one, or
+/// with one from another CA, fails in the handshake and never reaches a
+/// service). The configuration already checked that the files exist and
+/// look like PEM; here rustls parses them, and any failure names the keys
+/// and paths (never the files' content).
+fn server_builder(config: &AuthServiceConfig) -> Result<Server, StartError> {
+    let (Some(cert_path), Some(key_path)) = (&config.tls_cert, &config.tls_key) else {
+        return Ok(Server::builder());
+    };
+    let identity = Identity::from_pem(
+        read_tls_file("auth_service.tls_cert", cert_path)?,
+        read_tls_file("auth_service.tls_key", key_path)?,
+    );
+    let tls = ServerTlsConfig::new()
+        .identity(identity)
+        .timeout(TLS_HANDSHAKE_TIMEOUT);
+    // Built once without the client CA so that an error is blamed on the
+    // right file: the certificate and key first, then the CA.
+    let server_tls_only = Server::builder().tls_config(tls.clone()).map_err(|e| {
+        StartError::Tls(format!(
+            "auth_service.tls_cert / auth_service.tls_key ({}, {}): {}",
+            cert_path.display(),
+            key_path.display(),
+            error_chain(&e)
+        ))
+    })?;
+    let Some(ca_path) = &config.client_ca else {
+        return Ok(server_tls_only);
+    };
+    let ca = Certificate::from_pem(read_tls_file("auth_service.client_ca", ca_path)?);
+    let tls = tls.client_ca_root(ca).client_auth_optional(false);
+    Server::builder().tls_config(tls).map_err(|e| {
+        StartError::Tls(format!(
+            "auth_service.client_ca ({}): {}",
+            ca_path.display(),
+            error_chain(&e)
+        ))
+    })
+}
+
+/// Checks that the TLS files of `config` make a usable server
+/// configuration, so the binary can refuse them before it binds and
+/// announces its address ([`run`] builds the same configuration again).
+pub fn check_tls(config: &AuthServiceConfig) -> Result<(), StartError> {
+    server_builder(config).map(|_| ())
+}
+
+/// Reads a PEM file named by configuration `key`.
+fn read_tls_file(key: &str, path: &Path) -> Result<Vec<u8>, StartError> {
+    std::fs::read(path)
+        .map_err(|e| StartError::Tls(format!("{key}: cannot read {}: {e}", path.display())))
+}
+
+/// An error and its sources: tonic's transport error says only "transport
+/// error" and keeps what rustls objected to in its source.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    text
+}
+
 /// Serves auth-service on `listener` until `shutdown` resolves.
 pub async fn run(
     listener: TcpListener,
@@ -92,17 +170,30 @@ pub async fn run_with(
     deps: Deps,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
+    // TLS first: a bad certificate or key stops the service before it
+    // opens (and locks) the store.
+    let mut server = server_builder(&config.auth_service)?;
     let store = open_store(&config).await?;
     let providers =
         providers::Providers::new(&config.providers, config.auth_service.provider_timeout)
             .map_err(|e| StartError::Providers(e.to_string()))?;
     let sweep_interval = config.auth_service.sweep_interval;
-    let caller_auth = caller_auth::CallerAuth::new(config.auth_service.service_token.as_ref());
-    if config.auth_service.insecure_listen && config.auth_service.service_token.is_none() {
+    let caller_auth = caller_auth::CallerAuth::new(
+        config.auth_service.service_token.as_ref(),
+        config.auth_service.client_ca.is_some(),
+    );
+    if config.auth_service.insecure_listen && !config.auth_service.authenticates_callers() {
         tracing::warn!(
             listen = %config.auth_service.listen,
-            "INSECURE: insecure_listen is set and no service token is configured; \
-             anyone who can reach this port can validate and revoke sessions"
+            "INSECURE: insecure_listen is set and neither a service token nor client_ca is \
+             configured; anyone who can reach this port can validate and revoke sessions"
+        );
+    }
+    if !config.auth_service.listen.ip().is_loopback() && !config.auth_service.serves_tls() {
+        tracing::warn!(
+            listen = %config.auth_service.listen,
+            "gRPC is served without TLS on a non-loopback address: the service token and \
+             session tokens cross the network in clear; set tls_cert and tls_key"
         );
     }
     let auth = Arc::new(Auth::new(store, providers, deps.clock, config.auth_service));
@@ -120,7 +211,7 @@ pub async fn run_with(
     let cancel = CancellationToken::new();
     let sweeper = tokio::spawn(sweeper::run(auth.clone(), sweep_interval, cancel.clone()));
 
-    let served = tonic::transport::Server::builder()
+    let served = server
         .add_service(health_service)
         .add_service(reflection)
         .add_service(AuthServiceServer::with_interceptor(

@@ -23,6 +23,10 @@ async fn main() -> ExitCode {
         Err(code) => return code,
     };
     common::telemetry::init(config.auth_service.log_format, "info");
+    if let Err(e) = auth_service::check_tls(&config.auth_service) {
+        eprintln!("auth-service: {e}");
+        return ExitCode::FAILURE;
+    }
     let listener = match bind_and_announce("auth-service", config.auth_service.listen, "").await {
         Ok(l) => l,
         Err(code) => return code,

@@ -1,8 +1,10 @@
-//! HTTPS at the gateway (rustls, HSTS, `__Host-` Secure cookies) and the
-//! service token between the gateway and auth-service.
+//! HTTPS at the gateway (rustls, HSTS, `__Host-` Secure cookies), and the
+//! service token and mutual TLS between the gateway and auth-service.
 
 use portcullis_tests::{StackOptions, TestStack, set_cookie};
 use serde_json::Value;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::test]
 async fn https_gateway_sends_hsts_and_secure_host_cookies() {
@@ -103,4 +105,40 @@ async fn the_gateway_authenticates_to_auth_service_with_the_service_token() {
         .await
         .unwrap();
     assert_eq!(ready.status(), 503);
+}
+
+#[tokio::test]
+async fn the_gateway_talks_mutual_tls_to_auth_service() {
+    let stack = TestStack::start_with(StackOptions {
+        grpc_mtls: true,
+        ..StackOptions::default()
+    })
+    .await;
+
+    // auth-service really speaks TLS: the HTTP/2 preface of a plaintext
+    // gRPC client is answered with a TLS alert record (content type 21),
+    // not with the SETTINGS frame an h2c server would send.
+    let mut plain = tokio::net::TcpStream::connect(&stack.auth.addr)
+        .await
+        .unwrap();
+    plain
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .await
+        .unwrap();
+    let mut reply = [0u8; 1];
+    let read = tokio::time::timeout(Duration::from_secs(10), plain.read(&mut reply))
+        .await
+        .expect("auth-service answered nothing in 10 s")
+        .unwrap();
+    assert_eq!((read, reply[0]), (1, 21), "not a TLS alert");
+
+    // The gateway (https, the test CA, its client certificate) gets through.
+    let client = stack.browser();
+    stack.login_as(&client, "alice").await;
+    let me = client.get(stack.url("/auth/me")).send().await.unwrap();
+    assert_eq!(me.status(), 200);
+    let me: Value = me.json().await.unwrap();
+    assert_eq!(me["user"]["email"], "alice@example.com");
+    let ready = client.get(stack.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
 }

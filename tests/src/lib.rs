@@ -207,6 +207,11 @@ pub struct StackOptions {
     pub tls: bool,
     /// auth-service requires a service token; the gateway sends it.
     pub service_token: bool,
+    /// auth-service serves gRPC over TLS with `tests/fixtures/grpc-tls` and
+    /// requires a client certificate from its CA (mutual TLS); the gateway
+    /// connects over `https` trusting that CA and presents its client
+    /// certificate.
+    pub grpc_mtls: bool,
     /// The gateway's `public_url` carries its real port
     /// (`http://127.0.0.1:PORT`), so that its redirects work in a real
     /// browser, which cannot be told to map them as [`TestStack::follow`]
@@ -243,6 +248,15 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// A file of the gRPC edge's test certificates (`tests/fixtures/grpc-tls`).
+fn grpc_fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/grpc-tls")
+        .join(name)
+        .display()
+        .to_string()
+}
+
 impl TestStack {
     /// The stack with the default routes.
     pub async fn start() -> TestStack {
@@ -268,8 +282,13 @@ impl TestStack {
         let idp = Proc::spawn(&idp_bin, &["--listen", "127.0.0.1:0"], &[]);
         let idp_url = idp.addr.clone();
 
-        let auth_config =
-            write_auth_config(dir.path(), &idp_url, "127.0.0.1:0", options.service_token);
+        let auth_config = write_auth_config(
+            dir.path(),
+            &idp_url,
+            "127.0.0.1:0",
+            options.service_token,
+            options.grpc_mtls,
+        );
         let auth = Proc::spawn(
             &auth_bin,
             &["--config", auth_config.to_str().unwrap()],
@@ -505,6 +524,7 @@ impl TestStack {
             &self.idp_url,
             &addr,
             self.options.service_token,
+            self.options.grpc_mtls,
         );
         let auth_bin = binary(&AUTH_SERVICE, "auth-service");
         self.auth = Proc::spawn(
@@ -543,6 +563,18 @@ impl GatewaySetup<'_> {
         } else {
             String::new()
         };
+        let (grpc_scheme, grpc_tls) = if self.options.grpc_mtls {
+            let tls = format!(
+                "auth_service_ca = {:?}\nauth_service_client_cert = {:?}\n\
+                 auth_service_client_key = {:?}\n",
+                grpc_fixture("ca.pem"),
+                grpc_fixture("client.pem"),
+                grpc_fixture("client.key"),
+            );
+            ("https", tls)
+        } else {
+            ("http", String::new())
+        };
         let config = self.dir.join(file);
         std::fs::write(
             &config,
@@ -551,10 +583,10 @@ impl GatewaySetup<'_> {
 [gateway]
 listen = "{listen}"
 public_url = "{public}"
-auth_service_url = "http://{auth}"
+auth_service_url = "{grpc_scheme}://{auth}"
 auth_timeout = "2s"
 upstream_timeout = "5s"
-{tls}{token}
+{tls}{token}{grpc_tls}
 [[routes]]
 path_prefix = "/api/whoami"
 target = {{ handler = "whoami" }}
@@ -595,10 +627,26 @@ pub fn location(response: &reqwest::Response) -> String {
         .to_owned()
 }
 
-fn write_auth_config(dir: &Path, idp_url: &str, listen: &str, service_token: bool) -> PathBuf {
+fn write_auth_config(
+    dir: &Path,
+    idp_url: &str,
+    listen: &str,
+    service_token: bool,
+    grpc_mtls: bool,
+) -> PathBuf {
     let path = dir.join("auth.toml");
     let token = if service_token {
         format!("service_token_env = \"{SERVICE_TOKEN_ENV}\"\n")
+    } else {
+        String::new()
+    };
+    let grpc_tls = if grpc_mtls {
+        format!(
+            "tls_cert = {:?}\ntls_key = {:?}\nclient_ca = {:?}\n",
+            grpc_fixture("server.pem"),
+            grpc_fixture("server.key"),
+            grpc_fixture("ca.pem"),
+        )
     } else {
         String::new()
     };
@@ -609,7 +657,7 @@ fn write_auth_config(dir: &Path, idp_url: &str, listen: &str, service_token: boo
 [auth_service]
 listen = "{listen}"
 data_dir = "{data}"
-{token}
+{token}{grpc_tls}
 [auth_service.roles]
 admin = ["alice@example.com"]
 

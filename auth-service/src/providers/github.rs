@@ -131,9 +131,16 @@ impl GithubProvider {
             .json(&serde_json::json!({ "access_token": token }));
         let response = send_json::<serde_json::Value>(request, "GitHub token check").await?;
         match response.status.as_u16() {
-            // A 200 that is not JSON is not GitHub confirming the token.
+            // A 200 that is not JSON is not GitHub confirming the token;
+            // one naming another app is not confirming it for us.
             200 => {
-                response.body.map_err(AuthError::ProviderUnavailable)?;
+                let body = response.body.map_err(AuthError::ProviderUnavailable)?;
+                if body["app"]["client_id"].as_str() != Some(self.config.client_id.as_str()) {
+                    return Err(AuthError::rejected(
+                        Reason::InvalidAccessToken,
+                        "GitHub's token check names another application",
+                    ));
+                }
                 self.read_user(token).await
             }
             404 | 422 => Err(AuthError::rejected(

@@ -14,6 +14,7 @@ mod github;
 mod grpc_surface;
 mod id_token;
 mod jwks;
+mod mtls;
 mod provider_responses;
 mod sessions;
 mod token_flow;

@@ -273,9 +273,7 @@ async fn huge_or_malformed_github_emails_fail_the_access_token_flow() {
 
 #[tokio::test]
 async fn a_huge_or_non_json_github_token_check_fails_the_access_token_flow() {
-    // The check's answer is judged by its status; its JSON members are not
-    // read, so a wrong shape is not a failure. A body that is not JSON at
-    // all is not GitHub confirming the token.
+    // A body that is not JSON at all is not GitHub confirming the token.
     let endpoint = Endpoint::GithubTokenCheck;
     let mut answers = bad_answers(endpoint);
     answers.retain(|(faults, _)| {
@@ -288,6 +286,26 @@ async fn a_huge_or_non_json_github_token_check_fails_the_access_token_flow() {
         answers,
     )
     .await;
+}
+
+#[tokio::test]
+async fn a_github_token_check_naming_another_app_is_a_rejection() {
+    let h = Harness::start().await;
+    let token = h.idp.issue_access_token("alice", GITHUB_CLIENT);
+    h.idp.update_faults(|f| {
+        f.malformed_response = Some(MalformedResponse::wrong_shape(Endpoint::GithubTokenCheck))
+    });
+    assert_rejected(
+        h.exchange("github", Token::AccessToken(token.clone()))
+            .await,
+        "invalid_access_token",
+    );
+    h.idp.set_faults(Default::default());
+    assert!(
+        h.exchange("github", Token::AccessToken(token))
+            .await
+            .is_ok()
+    );
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@ use crate::telemetry::LogFormat;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Which store holds users, sessions and flow state.
@@ -51,16 +51,31 @@ pub struct AuthServiceConfig {
     pub log_format: LogFormat,
     /// Name of the environment variable holding the service token that
     /// every caller of `AuthService` must send as `authorization: Bearer
-    /// <token>` metadata (at least 32 characters). Unset: no caller
-    /// authentication, allowed only on a loopback `listen` address.
+    /// <token>` metadata (at least 32 characters). Unset: no token is asked
+    /// for; on a non-loopback `listen` address `client_ca` must then
+    /// authenticate callers instead. With both, a caller needs both.
     pub service_token_env: Option<String>,
     /// The service token read from `service_token_env` at load time.
     #[serde(skip)]
     pub service_token: Option<secrecy::SecretString>,
-    /// Listen on a non-loopback address without caller authentication.
-    /// Dangerous: anyone who reaches the port can mint sessions' answers and
-    /// revoke sessions. Default false.
+    /// Listen on a non-loopback address without caller authentication
+    /// (neither a service token nor `client_ca`). Dangerous: anyone who
+    /// reaches the port can mint sessions' answers and revoke sessions.
+    /// Default false.
     pub insecure_listen: bool,
+    /// PEM certificate chain auth-service presents; with `tls_key`, gRPC is
+    /// served over TLS only (a plaintext client cannot connect). Without
+    /// TLS the service token crosses the network in clear, which is why it
+    /// belongs on loopback only.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert` (PKCS#8, PKCS#1 RSA or SEC1 EC).
+    pub tls_key: Option<PathBuf>,
+    /// PEM file of the CA certificate(s) client certificates must chain
+    /// to: set, every connection must present one (mutual TLS; a missing or
+    /// foreign certificate fails the handshake, before any call). Requires
+    /// `tls_cert` and `tls_key`. A caller authenticated this way counts as
+    /// authenticated for the non-loopback `listen` rule.
+    pub client_ca: Option<PathBuf>,
 }
 
 impl Default for AuthServiceConfig {
@@ -79,6 +94,9 @@ impl Default for AuthServiceConfig {
             service_token_env: None,
             service_token: None,
             insecure_listen: false,
+            tls_cert: None,
+            tls_key: None,
+            client_ca: None,
         }
     }
 }
@@ -108,13 +126,15 @@ impl AuthServiceConfig {
                 }
             }
         }
-        if !self.listen.ip().is_loopback() && self.service_token.is_none() && !self.insecure_listen
+        self.validate_tls()?;
+        if !self.listen.ip().is_loopback() && !self.authenticates_callers() && !self.insecure_listen
         {
             return Err(ConfigError::invalid(
                 key("listen"),
                 format!(
-                    "{} is not a loopback address: set service_token_env so callers must \
-                     authenticate (or insecure_listen = true to accept anyone, never in production)",
+                    "{} is not a loopback address: callers must authenticate, so set \
+                     service_token_env and/or client_ca (mutual TLS), or insecure_listen = true \
+                     to accept anyone (never in production)",
                     self.listen
                 ),
             ));
@@ -179,6 +199,54 @@ impl AuthServiceConfig {
         Ok(())
     }
 
+    /// `tls_cert`/`tls_key` come as a pair, `client_ca` only with them (a
+    /// client certificate is only asked for in a TLS handshake), and every
+    /// file is readable PEM of the right kind, so a typo stops the binary
+    /// here, naming the key, instead of at the first connection.
+    fn validate_tls(&self) -> Result<(), ConfigError> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(_), None) => {
+                return Err(ConfigError::invalid(
+                    "auth_service.tls_key",
+                    "must be set with tls_cert (both or neither)",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::invalid(
+                    "auth_service.tls_cert",
+                    "must be set with tls_key (both or neither)",
+                ));
+            }
+            (Some(cert), Some(key)) => {
+                check_pem_file("auth_service.tls_cert", cert, Pem::Certificates)?;
+                check_pem_file("auth_service.tls_key", key, Pem::PrivateKey)?;
+            }
+            (None, None) => {}
+        }
+        if let Some(ca) = &self.client_ca {
+            if !self.serves_tls() {
+                return Err(ConfigError::invalid(
+                    "auth_service.client_ca",
+                    "requires tls_cert and tls_key: client certificates are only asked for \
+                     over TLS",
+                ));
+            }
+            check_pem_file("auth_service.client_ca", ca, Pem::Certificates)?;
+        }
+        Ok(())
+    }
+
+    /// Whether gRPC is served over TLS (`tls_cert` and `tls_key` set).
+    pub fn serves_tls(&self) -> bool {
+        self.tls_cert.is_some() && self.tls_key.is_some()
+    }
+
+    /// Whether callers must prove who they are: a service token, a client
+    /// certificate (mutual TLS), or both when both are configured.
+    pub fn authenticates_callers(&self) -> bool {
+        self.service_token.is_some() || self.client_ca.is_some()
+    }
+
     /// The roles granted to a user with this e-mail, if it is verified.
     pub fn roles_for(&self, email: &str, email_verified: bool) -> Vec<String> {
         if !email_verified || email.is_empty() {
@@ -191,4 +259,57 @@ impl AuthServiceConfig {
             .map(|(role, _)| role.clone())
             .collect()
     }
+}
+
+/// What a PEM file named in the configuration must hold.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Pem {
+    /// At least one `CERTIFICATE` block.
+    Certificates,
+    /// A private key block rustls can use (PKCS#8, PKCS#1 RSA, SEC1 EC).
+    PrivateKey,
+}
+
+/// Checks that the file `key` names can be read and holds a PEM block of
+/// the expected kind: a wrong path, or a certificate and key swapped, then
+/// stops the binary before it binds, naming the key and the path. This is
+/// only a plausibility check; rustls parses the blocks when the binaries
+/// build their TLS configuration. The file's content never appears in an
+/// error (it may be a private key).
+pub(super) fn check_pem_file(key: &str, path: &Path, kind: Pem) -> Result<(), ConfigError> {
+    let contents = std::fs::read(path)
+        .map_err(|e| ConfigError::invalid(key, format!("cannot read {}: {e}", path.display())))?;
+    let has = |label: &str| {
+        let line = format!("-----BEGIN {label}-----");
+        contents
+            .windows(line.len())
+            .any(|window| window == line.as_bytes())
+    };
+    let found = match kind {
+        Pem::Certificates => has("CERTIFICATE"),
+        Pem::PrivateKey => {
+            if has("ENCRYPTED PRIVATE KEY") {
+                return Err(ConfigError::invalid(
+                    key,
+                    format!(
+                        "{} holds an encrypted private key; the key must be unencrypted PEM \
+                         (protect it with file permissions)",
+                        path.display()
+                    ),
+                ));
+            }
+            has("PRIVATE KEY") || has("RSA PRIVATE KEY") || has("EC PRIVATE KEY")
+        }
+    };
+    if found {
+        return Ok(());
+    }
+    let expected = match kind {
+        Pem::Certificates => "a PEM certificate (-----BEGIN CERTIFICATE-----)",
+        Pem::PrivateKey => "a PEM private key (-----BEGIN PRIVATE KEY-----)",
+    };
+    Err(ConfigError::invalid(
+        key,
+        format!("{} does not contain {expected}", path.display()),
+    ))
 }

@@ -1,5 +1,6 @@
 //! The `[gateway]` section and the `[[routes]]` array.
 
+use super::auth_service::{Pem, check_pem_file};
 use super::{ConfigError, is_loopback_host};
 use crate::telemetry::LogFormat;
 use secrecy::SecretString;
@@ -20,7 +21,22 @@ pub struct GatewayConfig {
     /// CSRF origin check derive from it. Default `http://localhost:8080`.
     pub public_url: Url,
     /// Where auth-service listens. Default `http://127.0.0.1:50051`.
+    /// `https://` makes the gateway speak TLS to it (auth-service's
+    /// `tls_cert`/`tls_key`); plain `http://` belongs on loopback only, as
+    /// the service token would cross the network in clear.
     pub auth_service_url: Url,
+    /// PEM file of the CA certificate(s) auth-service's certificate must
+    /// chain to, for an `https` `auth_service_url`. Set, only these are
+    /// trusted (an internal CA); unset, the public web PKI roots compiled
+    /// into the gateway (webpki-roots) are, which suits only a publicly
+    /// issued certificate.
+    pub auth_service_ca: Option<PathBuf>,
+    /// PEM client certificate chain the gateway presents to auth-service
+    /// (mutual TLS, auth-service's `client_ca`); with
+    /// `auth_service_client_key`, both or neither.
+    pub auth_service_client_cert: Option<PathBuf>,
+    /// PEM private key of `auth_service_client_cert`.
+    pub auth_service_client_key: Option<PathBuf>,
     /// Session cookie name. Default `__Host-portcullis` when `public_url` is
     /// HTTPS, `portcullis` otherwise (the `__Host-` prefix requires Secure).
     pub cookie_name: Option<String>,
@@ -131,6 +147,9 @@ impl Default for GatewayConfig {
             public_url: Url::parse("http://localhost:8080").unwrap_or_else(|_| unreachable_url()),
             auth_service_url: Url::parse("http://127.0.0.1:50051")
                 .unwrap_or_else(|_| unreachable_url()),
+            auth_service_ca: None,
+            auth_service_client_cert: None,
+            auth_service_client_key: None,
             cookie_name: None,
             tls_cert: None,
             tls_key: None,
@@ -239,6 +258,7 @@ impl GatewayConfig {
                 ));
             }
         }
+        self.validate_auth_service_tls()?;
         match self.public_url.scheme() {
             "https" => {}
             "http" if is_loopback_host(&self.public_url) => {}
@@ -280,6 +300,62 @@ impl GatewayConfig {
             }
         }
         Ok(())
+    }
+
+    /// The TLS files for the connection to auth-service: the client
+    /// certificate and key as a pair, none of them with a plaintext
+    /// `auth_service_url` (where they would be silently unused, and an
+    /// operator would believe in a mutual TLS that is not there), and each
+    /// one readable PEM of the right kind.
+    fn validate_auth_service_tls(&self) -> Result<(), ConfigError> {
+        match (
+            &self.auth_service_client_cert,
+            &self.auth_service_client_key,
+        ) {
+            (Some(_), None) => {
+                return Err(ConfigError::invalid(
+                    "gateway.auth_service_client_key",
+                    "must be set with auth_service_client_cert (both or neither)",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::invalid(
+                    "gateway.auth_service_client_cert",
+                    "must be set with auth_service_client_key (both or neither)",
+                ));
+            }
+            _ => {}
+        }
+        if !self.auth_service_tls() {
+            for (key, value) in [
+                ("auth_service_ca", &self.auth_service_ca),
+                ("auth_service_client_cert", &self.auth_service_client_cert),
+            ] {
+                if value.is_some() {
+                    return Err(ConfigError::invalid(
+                        format!("gateway.{key}"),
+                        "applies only to an https auth_service_url (this one is plain http, \
+                         so no TLS would be used)",
+                    ));
+                }
+            }
+        }
+        if let Some(ca) = &self.auth_service_ca {
+            check_pem_file("gateway.auth_service_ca", ca, Pem::Certificates)?;
+        }
+        if let (Some(cert), Some(key)) = (
+            &self.auth_service_client_cert,
+            &self.auth_service_client_key,
+        ) {
+            check_pem_file("gateway.auth_service_client_cert", cert, Pem::Certificates)?;
+            check_pem_file("gateway.auth_service_client_key", key, Pem::PrivateKey)?;
+        }
+        Ok(())
+    }
+
+    /// Whether the gateway speaks TLS to auth-service (`https` URL).
+    pub fn auth_service_tls(&self) -> bool {
+        self.auth_service_url.scheme() == "https"
     }
 
     /// Whether browsers reach the gateway over HTTPS (cookies get `Secure`).

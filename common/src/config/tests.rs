@@ -175,6 +175,198 @@ fn non_loopback_auth_service_needs_a_service_token() {
     );
 }
 
+/// A file of the committed gRPC TLS test fixtures.
+fn grpc_tls(name: &str) -> String {
+    format!(
+        "{}/../tests/fixtures/grpc-tls/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+/// `[auth_service]` text with these `key = "path"` pairs.
+fn auth_tls(pairs: &[(&str, &str)]) -> String {
+    let mut text = "[auth_service]\n".to_owned();
+    for (key, file) in pairs {
+        text.push_str(&format!("{key} = {:?}\n", grpc_tls(file)));
+    }
+    text
+}
+
+#[test]
+fn auth_service_tls_and_mutual_tls_are_accepted() {
+    let c = Config::from_toml(
+        &auth_tls(&[
+            ("tls_cert", "server.pem"),
+            ("tls_key", "server.key"),
+            ("client_ca", "ca.pem"),
+        ]),
+        &env,
+    )
+    .unwrap();
+    assert!(c.auth_service.serves_tls());
+    assert!(c.auth_service.authenticates_callers());
+    let c = Config::from_toml(
+        &auth_tls(&[("tls_cert", "server.pem"), ("tls_key", "server.key")]),
+        &env,
+    )
+    .unwrap();
+    assert!(c.auth_service.serves_tls());
+    assert!(!c.auth_service.authenticates_callers());
+}
+
+#[test]
+fn auth_service_tls_files_come_in_pairs() {
+    let e = err(&auth_tls(&[("tls_cert", "server.pem")]));
+    assert!(e.contains("auth_service.tls_key"), "{e}");
+    assert!(e.contains("both or neither"), "{e}");
+    let e = err(&auth_tls(&[("tls_key", "server.key")]));
+    assert!(e.contains("auth_service.tls_cert"), "{e}");
+}
+
+#[test]
+fn client_ca_without_server_tls_is_refused() {
+    let e = err(&auth_tls(&[("client_ca", "ca.pem")]));
+    assert!(e.contains("auth_service.client_ca"), "{e}");
+    assert!(e.contains("requires tls_cert and tls_key"), "{e}");
+}
+
+#[test]
+fn unreadable_or_wrong_pem_files_name_the_key_and_path() {
+    let missing = grpc_tls("no-such-file.pem");
+    let e = err(&format!(
+        "[auth_service]\ntls_cert = {missing:?}\ntls_key = {:?}\n",
+        grpc_tls("server.key")
+    ));
+    assert!(e.contains("auth_service.tls_cert"), "{e}");
+    assert!(e.contains("cannot read") && e.contains(&missing), "{e}");
+
+    // Certificate and key swapped: each names its own key.
+    let e = err(&auth_tls(&[
+        ("tls_cert", "server.key"),
+        ("tls_key", "server.key"),
+    ]));
+    assert!(e.contains("auth_service.tls_cert"), "{e}");
+    assert!(e.contains("does not contain a PEM certificate"), "{e}");
+    let e = err(&auth_tls(&[
+        ("tls_cert", "server.pem"),
+        ("tls_key", "server.pem"),
+    ]));
+    assert!(e.contains("auth_service.tls_key"), "{e}");
+    assert!(e.contains("does not contain a PEM private key"), "{e}");
+    // ...and the key's bytes never appear in a message.
+    let key = std::fs::read_to_string(grpc_tls("server.key")).unwrap();
+    let body = key.lines().nth(1).unwrap();
+    assert!(!e.contains(body), "{e}");
+
+    let e = err(&auth_tls(&[
+        ("tls_cert", "server.pem"),
+        ("tls_key", "server.key"),
+        ("client_ca", "client.key"),
+    ]));
+    assert!(e.contains("auth_service.client_ca"), "{e}");
+    assert!(!e.contains(body), "{e}");
+}
+
+#[test]
+fn mutual_tls_alone_allows_a_non_loopback_listen() {
+    let text = |extra: &str| {
+        format!(
+            "{}listen = \"0.0.0.0:50051\"\n{extra}",
+            auth_tls(&[("tls_cert", "server.pem"), ("tls_key", "server.key")])
+        )
+    };
+    // Server TLS alone authenticates nobody.
+    let e = err(&text(""));
+    assert!(e.contains("auth_service.listen"), "{e}");
+    assert!(e.contains("client_ca"), "{e}");
+    let c = Config::from_toml(
+        &text(&format!("client_ca = {:?}\n", grpc_tls("ca.pem"))),
+        &env,
+    )
+    .unwrap();
+    assert!(c.auth_service.service_token.is_none());
+    assert!(c.auth_service.authenticates_callers());
+}
+
+#[test]
+fn gateway_tls_to_auth_service() {
+    let c = Config::from_toml(
+        &format!(
+            "[gateway]\nauth_service_url = \"https://127.0.0.1:50051\"\n\
+             auth_service_ca = {:?}\nauth_service_client_cert = {:?}\n\
+             auth_service_client_key = {:?}\n",
+            grpc_tls("ca.pem"),
+            grpc_tls("client.pem"),
+            grpc_tls("client.key"),
+        ),
+        &env,
+    )
+    .unwrap();
+    assert!(c.gateway.auth_service_tls());
+    // https without a CA file: the public roots, allowed.
+    let c = Config::from_toml(
+        "[gateway]\nauth_service_url = \"https://auth.example.com\"\n",
+        &env,
+    )
+    .unwrap();
+    assert!(c.gateway.auth_service_tls() && c.gateway.auth_service_ca.is_none());
+}
+
+#[test]
+fn bad_gateway_tls_to_auth_service_names_the_key() {
+    let https = "[gateway]\nauth_service_url = \"https://127.0.0.1:50051\"\n";
+    for (text, key, says) in [
+        (
+            format!(
+                "{https}auth_service_client_cert = {:?}\n",
+                grpc_tls("client.pem")
+            ),
+            "gateway.auth_service_client_key",
+            "both or neither",
+        ),
+        (
+            format!(
+                "{https}auth_service_client_key = {:?}\n",
+                grpc_tls("client.key")
+            ),
+            "gateway.auth_service_client_cert",
+            "both or neither",
+        ),
+        (
+            format!("[gateway]\nauth_service_ca = {:?}\n", grpc_tls("ca.pem")),
+            "gateway.auth_service_ca",
+            "only to an https auth_service_url",
+        ),
+        (
+            format!(
+                "[gateway]\nauth_service_client_cert = {:?}\nauth_service_client_key = {:?}\n",
+                grpc_tls("client.pem"),
+                grpc_tls("client.key")
+            ),
+            "gateway.auth_service_client_cert",
+            "only to an https auth_service_url",
+        ),
+        (
+            format!("{https}auth_service_ca = {:?}\n", grpc_tls("missing.pem")),
+            "gateway.auth_service_ca",
+            "cannot read",
+        ),
+        (
+            format!(
+                "{https}auth_service_client_cert = {:?}\nauth_service_client_key = {:?}\n",
+                grpc_tls("client.pem"),
+                grpc_tls("client.pem")
+            ),
+            "gateway.auth_service_client_key",
+            "does not contain a PEM private key",
+        ),
+    ] {
+        let e = err(&text);
+        assert!(e.contains(key), "{text}: {e}");
+        assert!(e.contains(says), "{text}: {e}");
+    }
+}
+
 mod properties {
     use super::*;
     use proptest::prelude::*;
