@@ -204,4 +204,47 @@ mod tests {
         assert_eq!(f.read_flow(&h).as_deref(), Some("F"));
         assert!(f.read_session(&HeaderMap::new()).is_none());
     }
+
+    proptest::proptest! {
+        /// Any `Cookie` header bytes: reading the flow handle and the
+        /// session token never panics, and whatever is read was in a header,
+        /// non-empty, and never taken from another cookie's value.
+        #[test]
+        fn cookie_reading_is_total(
+            raw in proptest::collection::vec(
+                proptest::prop_oneof![
+                    // Headers that mention our cookies, in odd forms.
+                    proptest::prelude::Strategy::prop_map(
+                        "((__Host-portcullis(_flow)?|portcullis|x) ?= ?[ -~]{0,24}; ?){0,4}",
+                        String::into_bytes,
+                    ),
+                    proptest::collection::vec(proptest::prelude::any::<u8>(), 0..128),
+                ],
+                0..3,
+            )
+        ) {
+            let f = factory("https://app.example.com");
+            let mut headers = HeaderMap::new();
+            for bytes in &raw {
+                if let Ok(v) = HeaderValue::from_bytes(bytes) {
+                    headers.append(header::COOKIE, v);
+                }
+            }
+            for (read, name) in [
+                (f.read_flow(&headers), "__Host-portcullis_flow"),
+                (f.read_session(&headers), "__Host-portcullis"),
+            ] {
+                if let Some(value) = read {
+                    proptest::prop_assert!(!value.is_empty());
+                    // Whitespace around `=` and the value is allowed.
+                    let found = headers
+                        .get_all(header::COOKIE)
+                        .iter()
+                        .filter_map(|v| v.to_str().ok())
+                        .any(|v| v.contains(name) && v.contains(value.as_str()));
+                    proptest::prop_assert!(found, "{:?} not in {:?}", value, headers);
+                }
+            }
+        }
+    }
 }

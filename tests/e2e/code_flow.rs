@@ -2,8 +2,8 @@
 //! and every way the callback must refuse to create a session.
 
 use portcullis_tests::{
-    PUBLIC_ORIGIN, TestStack, assert_redirect, bare_client, browser, cookie_value, location,
-    set_cookie,
+    PUBLIC_ORIGIN, StackOptions, TestStack, assert_redirect, bare_client, browser, cookie_value,
+    location, set_cookie,
 };
 use serde_json::Value;
 
@@ -100,7 +100,12 @@ async fn code_flow_sets_a_session_cookie_and_me_answers() {
 
 #[tokio::test]
 async fn open_redirects_in_return_to_end_at_root() {
-    let stack = TestStack::start().await;
+    let stack = TestStack::start_with(StackOptions {
+        // One login per variant, from one address.
+        gateway_settings: "login_rate_limit_burst = 1000\n".into(),
+        ..StackOptions::default()
+    })
+    .await;
     for evil in [
         "//evil.com",
         "/\\evil.com",
@@ -111,6 +116,24 @@ async fn open_redirects_in_return_to_end_at_root() {
         "/\t/evil.com",
         "/\r\nLocation: https://evil.com",
         "javascript:alert(1)",
+        // Encoded variants: lower case, double and triple encoding,
+        // encoded control characters, backslashes and schemes.
+        "%2f%2fevil.com",
+        "/%2f%2fevil.com",
+        "/%252F%252Fevil.com",
+        "/%25252F%25252Fevil.com",
+        "/%2525252F%2525252Fevil.com",
+        "%5C%5Cevil.com",
+        "/%5c%5cevil.com",
+        "/%09/evil.com",
+        "/%0d%0aLocation:%20https://evil.com",
+        "/%00/evil.com",
+        "%68ttps://evil.com",
+        "https%3A%2F%2Fevil.com",
+        "///evil.com",
+        "\\\\evil.com",
+        "http:evil.com",
+        "/\u{3000}/evil.com",
     ] {
         let client = browser();
         let callback = stack.authorize(&client, "bob", evil).await;

@@ -1,5 +1,5 @@
-//! End-to-end tests: the real dev-idp, auth-service and api-gateway
-//! binaries, talking over real sockets. One test binary, one module per flow.
+//! End-to-end tests: the real auth-service and api-gateway binaries and the
+//! development provider, talking over real sockets. One test binary, one module per flow.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -8,6 +8,7 @@ mod code_flow;
 mod compose;
 mod forward_auth;
 mod pages_and_headers;
+mod provider_conformance;
 mod proxy;
 mod resilience;
 mod sessions;

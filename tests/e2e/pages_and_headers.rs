@@ -113,3 +113,125 @@ async fn login_page_health_metrics_and_headers() {
             .starts_with("text/html")
     );
 }
+
+/// OWASP: nothing under `/auth/` may be stored by a browser or a shared
+/// cache, whatever the answer: success, redirect, error or rate limit.
+#[tokio::test]
+async fn every_auth_answer_is_no_store() {
+    let stack = TestStack::start().await;
+    let client = browser();
+    let token = stack.session_token("alice").await;
+    let origin = stack.public_origin.clone();
+    let bare = bare_client();
+    let mut answers = Vec::new();
+    let mut check = |what: &str, response: reqwest::Response| {
+        answers.push(response.status().as_u16());
+        assert_eq!(
+            response
+                .headers()
+                .get("cache-control")
+                .map(|v| v.to_str().unwrap()),
+            Some("no-store"),
+            "{what} ({})",
+            response.status()
+        );
+    };
+    let get = |path: &str| bare.get(stack.url(path));
+    check("providers", get("/auth/providers").send().await.unwrap());
+    check("login", get("/auth/login/dev").send().await.unwrap());
+    check(
+        "login, unknown provider",
+        get("/auth/login/nope").send().await.unwrap(),
+    );
+    check(
+        "callback without flow",
+        get("/auth/callback/dev?code=x&state=y")
+            .send()
+            .await
+            .unwrap(),
+    );
+    check(
+        "callback, provider error page",
+        get("/auth/callback/dev?error=access_denied")
+            .header("accept", "text/html")
+            .send()
+            .await
+            .unwrap(),
+    );
+    check(
+        "me",
+        get("/auth/me").bearer_auth(&token).send().await.unwrap(),
+    );
+    check("me, anonymous", get("/auth/me").send().await.unwrap());
+    check(
+        "sessions",
+        get("/auth/sessions")
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap(),
+    );
+    check(
+        "check",
+        get("/auth/check").bearer_auth(&token).send().await.unwrap(),
+    );
+    check("check, anonymous", get("/auth/check").send().await.unwrap());
+    check(
+        "unknown /auth path",
+        get("/auth/nothing-here").send().await.unwrap(),
+    );
+    check(
+        "token login, not JSON",
+        bare.post(stack.url("/auth/session"))
+            .body("id_token=x")
+            .send()
+            .await
+            .unwrap(),
+    );
+    check(
+        "token login, refused",
+        bare.post(stack.url("/auth/session"))
+            .json(&serde_json::json!({"provider": "dev", "id_token": "x.y.z"}))
+            .send()
+            .await
+            .unwrap(),
+    );
+    check(
+        "logout, cross-site",
+        client
+            .post(stack.url("/auth/logout"))
+            .header("origin", "https://evil.example")
+            .header("cookie", format!("portcullis={token}"))
+            .send()
+            .await
+            .unwrap(),
+    );
+    check(
+        "logout",
+        bare.post(stack.url("/auth/logout"))
+            .header("origin", &origin)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap(),
+    );
+    // Until the login rate limit answers 429.
+    let mut limited = None;
+    for _ in 0..50 {
+        let response = get("/auth/login/dev").send().await.unwrap();
+        if response.status() == 429 {
+            limited = Some(response);
+            break;
+        }
+    }
+    check(
+        "rate limited",
+        limited.expect("the login rate limit answered 429"),
+    );
+    for status in [200, 204, 302, 400, 401, 403, 404, 415, 429] {
+        assert!(
+            answers.contains(&status),
+            "no {status} checked: {answers:?}"
+        );
+    }
+}

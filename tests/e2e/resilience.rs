@@ -89,3 +89,63 @@ async fn auth_service_outage_fails_closed_and_recovers() {
         .unwrap();
     assert_eq!(echoed.status(), 200);
 }
+
+#[tokio::test]
+async fn provider_outage_keeps_sessions_and_fails_logins_clearly() {
+    let mut stack = TestStack::start().await;
+    let token = stack.session_token("alice").await;
+    let access_token = stack.access_token("bob").await;
+    stack.idp.stop().await;
+    let client = bare_client();
+
+    // Sessions are ours, not the provider's: they keep working.
+    let me = client
+        .get(stack.url("/auth/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+
+    // A new code flow cannot start: a clear page, not a 503 blaming us.
+    // (`devgoogle` has not been used, so its discovery is not cached.)
+    let seen = stack.audit_events().len();
+    let login = client
+        .get(stack.url("/auth/login/devgoogle"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 502);
+    assert!(login.headers().get("set-cookie").is_none());
+    let page = login.text().await.unwrap();
+    assert!(page.contains("provider_unavailable"), "{page}");
+    assert!(
+        page.contains("identity provider could not be reached"),
+        "{page}"
+    );
+
+    // An access token can only be checked by the provider.
+    let exchange = client
+        .post(stack.url("/auth/session"))
+        .json(&serde_json::json!({"provider": "devgoogle", "access_token": access_token}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(exchange.status(), 502);
+    assert!(exchange.headers().get("set-cookie").is_none());
+    let body: Value = exchange.json().await.unwrap();
+    assert_eq!(body["error"], "provider_unavailable");
+
+    wait_until(Duration::from_secs(5), "both failures are audited", || {
+        let n = stack.audit_events().len();
+        async move { n >= seen + 2 }
+    })
+    .await;
+    let events = stack.audit_events().split_off(seen);
+    assert_eq!(events.len(), 2, "{events:?}");
+    for event in &events {
+        assert_eq!(event["event"], "login_failed", "{event}");
+        assert_eq!(event["reason"], "provider_unavailable", "{event}");
+    }
+}

@@ -1,8 +1,10 @@
-//! End-to-end test support: [`TestStack`] starts the real `dev-idp`,
-//! `auth-service` and `api-gateway` binaries (built once with escargot) on
-//! `127.0.0.1:0`, each with its own temporary directory and configuration,
-//! learns their addresses from the one `listening on ...` line each prints,
-//! and kills them all in `Drop`. Helpers read like the API:
+//! End-to-end test support: [`TestStack`] starts the real `auth-service`
+//! and `api-gateway` binaries (built once with escargot) on `127.0.0.1:0`,
+//! each with its own temporary directory and configuration, learns their
+//! addresses from the one `listening on ...` line each prints, keeps their
+//! log lines (see [`TestStack::audit_events`]) and kills them in `Drop`. The
+//! development provider runs in the test process (see [`Provider`]) so a
+//! test can make it misbehave. Helpers read like the API:
 //! `stack.login_as(&client, "alice")`, `assert_redirect(&resp, "/")`.
 //!
 //! The gateway's `public_url` is `http://127.0.0.1` (no port), because its
@@ -12,14 +14,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use auth_service::storage::sled::SledStore;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use dev_idp::{DevIdp, DevIdpConfig, Faults};
 use sha2::{Digest, Sha256};
 use std::future::Future;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
@@ -60,29 +64,53 @@ pub fn workspace_binary(name: &str) -> Option<PathBuf> {
     Some(binary(cell, name))
 }
 
-/// A child process, killed (SIGKILL) and reaped on drop.
+/// The log filter of the services in tests: our own crates at debug, so a
+/// test that scans the logs for secrets sees everything they could write.
+const LOG_FILTER: &str = "info,auth_service=debug,api_gateway=debug,common=debug,audit=info";
+
+/// A child process, killed (SIGKILL) and reaped on drop. Its log (stderr)
+/// is kept in memory and printed if the test fails.
 pub struct Proc {
     child: Child,
     /// The address part of its `listening on ...` line.
     pub addr: String,
+    logs: Arc<Mutex<Vec<String>>>,
 }
 
 impl Proc {
     /// Starts `program` and waits (at most 60 s) for its `listening on`
     /// line.
     fn spawn(program: &Path, args: &[&str], env: &[(&str, &str)]) -> Proc {
+        Self::spawn_logging(program, args, env, Arc::default())
+    }
+
+    /// [`Proc::spawn`] appending its log lines to `logs` (shared with the
+    /// process it replaces after a restart).
+    fn spawn_logging(
+        program: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+        logs: Arc<Mutex<Vec<String>>>,
+    ) -> Proc {
         let mut child = Command::new(program)
             .args(args)
             .envs(env.iter().copied())
             .env(
                 "RUST_LOG",
-                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+                std::env::var("RUST_LOG").unwrap_or_else(|_| LOG_FILTER.into()),
             )
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = logs.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -97,14 +125,19 @@ impl Proc {
             Ok(line) => line,
             Err(_) => {
                 let _ = child.kill();
-                panic!("{} did not print its address", program.display());
+                let _ = child.wait();
+                panic!(
+                    "{} did not print its address; its log:\n{}",
+                    program.display(),
+                    logs.lock().unwrap().join("\n")
+                );
             }
         };
         let addr = line
             .strip_prefix("listening on ")
             .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
             .to_owned();
-        Proc { child, addr }
+        Proc { child, addr, logs }
     }
 
     /// SIGKILL: no chance to flush or say goodbye.
@@ -112,11 +145,82 @@ impl Proc {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+
+    /// Every log line written so far.
+    pub fn logs(&self) -> Vec<String> {
+        self.logs.lock().unwrap().clone()
+    }
 }
 
 impl Drop for Proc {
     fn drop(&mut self) {
         self.kill();
+        if std::thread::panicking() {
+            eprintln!("--- log of pid {} ---", self.child.id());
+            for line in self.logs.lock().unwrap().iter() {
+                eprintln!("{line}");
+            }
+        }
+    }
+}
+
+/// The development provider, in the test process on a runtime of its own:
+/// tests switch its faults at will ([`Provider::faults`]), and a test
+/// blocked in a synchronous wait can never stall it.
+pub struct Provider {
+    idp: Option<DevIdp>,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Provider {
+    async fn start() -> Provider {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let idp = runtime
+            .spawn(DevIdp::start(DevIdpConfig::default()))
+            .await
+            .unwrap()
+            .unwrap();
+        Provider {
+            idp: Some(idp),
+            runtime: Some(runtime),
+        }
+    }
+
+    /// The provider itself (keys, token minting, counters).
+    pub fn idp(&self) -> &DevIdp {
+        self.idp.as_ref().expect("the provider was stopped")
+    }
+
+    /// Changes its faults, e.g. `stack.idp.faults(|f| f.omit_id_token = true)`.
+    pub fn faults(&self, update: impl FnOnce(&mut Faults)) {
+        self.idp().update_faults(update);
+    }
+
+    /// Back to a correct provider.
+    pub fn heal(&self) {
+        self.idp().set_faults(Faults::default());
+    }
+
+    /// Stops the provider for good: its port refuses connections from now
+    /// on, as a provider that is down does.
+    pub async fn stop(&mut self) {
+        if let Some(idp) = self.idp.take() {
+            idp.shutdown().await;
+        }
+    }
+}
+
+impl Drop for Provider {
+    fn drop(&mut self) {
+        drop(self.idp.take());
+        if let Some(runtime) = self.runtime.take() {
+            // Dropping a runtime inside another one's async context panics.
+            runtime.shutdown_background();
+        }
     }
 }
 
@@ -221,6 +325,8 @@ pub struct StackOptions {
     /// port its own previous process just released is not probing: nothing
     /// else was asked for, and the first process accepted no connection.
     pub public_port: bool,
+    /// Extra `[gateway]` keys (TOML lines), e.g. a higher login rate limit.
+    pub gateway_settings: String,
 }
 
 /// The three services, running.
@@ -228,7 +334,7 @@ pub struct TestStack {
     dir: TempDir,
     options: StackOptions,
     service_token: String,
-    pub idp: Proc,
+    pub idp: Provider,
     pub auth: Proc,
     pub gateway: Proc,
     /// `http(s)://127.0.0.1:PORT` of the gateway.
@@ -274,13 +380,12 @@ impl TestStack {
 
     /// The stack as `options` say.
     pub async fn start_with(options: StackOptions) -> TestStack {
-        let idp_bin = binary(&DEV_IDP, "dev-idp");
         let auth_bin = binary(&AUTH_SERVICE, "auth-service");
         let dir = tempfile::tempdir().unwrap();
         let service_token = common::token::random_text::<32>().unwrap();
 
-        let idp = Proc::spawn(&idp_bin, &["--listen", "127.0.0.1:0"], &[]);
-        let idp_url = idp.addr.clone();
+        let idp = Provider::start().await;
+        let idp_url = idp.idp().issuer();
 
         let auth_config = write_auth_config(
             dir.path(),
@@ -516,6 +621,34 @@ impl TestStack {
         self.auth.kill();
     }
 
+    /// auth-service's audit log so far: one JSON object per event
+    /// (`login`, `login_failed` with its `reason`, `session_revoked`, ...).
+    pub fn audit_events(&self) -> Vec<serde_json::Value> {
+        self.auth
+            .logs()
+            .iter()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|event| event["target"] == "audit")
+            .collect()
+    }
+
+    /// Every log line both services have written so far.
+    pub fn service_logs(&self) -> Vec<String> {
+        let mut lines = self.auth.logs();
+        lines.extend(self.gateway.logs());
+        lines
+    }
+
+    /// SIGKILLs auth-service and opens its store, to look at what it wrote.
+    pub async fn stop_and_open_store(&mut self) -> SledStore {
+        self.kill_auth_service();
+        let data = self.dir.path().join("data");
+        tokio::task::spawn_blocking(move || SledStore::open(&data))
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
     /// Starts auth-service again on the same address and data directory.
     pub fn restart_auth_service(&mut self) {
         let addr = self.auth.addr.clone();
@@ -527,10 +660,11 @@ impl TestStack {
             self.options.grpc_mtls,
         );
         let auth_bin = binary(&AUTH_SERVICE, "auth-service");
-        self.auth = Proc::spawn(
+        self.auth = Proc::spawn_logging(
             &auth_bin,
             &["--config", config.to_str().unwrap()],
             &[(SERVICE_TOKEN_ENV, &self.service_token)],
+            self.auth.logs.clone(),
         );
         assert_eq!(self.auth.addr, addr, "auth-service came back elsewhere");
     }
@@ -586,7 +720,7 @@ public_url = "{public}"
 auth_service_url = "{grpc_scheme}://{auth}"
 auth_timeout = "2s"
 upstream_timeout = "5s"
-{tls}{token}{grpc_tls}
+{tls}{token}{grpc_tls}{settings}
 [[routes]]
 path_prefix = "/api/whoami"
 target = {{ handler = "whoami" }}
@@ -605,6 +739,7 @@ target = {{ handler = "admin_sessions" }}
                 listen = self.listen,
                 auth = self.auth_addr,
                 routes = self.options.routes,
+                settings = self.options.gateway_settings,
             ),
         )
         .unwrap();
@@ -657,6 +792,7 @@ fn write_auth_config(
 [auth_service]
 listen = "{listen}"
 data_dir = "{data}"
+log_format = "json"
 {token}{grpc_tls}
 [auth_service.roles]
 admin = ["alice@example.com"]
