@@ -10,6 +10,7 @@
 use crate::error::{ApiError, AuthCall};
 use crate::metrics::Metrics;
 use common::config::GatewayConfig;
+use common::error_chain::error_chain;
 use common::proto::auth_service_client::AuthServiceClient;
 use common::proto::{
     BeginLoginRequest, BeginLoginResponse, ClientInfo, CompleteLoginRequest, ExchangeTokenRequest,
@@ -141,19 +142,6 @@ fn parse_certificates(
         )));
     }
     Ok(certificates)
-}
-
-/// An error and its sources: tonic's transport error says only "transport
-/// error" and keeps what rustls objected to in its source.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(inner) = source {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    text
 }
 
 /// Cheap to clone: every clone shares the one channel.

@@ -13,6 +13,7 @@ pub mod storage;
 mod sweeper;
 
 use common::config::{AuthServiceConfig, Config, StoreKind};
+use common::error_chain::error_chain;
 use common::proto::auth_service_server::AuthServiceServer;
 use domain::Auth;
 use domain::clock::{Clock, SystemClock};
@@ -139,19 +140,6 @@ pub fn check_tls(config: &AuthServiceConfig) -> Result<(), StartError> {
 fn read_tls_file(key: &str, path: &Path) -> Result<Vec<u8>, StartError> {
     std::fs::read(path)
         .map_err(|e| StartError::Tls(format!("{key}: cannot read {}: {e}", path.display())))
-}
-
-/// An error and its sources: tonic's transport error says only "transport
-/// error" and keeps what rustls objected to in its source.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(inner) = source {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    text
 }
 
 /// Serves auth-service on `listener` until `shutdown` resolves.

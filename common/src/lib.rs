@@ -2,6 +2,7 @@
 //! telemetry, shutdown signals, token types and the generated gRPC code.
 
 pub mod config;
+pub mod error_chain;
 pub mod proto;
 pub mod reason;
 pub mod shutdown;
