@@ -2,6 +2,8 @@
 
 use super::ConfigError;
 use crate::telemetry::LogFormat;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -270,25 +272,25 @@ pub(super) enum Pem {
     PrivateKey,
 }
 
-/// Checks that the file `key` names can be read and holds a PEM block of
-/// the expected kind: a wrong path, or a certificate and key swapped, then
-/// stops the binary before it binds, naming the key and the path. This is
-/// only a plausibility check; rustls parses the blocks when the binaries
-/// build their TLS configuration. The file's content never appears in an
+/// Checks that the file `key` names can be read and holds PEM of the
+/// expected kind (parsed with rustls' PEM reader): a wrong path, or a
+/// certificate and key swapped, then stops the binary before it binds,
+/// naming the key and the path. Whether the key matches the certificate is
+/// only known when the binaries build their TLS configuration. The file's content never appears in an
 /// error (it may be a private key).
 pub(super) fn check_pem_file(key: &str, path: &Path, kind: Pem) -> Result<(), ConfigError> {
     let contents = std::fs::read(path)
         .map_err(|e| ConfigError::invalid(key, format!("cannot read {}: {e}", path.display())))?;
-    let has = |label: &str| {
-        let line = format!("-----BEGIN {label}-----");
-        contents
-            .windows(line.len())
-            .any(|window| window == line.as_bytes())
-    };
+    // Only the encrypted form is recognised by its label, to say so; the
+    // rest is parsed by rustls' PEM reader.
+    let encrypted = b"-----BEGIN ENCRYPTED PRIVATE KEY-----";
     let found = match kind {
-        Pem::Certificates => has("CERTIFICATE"),
+        Pem::Certificates => {
+            let mut certificates = CertificateDer::pem_slice_iter(&contents).peekable();
+            certificates.peek().is_some() && certificates.all(|c| c.is_ok())
+        }
         Pem::PrivateKey => {
-            if has("ENCRYPTED PRIVATE KEY") {
+            if contents.windows(encrypted.len()).any(|w| w == encrypted) {
                 return Err(ConfigError::invalid(
                     key,
                     format!(
@@ -298,7 +300,7 @@ pub(super) fn check_pem_file(key: &str, path: &Path, kind: Pem) -> Result<(), Co
                     ),
                 ));
             }
-            has("PRIVATE KEY") || has("RSA PRIVATE KEY") || has("EC PRIVATE KEY")
+            PrivateKeyDer::from_pem_slice(&contents).is_ok()
         }
     };
     if found {

@@ -265,6 +265,23 @@ fn unreadable_or_wrong_pem_files_name_the_key_and_path() {
     ]));
     assert!(e.contains("auth_service.client_ca"), "{e}");
     assert!(!e.contains(body), "{e}");
+
+    // The right labels around bytes that are not a certificate: parsed,
+    // not just recognised.
+    let dir = tempfile::tempdir().unwrap();
+    let corrupt = dir.path().join("corrupt.pem");
+    std::fs::write(
+        &corrupt,
+        "-----BEGIN CERTIFICATE-----\n!!not base64!!\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let e = err(&format!(
+        "[auth_service]\ntls_cert = {:?}\ntls_key = {:?}\n",
+        corrupt.display().to_string(),
+        grpc_tls("server.key")
+    ));
+    assert!(e.contains("auth_service.tls_cert"), "{e}");
+    assert!(e.contains("does not contain a PEM certificate"), "{e}");
 }
 
 #[test]
