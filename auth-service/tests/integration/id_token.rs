@@ -72,19 +72,68 @@ async fn hs256_keyed_with_the_public_key_is_rejected() {
     assert_rejected(h.exchange_id_token("dev", &token).await, "unsupported_alg");
 }
 
+/// A listener that counts the connections made to it: where an attacker's
+/// `jku`, `x5u` or `kid` URL points.
+async fn trap() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((_socket, _)) = listener.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    (url, hits)
+}
+
 #[tokio::test]
-async fn jku_and_x5u_headers_are_never_followed() {
+async fn jku_x5u_jwk_and_url_kids_are_never_followed() {
     let h = Harness::start().await;
+    let (trap_url, hits) = trap().await;
+    let claims = h.idp.id_token_claims("alice", DEV_CLIENT, None);
+    h.exchange_id_token("dev", &h.id_token("alice"))
+        .await
+        .unwrap();
     let before = h.idp.jwks_fetch_count();
+
+    // A kid of no published key, with jku and x5u offering the attacker's.
     let mut header = Header::new(Algorithm::RS256);
     header.kid = Some("attacker-key".into());
-    header.jku = Some("http://127.0.0.1:1/evil-jwks".into());
-    header.x5u = Some("http://127.0.0.1:1/evil-cert".into());
-    let claims = h.idp.id_token_claims("alice", DEV_CLIENT, None);
+    header.jku = Some(format!("{trap_url}/jwks.json"));
+    header.x5u = Some(format!("{trap_url}/cert.pem"));
     let token = h.idp.sign_with(header, &claims, SigningKey::Unpublished);
     assert_rejected(h.exchange_id_token("dev", &token).await, "unknown_key");
-    // Only the configured JWKS was consulted (initial fetch + one refetch).
+
+    // The published kid, the attacker's key embedded as `jwk`.
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = current_kid(&h);
+    header.jwk =
+        Some(serde_json::from_value(json!({"kty": "RSA", "n": "AQAB", "e": "AQAB"})).unwrap());
+    let token = h.idp.sign_with(header, &claims, SigningKey::Unpublished);
+    assert_rejected(h.exchange_id_token("dev", &token).await, "bad_signature");
+
+    // A kid that is itself a URL.
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some(format!("{trap_url}/key"));
+    let token = h.idp.sign_with(header, &claims, SigningKey::Unpublished);
+    assert_rejected(h.exchange_id_token("dev", &token).await, "unknown_key");
+
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(
+        hits.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "a URL from a token header was fetched"
+    );
+    // Only the configured JWKS was consulted: at most one refetch per
+    // unknown kid.
     assert!(h.idp.jwks_fetch_count() - before <= 2);
+    // The trap does count what reaches it.
+    let _probe = tokio::net::TcpStream::connect(trap_url.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
 }
 
 #[tokio::test]
