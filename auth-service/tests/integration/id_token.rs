@@ -211,8 +211,17 @@ async fn expiry_and_issue_time_respect_the_skew() {
 #[tokio::test]
 async fn oversized_and_garbage_tokens_are_rejected_before_crypto() {
     let h = Harness::start().await;
-    let huge = "a".repeat(20_000);
+    // A real, well-signed token made large: refused on its size alone,
+    // before the provider's keys are even fetched.
+    let mut claims = h.idp.id_token_claims("alice", DEV_CLIENT, None);
+    claims["padding"] = json!("x".repeat(20_000));
+    let huge = h.idp.sign(&claims);
     assert_rejected(h.exchange_id_token("dev", &huge).await, "token_too_large");
+    assert_eq!(
+        h.idp.jwks_fetch_count(),
+        0,
+        "keys fetched for an oversized token"
+    );
     assert_rejected(
         h.exchange_id_token("dev", "not.a.jwt").await,
         "malformed_token",
