@@ -170,3 +170,61 @@ async fn sessions_are_listed_and_revoked_by_id() {
     assert_redirect(&form, "/");
     assert_eq!(me_status(&stack, &other).await, 401);
 }
+
+/// OWASP session fixation: a session cookie planted in the victim's browser
+/// (here the attacker's own, bob's) is never promoted by the victim's login;
+/// the login issues a new token and the planted one stays bob's.
+#[tokio::test]
+async fn login_issues_a_new_token_whatever_cookie_was_planted() {
+    let stack = TestStack::start().await;
+    let planted = stack.session_token("bob").await;
+    let client = bare_client();
+    let login = client
+        .get(stack.url("/auth/login/dev"))
+        .header("cookie", format!("portcullis={planted}"))
+        .send()
+        .await
+        .unwrap();
+    let flow = portcullis_tests::set_cookie(&login, "portcullis_flow").expect("flow cookie");
+    let flow = portcullis_tests::cookie_value(flow).to_owned();
+    let consent = client
+        .get(format!(
+            "{}&login_hint=alice",
+            portcullis_tests::location(&login)
+        ))
+        .send()
+        .await
+        .unwrap();
+    let response = client
+        .get(stack.follow(&portcullis_tests::location(&consent)))
+        .header(
+            "cookie",
+            format!("portcullis={planted}; portcullis_flow={flow}"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    let issued = portcullis_tests::cookie_value(
+        portcullis_tests::set_cookie(&response, "portcullis").expect("a session cookie"),
+    )
+    .to_owned();
+    assert_ne!(issued, planted);
+    let whoami = |token: String| {
+        let stack = &stack;
+        async move {
+            let me: Value = bare_client()
+                .get(stack.url("/auth/me"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            me["user"]["email"].as_str().unwrap_or_default().to_owned()
+        }
+    };
+    assert_eq!(whoami(issued).await, "alice@example.com");
+    assert_eq!(whoami(planted).await, "bob@example.com");
+}
