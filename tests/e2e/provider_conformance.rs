@@ -398,6 +398,7 @@ async fn every_misbehaving_provider_is_refused_in_both_flows() {
             }
         }
     }
+
     // rp-id_token-kid-absent-single-jwks: accepted; then
     // rp-id_token-kid-absent-multiple-jwks: refused.
     let no_kid: Edit = |h, _| h.kid = None;
@@ -436,6 +437,7 @@ async fn every_misbehaving_provider_is_refused_in_both_flows() {
         session_tokens.push(assert_accepted(&stack, flow, "alice", "after a key rotation").await);
     }
     assert_eq!(stack.idp.idp().jwks_fetch_count(), fetches + 1);
+
     // No secret in any log line of either service.
     let logs = stack.service_logs();
     assert!(!logs.is_empty());
