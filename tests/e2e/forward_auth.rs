@@ -16,15 +16,7 @@ async fn check_answers_identity_headers_or_401() {
         .await
         .unwrap();
     assert_eq!(ok.status(), 200);
-    let me: Value = client
-        .get(stack.url("/auth/me"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me: Value = stack.get_json("/auth/me", &token).await;
     let h = ok.headers();
     assert_eq!(h["x-auth-user-id"], me["user"]["id"].as_str().unwrap());
     assert_eq!(h["x-auth-email"], "alice@example.com");

@@ -32,15 +32,7 @@ target = {{ upstream = "{url}" }}
 }
 
 async fn user_id(stack: &TestStack, token: &str) -> String {
-    let me: Value = bare_client()
-        .get(stack.url("/auth/me"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me: Value = stack.get_json("/auth/me", token).await;
     me["user"]["id"].as_str().unwrap().to_owned()
 }
 
@@ -84,15 +76,7 @@ async fn upstream_gets_our_identity_and_never_forgeries_or_our_cookie() {
     );
 
     // A bearer session token is not forwarded either.
-    let echoed: Value = client
-        .get(stack.url("/echo/"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let echoed: Value = stack.get_json("/echo/", &token).await;
     assert!(seen(&echoed, "authorization").is_empty());
     assert_eq!(seen(&echoed, "x-auth-user-id"), vec![alice_id.as_str()]);
 

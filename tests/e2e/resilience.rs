@@ -39,15 +39,7 @@ async fn auth_service_outage_fails_closed_and_recovers() {
     stack.kill_auth_service();
     let me = status("/auth/me").await;
     assert_eq!(me, 503);
-    let body: Value = client
-        .get(stack.url("/auth/me"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body: Value = stack.get_json("/auth/me", &token).await;
     assert_eq!(body["error"], "auth_unavailable");
     assert_eq!(status("/echo/x").await, 503);
     assert_eq!(status("/auth/check").await, 503);

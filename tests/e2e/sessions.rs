@@ -89,15 +89,7 @@ async fn sessions_are_listed_and_revoked_by_id() {
     let alice = stack.session_token("alice").await;
     let client = bare_client();
 
-    let list: Value = client
-        .get(stack.url("/auth/sessions"))
-        .bearer_auth(&laptop)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = stack.get_json("/auth/sessions", &laptop).await;
     let list = list.as_array().unwrap();
     assert_eq!(list.len(), 2, "{list:?}");
     let current: Vec<_> = list.iter().filter(|s| s["current"] == true).collect();
@@ -108,15 +100,7 @@ async fn sessions_are_listed_and_revoked_by_id() {
         .to_owned();
 
     // Someone else's session id: 404, and nothing is revoked.
-    let alice_me: Value = client
-        .get(stack.url("/auth/me"))
-        .bearer_auth(&alice)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let alice_me: Value = stack.get_json("/auth/me", &alice).await;
     let alice_session = alice_me["session"]["id"].as_str().unwrap();
     let not_theirs = client
         .delete(stack.url(&format!("/auth/sessions/{alice_session}")))
@@ -210,21 +194,8 @@ async fn login_issues_a_new_token_whatever_cookie_was_planted() {
     )
     .to_owned();
     assert_ne!(issued, planted);
-    let whoami = |token: String| {
-        let stack = &stack;
-        async move {
-            let me: Value = bare_client()
-                .get(stack.url("/auth/me"))
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            me["user"]["email"].as_str().unwrap_or_default().to_owned()
-        }
-    };
-    assert_eq!(whoami(issued).await, "alice@example.com");
-    assert_eq!(whoami(planted).await, "bob@example.com");
+    let me = stack.get_json("/auth/me", &issued).await;
+    assert_eq!(me["user"]["email"], "alice@example.com");
+    let me = stack.get_json("/auth/me", &planted).await;
+    assert_eq!(me["user"]["email"], "bob@example.com");
 }

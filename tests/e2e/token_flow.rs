@@ -34,15 +34,7 @@ async fn id_token_is_exchanged_for_a_session() {
     assert_eq!(me.status(), 200);
 
     // Non-browser clients: the same token as a bearer credential.
-    let me: Value = bare_client()
-        .get(stack.url("/auth/me"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me: Value = stack.get_json("/auth/me", &token).await;
     assert_eq!(me["user"]["email"], "bob@example.com");
 }
 

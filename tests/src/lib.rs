@@ -502,6 +502,20 @@ impl TestStack {
         format!("{}{path}", self.gateway_url)
     }
 
+    /// GETs `path` with `token` as a bearer credential and reads the JSON
+    /// answer, whatever its status.
+    pub async fn get_json(&self, path: &str, token: &str) -> serde_json::Value {
+        self.bare_client()
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// Maps a redirect target on the public origin to the gateway's real
     /// address; other URLs are returned unchanged.
     pub fn follow(&self, location: &str) -> String {
