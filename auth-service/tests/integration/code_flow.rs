@@ -138,11 +138,7 @@ async fn a_wrong_nonce_is_rejected() {
     h.idp.update_faults(|f| {
         f.id_token_mutator = Some(Arc::new(|_, claims| claims["nonce"] = json!("replayed")));
     });
-    let (code, state, iss, handle) = h.authorize("dev", "alice").await;
-    assert_rejected(
-        h.complete("dev", &code, &state, &handle, &iss).await,
-        "nonce_mismatch",
-    );
+    assert_rejected(h.code_flow("dev", "alice").await, "nonce_mismatch");
 }
 
 #[tokio::test]
@@ -153,11 +149,7 @@ async fn a_missing_nonce_is_rejected() {
             claims.as_object_mut().unwrap().remove("nonce");
         }));
     });
-    let (code, state, iss, handle) = h.authorize("dev", "alice").await;
-    assert_rejected(
-        h.complete("dev", &code, &state, &handle, &iss).await,
-        "nonce_mismatch",
-    );
+    assert_rejected(h.code_flow("dev", "alice").await, "nonce_mismatch");
 }
 
 #[tokio::test]
@@ -191,11 +183,7 @@ async fn a_callback_for_another_provider_is_rejected() {
 async fn a_token_response_without_id_token_is_rejected() {
     let h = Harness::start().await;
     h.idp.update_faults(|f| f.omit_id_token = true);
-    let (code, state, iss, handle) = h.authorize("dev", "alice").await;
-    assert_rejected(
-        h.complete("dev", &code, &state, &handle, &iss).await,
-        "missing_id_token",
-    );
+    assert_rejected(h.code_flow("dev", "alice").await, "missing_id_token");
 }
 
 #[tokio::test]
@@ -203,11 +191,7 @@ async fn a_userinfo_subject_mismatch_is_rejected() {
     let h = Harness::start().await;
     h.idp
         .update_faults(|f| f.userinfo_sub = Some("somebody-else".into()));
-    let (code, state, iss, handle) = h.authorize("dev", "alice").await;
-    assert_rejected(
-        h.complete("dev", &code, &state, &handle, &iss).await,
-        "userinfo_sub_mismatch",
-    );
+    assert_rejected(h.code_flow("dev", "alice").await, "userinfo_sub_mismatch");
 }
 
 #[tokio::test]
@@ -215,11 +199,7 @@ async fn a_provider_error_at_the_token_endpoint_is_a_rejection() {
     let h = Harness::start().await;
     h.idp
         .update_faults(|f| f.token_error = Some("invalid_grant".into()));
-    let (code, state, iss, handle) = h.authorize("dev", "alice").await;
-    assert_rejected(
-        h.complete("dev", &code, &state, &handle, &iss).await,
-        "code_exchange_failed",
-    );
+    assert_rejected(h.code_flow("dev", "alice").await, "code_exchange_failed");
 }
 
 #[tokio::test]
@@ -227,16 +207,11 @@ async fn a_discovery_issuer_mismatch_refuses_the_provider() {
     let h = Harness::start().await;
     h.idp
         .update_faults(|f| f.discovery_issuer = Some("https://impostor.example".into()));
-    let began = h
-        .client
-        .clone()
-        .begin_login(common::proto::BeginLoginRequest {
-            provider_id: "dev".into(),
-            redirect_uri: REDIRECT_URI.into(),
-            return_to: String::new(),
-        })
-        .await;
-    assert_rejected(began, "discovery_issuer_mismatch");
+    // Refused at BeginLogin: the browser is never sent to the impostor.
+    assert_rejected(
+        h.code_flow("dev", "alice").await,
+        "discovery_issuer_mismatch",
+    );
     // Not remembered: once the provider is fixed, logins work.
     h.idp.set_faults(Default::default());
     h.authorize("dev", "alice").await;

@@ -7,11 +7,7 @@ use common::proto::exchange_token_request::Token;
 #[tokio::test]
 async fn code_flow_reads_the_user_from_the_api() {
     let h = Harness::start().await;
-    let (code, state, _iss, handle) = h.authorize("github", "alice").await;
-    let login = h
-        .complete("github", &code, &state, &handle, "")
-        .await
-        .unwrap();
+    let login = h.code_flow("github", "alice").await.unwrap();
     let user = login.user.unwrap();
     assert_eq!(user.email, "alice@example.com");
     assert!(user.email_verified);

@@ -6,7 +6,7 @@
 use crate::support::*;
 use auth_service::providers::http::MAX_RESPONSE_BYTES;
 use common::proto::exchange_token_request::Token;
-use common::proto::{BeginLoginRequest, ListSessionsRequest, LoginResponse};
+use common::proto::{ListSessionsRequest, LoginResponse};
 use dev_idp::{Endpoint, Faults, HugeResponse, MalformedResponse, SigningKey};
 use jsonwebtoken::{Algorithm, Header};
 use std::time::{Duration, Instant};
@@ -25,33 +25,7 @@ enum Flow {
 /// One login attempt for `user` along `flow`.
 async fn attempt(h: &Harness, flow: Flow, user: &str) -> Result<LoginResponse, tonic::Status> {
     match flow {
-        Flow::Code(provider) => {
-            let began = h
-                .client
-                .clone()
-                .begin_login(BeginLoginRequest {
-                    provider_id: provider.into(),
-                    redirect_uri: REDIRECT_URI.into(),
-                    return_to: "/after".into(),
-                })
-                .await?
-                .into_inner();
-            let params = follow_authorization(&began.authorization_url, user).await;
-            // The dev provider's `iss` is not GitHub's API base.
-            let iss = if provider == "github" {
-                ""
-            } else {
-                &params["iss"]
-            };
-            h.complete(
-                provider,
-                &params["code"],
-                &params["state"],
-                &began.flow_handle,
-                iss,
-            )
-            .await
-        }
+        Flow::Code(provider) => h.code_flow(provider, user).await,
         Flow::IdToken => h.exchange_id_token("dev", &h.id_token(user)).await,
         Flow::AccessToken(provider) => {
             let client = match provider {

@@ -186,6 +186,44 @@ impl Harness {
     /// BeginLogin + the provider's consent for `user`; returns
     /// (code, state, iss, flow handle).
     pub async fn authorize(&self, provider: &str, user: &str) -> (String, String, String, String) {
+        let (params, flow_handle) = self.begin_and_consent(provider, user).await.unwrap();
+        let param = |name: &str| params.get(name).cloned().unwrap_or_default();
+        (param("code"), param("state"), param("iss"), flow_handle)
+    }
+
+    /// The whole code flow as `user`: BeginLogin, the provider's consent,
+    /// CompleteLogin; a refused BeginLogin is returned as it is.
+    pub async fn code_flow(
+        &self,
+        provider: &str,
+        user: &str,
+    ) -> Result<LoginResponse, tonic::Status> {
+        let (params, flow_handle) = self.begin_and_consent(provider, user).await?;
+        let param = |name: &str| params.get(name).cloned().unwrap_or_default();
+        // The dev provider's `iss` is not GitHub's API base, and GitHub
+        // sends none.
+        let iss = if provider == "github" {
+            String::new()
+        } else {
+            param("iss")
+        };
+        self.complete(
+            provider,
+            &param("code"),
+            &param("state"),
+            &flow_handle,
+            &iss,
+        )
+        .await
+    }
+
+    /// BeginLogin, then the provider's consent for `user`: the
+    /// authorization response's parameters and the flow handle.
+    async fn begin_and_consent(
+        &self,
+        provider: &str,
+        user: &str,
+    ) -> Result<(std::collections::HashMap<String, String>, String), tonic::Status> {
         let began = self
             .client
             .clone()
@@ -194,16 +232,10 @@ impl Harness {
                 redirect_uri: REDIRECT_URI.into(),
                 return_to: "/after".into(),
             })
-            .await
-            .unwrap()
+            .await?
             .into_inner();
         let params = follow_authorization(&began.authorization_url, user).await;
-        (
-            params.get("code").cloned().unwrap_or_default(),
-            params.get("state").cloned().unwrap_or_default(),
-            params.get("iss").cloned().unwrap_or_default(),
-            began.flow_handle,
-        )
+        Ok((params, began.flow_handle))
     }
 
     pub async fn complete(
