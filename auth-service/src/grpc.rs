@@ -48,6 +48,12 @@ pub fn status(error: AuthError) -> Status {
             tracing::warn!(detail = %msg, "identity provider unavailable");
             Status::unavailable(format!("identity provider unavailable: {msg}"))
         }
+        // Not acknowledged and not lost: the caller may retry, and the
+        // gateway answers 503 rather than pretending the revoke worked.
+        AuthError::Storage(e @ crate::storage::StorageError::NotDurable(_)) => {
+            tracing::error!(error = %e, "store write not confirmed durable");
+            Status::unavailable("store unavailable: write not confirmed durable")
+        }
         e @ (AuthError::Storage(_) | AuthError::Random(_)) => {
             tracing::error!(error = ?e, "internal error");
             Status::internal("internal error")
@@ -299,6 +305,14 @@ mod tests {
             (
                 AuthError::Storage(crate::storage::StorageError::Corrupt("sessions")),
                 Code::Internal,
+            ),
+            (
+                AuthError::Storage(crate::storage::StorageError::NotDurable(
+                    crate::storage::group_commit::CommitError::TimedOut(
+                        std::time::Duration::from_secs(1),
+                    ),
+                )),
+                Code::Unavailable,
             ),
         ];
         for (error, code) in cases {

@@ -10,6 +10,7 @@ pub mod domain;
 pub mod grpc;
 pub mod providers;
 pub mod storage;
+mod store_watchdog;
 mod sweeper;
 
 use common::config::{AuthServiceConfig, Config, StoreKind};
@@ -166,6 +167,10 @@ pub async fn run_with(
         providers::Providers::new(&config.providers, config.auth_service.provider_timeout)
             .map_err(|e| StartError::Providers(e.to_string()))?;
     let sweep_interval = config.auth_service.sweep_interval;
+    let probing = store_watchdog::Probing {
+        interval: config.auth_service.store_probe_interval,
+        timeout: config.auth_service.store_probe_timeout,
+    };
     let caller_auth = caller_auth::CallerAuth::new(
         config.auth_service.service_token.as_ref(),
         config.auth_service.client_ca.is_some(),
@@ -184,7 +189,12 @@ pub async fn run_with(
              session tokens cross the network in clear; set tls_cert and tls_key"
         );
     }
-    let auth = Arc::new(Auth::new(store, providers, deps.clock, config.auth_service));
+    let auth = Arc::new(Auth::new(
+        store.clone(),
+        providers,
+        deps.clock,
+        config.auth_service,
+    ));
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
@@ -198,6 +208,15 @@ pub async fn run_with(
 
     let cancel = CancellationToken::new();
     let sweeper = tokio::spawn(sweeper::run(auth.clone(), sweep_interval, cancel.clone()));
+    let watchdog = tokio::spawn(store_watchdog::run(
+        move || {
+            let store = store.clone();
+            async move { store.probe().await }
+        },
+        health_reporter,
+        probing,
+        cancel.clone(),
+    ));
 
     let served = server
         .add_service(health_service)
@@ -214,8 +233,10 @@ pub async fn run_with(
         .await;
 
     cancel.cancel();
-    if let Err(e) = sweeper.await {
-        tracing::error!(error = %e, "sweeper task failed");
+    for (name, task) in [("sweeper", sweeper), ("store watchdog", watchdog)] {
+        if let Err(e) = task.await {
+            tracing::error!(error = %e, task = name, "background task failed");
+        }
     }
     if let Err(e) = auth.flush().await {
         tracing::error!(error = %e, "final flush failed");

@@ -14,6 +14,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod watchdog;
+
 use auth_service::storage::sled::SledStore;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

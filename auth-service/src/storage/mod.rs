@@ -9,6 +9,7 @@
 //! (deletes) one return only after the change is on disk, so an acknowledged
 //! login or revocation survives a crash.
 
+pub mod group_commit;
 pub mod sled;
 
 use crate::domain::clock::UnixTime;
@@ -25,6 +26,10 @@ pub enum StorageError {
     /// A stored record could not be decoded.
     #[error("corrupt record in {0}")]
     Corrupt(&'static str),
+    /// The write happened but could not be confirmed durable, so it must not
+    /// be acknowledged (a stuck or failing disk).
+    #[error("write not confirmed durable: {0}")]
+    NotDurable(#[from] group_commit::CommitError),
 }
 
 /// A user, keyed by the provider's `(issuer, subject)`.
@@ -177,6 +182,10 @@ pub trait SessionStore: Send + Sync + 'static {
 
     /// Waits until everything written so far is durable (used at shutdown).
     async fn flush(&self) -> Result<(), StorageError>;
+
+    /// Writes a marker, reads it back and waits until it is durable: the
+    /// whole write path a login takes, for the store watchdog.
+    async fn probe(&self) -> Result<(), StorageError>;
 }
 
 /// Authorization-code flow state.

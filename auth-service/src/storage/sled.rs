@@ -3,10 +3,13 @@
 //! Trees: `sessions` (token hash → session), `session_ids` (id → token hash),
 //! `user_sessions` (user id ‖ 0 ‖ session id → token hash, the per-user
 //! index), `users` (id → user), `identities` (issuer ‖ 0 ‖ subject → user id)
-//! and `flows` (state hash → flow). Records are JSON. Revocations run in one
-//! transaction over the three session trees and then `flush_async`, so they
-//! are on disk before the RPC is acknowledged.
+//! and `flows` (state hash → flow). Records are JSON. A new session and
+//! every revocation are written in one transaction over the three session
+//! trees and then wait for [`GroupCommit`], so they are on disk before the RPC
+//! is acknowledged. sled's `flush_async` is never called: see
+//! [`super::group_commit`] for why.
 
+use super::group_commit::GroupCommit;
 use super::{
     FlowRecord, FlowStore, SessionRecord, SessionStore, StorageError, UserRecord, UserStore,
 };
@@ -18,18 +21,30 @@ use serde::de::DeserializeOwned;
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a write waits for its flush before the call fails with
+/// [`StorageError::NotDurable`]: far above a healthy fsync (milliseconds),
+/// far below the gateway's patience, so a stuck disk is an error answer.
+const FLUSH_DEADLINE: Duration = Duration::from_secs(10);
 
 /// The sled-backed store.
 #[derive(Clone)]
 pub struct SledStore {
-    db: sled::Db,
+    commit: Arc<GroupCommit>,
     sessions: sled::Tree,
     session_ids: sled::Tree,
     user_sessions: sled::Tree,
     users: sled::Tree,
     identities: sled::Tree,
     flows: sled::Tree,
+    /// Bookkeeping that is no user data: the watchdog's probe marker.
+    meta: sled::Tree,
 }
+
+/// The key of the watchdog's probe marker in the `meta` tree.
+const PROBE_KEY: &[u8] = b"probe";
 
 impl From<sled::Error> for StorageError {
     fn from(e: sled::Error) -> Self {
@@ -58,14 +73,22 @@ impl SledStore {
     /// `spawn_blocking` or before the runtime serves requests.
     pub fn open(dir: &Path) -> Result<Self, StorageError> {
         let db = sled::Config::new().path(dir).open()?;
+        let flush_db = db.clone();
+        let commit = GroupCommit::start(
+            "sled-flusher",
+            Box::new(move || flush_db.flush().map(drop).map_err(|e| e.to_string())),
+            FLUSH_DEADLINE,
+        )
+        .map_err(|e| StorageError::Backend(format!("cannot start the flusher thread: {e}")))?;
         Ok(Self {
+            commit: Arc::new(commit),
             sessions: db.open_tree("sessions")?,
             session_ids: db.open_tree("session_ids")?,
             user_sessions: db.open_tree("user_sessions")?,
             users: db.open_tree("users")?,
             identities: db.open_tree("identities")?,
             flows: db.open_tree("flows")?,
-            db,
+            meta: db.open_tree("meta")?,
         })
     }
 
@@ -271,8 +294,26 @@ impl SessionStore for SledStore {
     }
 
     async fn flush(&self) -> Result<(), StorageError> {
-        self.db.flush_async().await?;
-        Ok(())
+        Ok(self.commit.durable().await?)
+    }
+
+    async fn probe(&self) -> Result<(), StorageError> {
+        let marker = self
+            .meta
+            .fetch_and_update(PROBE_KEY, |old| {
+                let n = old
+                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                    .map_or(0, u64::from_be_bytes);
+                Some(n.wrapping_add(1).to_be_bytes().to_vec())
+            })?
+            .and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok())
+            .map_or(0, u64::from_be_bytes)
+            .wrapping_add(1);
+        let read = self.meta.get(PROBE_KEY)?;
+        if read.as_deref() != Some(&marker.to_be_bytes()[..]) {
+            return Err(StorageError::Corrupt("meta"));
+        }
+        self.flush().await
     }
 }
 

@@ -42,6 +42,14 @@ pub struct AuthServiceConfig {
     /// How often expired sessions and login flows are purged. Default `5m`.
     #[serde(with = "humantime_serde")]
     pub sweep_interval: Duration,
+    /// How often the store watchdog writes, reads back and flushes a marker.
+    /// Default `5s`.
+    #[serde(with = "humantime_serde")]
+    pub store_probe_interval: Duration,
+    /// How long one probe may take before the store counts as hung and
+    /// health reports NOT_SERVING. Default `5s`.
+    #[serde(with = "humantime_serde")]
+    pub store_probe_timeout: Duration,
     /// Timeout of every call to an identity provider. Default `10s`.
     #[serde(with = "humantime_serde")]
     pub provider_timeout: Duration,
@@ -90,6 +98,8 @@ impl Default for AuthServiceConfig {
             session_idle_timeout: Duration::from_secs(24 * 3600),
             clock_skew: Duration::from_secs(60),
             sweep_interval: Duration::from_secs(300),
+            store_probe_interval: Duration::from_secs(5),
+            store_probe_timeout: Duration::from_secs(5),
             provider_timeout: Duration::from_secs(10),
             roles: BTreeMap::new(),
             log_format: LogFormat::Text,
@@ -170,6 +180,14 @@ impl AuthServiceConfig {
                 key("sweep_interval"),
                 "must be at least 1s",
             ));
+        }
+        for (name, value) in [
+            ("store_probe_interval", self.store_probe_interval),
+            ("store_probe_timeout", self.store_probe_timeout),
+        ] {
+            if value < Duration::from_millis(100) {
+                return Err(ConfigError::invalid(key(name), "must be at least 100ms"));
+            }
         }
         if self.provider_timeout < Duration::from_millis(100) {
             return Err(ConfigError::invalid(

@@ -399,6 +399,7 @@ mod properties {
             key in prop::sample::select(vec![
                 "listen", "data_dir", "session_lifetime", "session_idle_timeout",
                 "clock_skew", "sweep_interval", "provider_timeout", "log_format", "store",
+                "store_probe_interval", "store_probe_timeout",
             ]),
             value in "\\PC{0,40}",
         ) {
