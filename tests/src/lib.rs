@@ -665,6 +665,31 @@ impl TestStack {
             .unwrap()
     }
 
+    /// SIGKILLs the gateway and starts it again on the same address, with
+    /// the same configuration.
+    pub fn restart_gateway(&mut self) {
+        self.gateway.kill();
+        let listen = self
+            .gateway_url
+            .split_once("://")
+            .map(|(_, addr)| addr.to_owned())
+            .unwrap_or_else(|| self.gateway_url.clone());
+        let gateway = GatewaySetup {
+            dir: self.dir.path(),
+            options: &self.options,
+            public_origin: &self.public_origin,
+            listen: &listen,
+            auth_addr: &self.auth.addr,
+            service_token: &self.service_token,
+        }
+        .spawn("gateway.toml", self.options.service_token);
+        assert_eq!(
+            gateway.addr, self.gateway_url,
+            "gateway came back elsewhere"
+        );
+        self.gateway = gateway;
+    }
+
     /// Starts auth-service again on the same address and data directory.
     pub fn restart_auth_service(&mut self) {
         let addr = self.auth.addr.clone();
