@@ -118,6 +118,105 @@ impl SledStore {
     }
 }
 
+/// Writes and scans, run on the blocking pool ([`SledStore::blocking`]).
+impl SledStore {
+    /// Runs `work` on tokio's blocking pool. sled's writes and scans can
+    /// wait on its I/O buffers or the disk; off the runtime, such a wait
+    /// holds a blocking thread, never a worker, so validations keep flowing
+    /// and the store watchdog's timeout can still fire. Point reads stay on
+    /// the runtime: they are served from sled's cache on the hot path.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&SledStore) -> Result<T, StorageError> + Send + 'static,
+    ) -> Result<T, StorageError> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || work(&store))
+            .await
+            .map_err(|e| StorageError::Backend(format!("store task failed: {e}")))?
+    }
+
+    fn write_session(&self, session: &SessionRecord) -> Result<(), StorageError> {
+        let bytes = encode(session, "sessions")?;
+        let result: Result<(), TransactionError<()>> =
+            (&self.sessions, &self.session_ids, &self.user_sessions).transaction(
+                |(sessions, session_ids, user_sessions)| {
+                    sessions.insert(&session.token_hash[..], bytes.as_slice())?;
+                    session_ids.insert(session.id.as_bytes(), &session.token_hash[..])?;
+                    user_sessions.insert(
+                        pair_key(&session.user.id, &session.id),
+                        &session.token_hash[..],
+                    )?;
+                    Ok(())
+                },
+            );
+        match result {
+            Ok(()) => Ok(()),
+            Err(TransactionError::Abort(())) => Err(StorageError::Backend("aborted".into())),
+            Err(TransactionError::Storage(e)) => Err(e.into()),
+        }
+    }
+
+    fn remove_user_sessions(&self, user_id: &str) -> Result<u32, StorageError> {
+        let mut count = 0u32;
+        for entry in self.user_sessions.scan_prefix(pair_key(user_id, "")) {
+            let (key, hash) = entry?;
+            if self.remove_session_by_hash(&hash)?.is_some() {
+                count += 1;
+            } else {
+                // A dangling index entry: drop it too.
+                self.user_sessions.remove(key)?;
+            }
+        }
+        Ok(count)
+    }
+
+    fn remove_expired_sessions(&self, now: UnixTime) -> Result<u32, StorageError> {
+        let mut count = 0u32;
+        for entry in self.sessions.iter() {
+            let (hash, bytes) = entry?;
+            let live = decode::<SessionRecord>(&bytes, "sessions")
+                .map(|s| s.is_live(now))
+                .unwrap_or(false);
+            if !live && self.remove_session_by_hash(&hash)?.is_some() {
+                count += 1;
+            }
+        }
+        Ok(count)
+    }
+
+    fn remove_expired_flows(&self, now: UnixTime) -> Result<u32, StorageError> {
+        let mut count = 0u32;
+        for entry in self.flows.iter() {
+            let (key, bytes) = entry?;
+            let live = decode::<FlowRecord>(&bytes, "flows")
+                .map(|f| now < f.expires_at)
+                .unwrap_or(false);
+            if !live {
+                self.flows.remove(key)?;
+                count += 1;
+            }
+        }
+        Ok(count)
+    }
+
+    /// Bumps the probe marker and reads it back.
+    fn write_probe_marker(&self) -> Result<(), StorageError> {
+        let marker = self
+            .meta
+            .update_and_fetch(PROBE_KEY, |old| {
+                let n = old
+                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                    .map_or(0, u64::from_be_bytes);
+                Some(n.wrapping_add(1).to_be_bytes().to_vec())
+            })?
+            .ok_or(StorageError::Corrupt("meta"))?;
+        if self.meta.get(PROBE_KEY)?.as_ref() != Some(&marker) {
+            return Err(StorageError::Corrupt("meta"));
+        }
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl UserStore for SledStore {
     async fn user_by_identity(
@@ -142,25 +241,31 @@ impl UserStore for SledStore {
         candidate_id: &str,
     ) -> Result<String, StorageError> {
         let key = pair_key(issuer, subject);
-        match self.identities.compare_and_swap(
-            &key,
-            None as Option<&[u8]>,
-            Some(candidate_id.as_bytes()),
-        )? {
-            Ok(()) => Ok(candidate_id.to_owned()),
-            Err(existing) => match existing.current {
-                Some(id) => {
-                    String::from_utf8(id.to_vec()).map_err(|_| StorageError::Corrupt("identities"))
-                }
-                None => Err(StorageError::Corrupt("identities")),
-            },
-        }
+        let candidate_id = candidate_id.to_owned();
+        self.blocking(move |store| {
+            match store.identities.compare_and_swap(
+                &key,
+                None as Option<&[u8]>,
+                Some(candidate_id.as_bytes()),
+            )? {
+                Ok(()) => Ok(candidate_id),
+                Err(existing) => match existing.current {
+                    Some(id) => String::from_utf8(id.to_vec())
+                        .map_err(|_| StorageError::Corrupt("identities")),
+                    None => Err(StorageError::Corrupt("identities")),
+                },
+            }
+        })
+        .await
     }
 
     async fn put_user(&self, user: &UserRecord) -> Result<(), StorageError> {
-        self.users
-            .insert(user.id.as_bytes(), encode(user, "users")?)?;
-        Ok(())
+        let (key, bytes) = (user.id.clone(), encode(user, "users")?);
+        self.blocking(move |store| {
+            store.users.insert(key.as_bytes(), bytes)?;
+            Ok(())
+        })
+        .await
     }
 
     async fn user(&self, id: &str) -> Result<Option<UserRecord>, StorageError> {
@@ -174,26 +279,9 @@ impl UserStore for SledStore {
 #[async_trait]
 impl SessionStore for SledStore {
     async fn insert_session(&self, session: &SessionRecord) -> Result<(), StorageError> {
-        let bytes = encode(session, "sessions")?;
-        let result: Result<(), TransactionError<()>> =
-            (&self.sessions, &self.session_ids, &self.user_sessions).transaction(
-                |(sessions, session_ids, user_sessions)| {
-                    sessions.insert(&session.token_hash[..], bytes.as_slice())?;
-                    session_ids.insert(session.id.as_bytes(), &session.token_hash[..])?;
-                    user_sessions.insert(
-                        pair_key(&session.user.id, &session.id),
-                        &session.token_hash[..],
-                    )?;
-                    Ok(())
-                },
-            );
-        match result {
-            Ok(()) => {}
-            Err(TransactionError::Abort(())) => {
-                return Err(StorageError::Backend("aborted".into()));
-            }
-            Err(TransactionError::Storage(e)) => return Err(e.into()),
-        }
+        let session = session.clone();
+        self.blocking(move |store| store.write_session(&session))
+            .await?;
         // A login is rare and its cookie is already on its way: make the
         // session durable too, so a crash right after login does not log
         // the user out.
@@ -227,66 +315,69 @@ impl SessionStore for SledStore {
         last_seen_at: UnixTime,
         idle_expires_at: UnixTime,
     ) -> Result<(), StorageError> {
-        // update_and_fetch retries on concurrent change and yields None for a
-        // deleted key, so a revoked session is never written back.
-        self.sessions.update_and_fetch(token_hash.0, |old| {
-            let old = old?;
-            let mut record: SessionRecord = serde_json::from_slice(old).ok()?;
-            record.last_seen_at = last_seen_at;
-            record.idle_expires_at = idle_expires_at;
-            serde_json::to_vec(&record)
-                .ok()
-                .or_else(|| Some(old.to_vec()))
-        })?;
-        Ok(())
+        let hash = token_hash.0;
+        self.blocking(move |store| {
+            // update_and_fetch retries on concurrent change and yields None
+            // for a deleted key, so a revoked session is never written back.
+            store.sessions.update_and_fetch(hash, |old| {
+                let old = old?;
+                let mut record: SessionRecord = serde_json::from_slice(old).ok()?;
+                record.last_seen_at = last_seen_at;
+                record.idle_expires_at = idle_expires_at;
+                serde_json::to_vec(&record)
+                    .ok()
+                    .or_else(|| Some(old.to_vec()))
+            })?;
+            Ok(())
+        })
+        .await
     }
 
     async fn delete_session(&self, id: &str) -> Result<Option<SessionRecord>, StorageError> {
-        let Some(hash) = self.session_ids.get(id.as_bytes())? else {
-            return Ok(None);
-        };
-        let removed = self.remove_session_by_hash(&hash)?;
+        let id = id.to_owned();
+        let removed = self
+            .blocking(move |store| match store.session_ids.get(id.as_bytes())? {
+                Some(hash) => store.remove_session_by_hash(&hash),
+                None => Ok(None),
+            })
+            .await?;
+        // Flushed even when it was gone already: a concurrent revoke of the
+        // same session may still be waiting for its flush, and the caller
+        // acknowledges the revocation either way.
         self.flush().await?;
         Ok(removed)
     }
 
     async fn user_sessions(&self, user_id: &str) -> Result<Vec<SessionRecord>, StorageError> {
-        let mut out = Vec::new();
-        for entry in self.user_sessions.scan_prefix(pair_key(user_id, "")) {
-            let (_, hash) = entry?;
-            if let Some(bytes) = self.sessions.get(hash)? {
-                out.push(decode(&bytes, "sessions")?);
+        let prefix = pair_key(user_id, "");
+        self.blocking(move |store| {
+            let mut out = Vec::new();
+            for entry in store.user_sessions.scan_prefix(prefix) {
+                let (_, hash) = entry?;
+                if let Some(bytes) = store.sessions.get(hash)? {
+                    out.push(decode(&bytes, "sessions")?);
+                }
             }
-        }
-        Ok(out)
+            Ok(out)
+        })
+        .await
     }
 
     async fn delete_user_sessions(&self, user_id: &str) -> Result<u32, StorageError> {
-        let mut count = 0u32;
-        for entry in self.user_sessions.scan_prefix(pair_key(user_id, "")) {
-            let (key, hash) = entry?;
-            if self.remove_session_by_hash(&hash)?.is_some() {
-                count += 1;
-            } else {
-                // A dangling index entry: drop it too.
-                self.user_sessions.remove(key)?;
-            }
-        }
+        let user_id = user_id.to_owned();
+        let count = self
+            .blocking(move |store| store.remove_user_sessions(&user_id))
+            .await?;
+        // Flushed even when nothing was found, for the same reason as in
+        // `delete_session`.
         self.flush().await?;
         Ok(count)
     }
 
     async fn purge_expired_sessions(&self, now: UnixTime) -> Result<u32, StorageError> {
-        let mut count = 0u32;
-        for entry in self.sessions.iter() {
-            let (hash, bytes) = entry?;
-            let live = decode::<SessionRecord>(&bytes, "sessions")
-                .map(|s| s.is_live(now))
-                .unwrap_or(false);
-            if !live && self.remove_session_by_hash(&hash)?.is_some() {
-                count += 1;
-            }
-        }
+        let count = self
+            .blocking(move |store| store.remove_expired_sessions(now))
+            .await?;
         if count > 0 {
             self.flush().await?;
         }
@@ -298,21 +389,7 @@ impl SessionStore for SledStore {
     }
 
     async fn probe(&self) -> Result<(), StorageError> {
-        let marker = self
-            .meta
-            .fetch_and_update(PROBE_KEY, |old| {
-                let n = old
-                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                    .map_or(0, u64::from_be_bytes);
-                Some(n.wrapping_add(1).to_be_bytes().to_vec())
-            })?
-            .and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok())
-            .map_or(0, u64::from_be_bytes)
-            .wrapping_add(1);
-        let read = self.meta.get(PROBE_KEY)?;
-        if read.as_deref() != Some(&marker.to_be_bytes()[..]) {
-            return Err(StorageError::Corrupt("meta"));
-        }
+        self.blocking(|store| store.write_probe_marker()).await?;
         self.flush().await
     }
 }
@@ -324,30 +401,29 @@ impl FlowStore for SledStore {
         state_hash: &SecretHash,
         flow: &FlowRecord,
     ) -> Result<(), StorageError> {
-        self.flows.insert(state_hash.0, encode(flow, "flows")?)?;
-        Ok(())
+        let (key, bytes) = (state_hash.0, encode(flow, "flows")?);
+        self.blocking(move |store| {
+            store.flows.insert(key, bytes)?;
+            Ok(())
+        })
+        .await
     }
 
     async fn take_flow(&self, state_hash: &SecretHash) -> Result<Option<FlowRecord>, StorageError> {
-        self.flows
-            .remove(state_hash.0)?
-            .map(|bytes| decode(&bytes, "flows"))
-            .transpose()
+        let key = state_hash.0;
+        self.blocking(move |store| {
+            store
+                .flows
+                .remove(key)?
+                .map(|bytes| decode(&bytes, "flows"))
+                .transpose()
+        })
+        .await
     }
 
     async fn purge_expired_flows(&self, now: UnixTime) -> Result<u32, StorageError> {
-        let mut count = 0u32;
-        for entry in self.flows.iter() {
-            let (key, bytes) = entry?;
-            let live = decode::<FlowRecord>(&bytes, "flows")
-                .map(|f| now < f.expires_at)
-                .unwrap_or(false);
-            if !live {
-                self.flows.remove(key)?;
-                count += 1;
-            }
-        }
-        Ok(count)
+        self.blocking(move |store| store.remove_expired_flows(now))
+            .await
     }
 }
 

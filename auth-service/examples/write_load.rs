@@ -1,0 +1,250 @@
+//! Load generator for durable writes: logins (`ExchangeToken`, each new
+//! session on disk before its answer), logouts (`RevokeSession`, durable
+//! before the answer) and `ValidateSession` while those writes run.
+//!
+//! Starts auth-service (sled in a temporary directory) and the development
+//! provider on 127.0.0.1, then runs three phases of `--seconds` each:
+//! 1. validators alone: the idle `ValidateSession` p99;
+//! 2. `--writers` tasks logging in and out as fast as they can: durable
+//!    logins per second and logout latency;
+//! 3. both at once: `ValidateSession` p99 under writes, and its ratio to
+//!    phase 1 (target ≤ 1.5).
+//!
+//! Everything stays on loopback and the run is bounded in time.
+//!
+//! `cargo run --release -p auth-service --example write_load -- --seconds 5`
+
+use common::config::Config;
+use common::proto::auth_service_client::AuthServiceClient;
+use common::proto::revoke_session_request::Target;
+use common::proto::{
+    ExchangeTokenRequest, RevokeSessionRequest, ValidateSessionRequest,
+    exchange_token_request::Token,
+};
+use dev_idp::{DevClient, DevIdp, DevIdpConfig};
+use std::time::{Duration, Instant};
+use tonic::transport::Channel;
+
+#[derive(clap::Parser)]
+struct Args {
+    /// Length of each phase.
+    #[arg(long, default_value_t = 5)]
+    seconds: u64,
+    /// Concurrent writers (each: log in, then log out).
+    #[arg(long, default_value_t = 32)]
+    writers: usize,
+    /// Concurrent validators.
+    #[arg(long, default_value_t = 4)]
+    validators: usize,
+}
+
+type Client = AuthServiceClient<Channel>;
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Latencies of one kind of call.
+#[derive(Default)]
+struct Samples(Vec<Duration>);
+
+impl Samples {
+    fn extend(&mut self, other: Samples) {
+        self.0.extend(other.0);
+    }
+
+    fn pct(&mut self, p: f64) -> f64 {
+        self.0.sort();
+        let i = ((self.0.len() as f64 * p) as usize).min(self.0.len().saturating_sub(1));
+        self.0.get(i).map_or(0.0, |d| d.as_secs_f64() * 1e6)
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), BoxError> {
+    let args: Args = clap::Parser::parse();
+    let idp = DevIdp::start(DevIdpConfig {
+        listen: "127.0.0.1:0".parse()?,
+        issuer: None,
+        clients: vec![DevClient {
+            client_id: "portcullis-dev".into(),
+            client_secret: None,
+        }],
+        users: Vec::new(),
+    })
+    .await?;
+    let dir = tempfile::tempdir()?;
+    let text = format!(
+        r#"
+[auth_service]
+data_dir = "{}"
+[[providers]]
+id = "dev"
+kind = "oidc"
+client_id = "portcullis-dev"
+token_endpoint_auth = "none"
+issuer = "{}"
+"#,
+        dir.path().join("data").display(),
+        idp.issuer()
+    );
+    let config = Config::from_toml(&text, &|_| None)?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(auth_service::run(listener, config, async {
+        let _ = stop_rx.await;
+    }));
+    let client =
+        AuthServiceClient::new(Channel::from_shared(format!("http://{addr}"))?.connect_lazy());
+    // One ID token per writer: users are keyed by subject, and "alice"
+    // is a verified dev-idp user, so every writer is alice.
+    let id_token = idp.sign(&idp.id_token_claims("alice", "portcullis-dev", None));
+    let mut sessions = Vec::new();
+    for _ in 0..100 {
+        sessions.push(login(&mut client.clone(), &id_token).await?);
+    }
+    let phase = Duration::from_secs(args.seconds);
+
+    let mut idle = run_validators(&client, &sessions, args.validators, phase).await?;
+    println!(
+        "phase 1, validators alone: {} calls, p50 {:.0} µs, p99 {:.0} µs",
+        idle.0.len(),
+        idle.pct(0.50),
+        idle.pct(0.99)
+    );
+
+    let (logins, mut login_lat, _) =
+        run_writers(&client, &id_token, args.writers, phase, false).await?;
+    println!(
+        "phase 2a, {} writers logging in: {:.0} durable logins/s (login p50 {:.0} µs, p99 {:.0} µs)",
+        args.writers,
+        logins as f64 / phase.as_secs_f64(),
+        login_lat.pct(0.50),
+        login_lat.pct(0.99),
+    );
+    let (logins, _, mut logout_lat) =
+        run_writers(&client, &id_token, args.writers, phase, true).await?;
+    println!(
+        "phase 2b, {} writers logging in and out: {:.0} durable writes/s; \
+         logout p50 {:.0} µs, p99 {:.0} µs",
+        args.writers,
+        2.0 * logins as f64 / phase.as_secs_f64(),
+        logout_lat.pct(0.50),
+        logout_lat.pct(0.99),
+    );
+
+    let writers = {
+        let client = client.clone();
+        let id_token = id_token.clone();
+        tokio::spawn(
+            async move { run_writers(&client, &id_token, args.writers, phase, true).await },
+        )
+    };
+    let mut busy = run_validators(&client, &sessions, args.validators, phase).await?;
+    let (logins, _, mut logout_lat) = writers.await??;
+    println!(
+        "phase 3, both: validate p50 {:.0} µs, p99 {:.0} µs ({} calls) with {:.0} durable \
+         writes/s and logout p99 {:.0} µs alongside; validate p99 under writes / idle = {:.2}",
+        busy.pct(0.50),
+        busy.pct(0.99),
+        busy.0.len(),
+        2.0 * logins as f64 / phase.as_secs_f64(),
+        logout_lat.pct(0.99),
+        busy.pct(0.99) / idle.pct(0.99),
+    );
+
+    let _ = stop_tx.send(());
+    server.await??;
+    Ok(())
+}
+
+async fn login(client: &mut Client, id_token: &str) -> Result<String, BoxError> {
+    Ok(client
+        .exchange_token(ExchangeTokenRequest {
+            provider_id: "dev".into(),
+            token: Some(Token::IdToken(id_token.to_owned())),
+            client: None,
+        })
+        .await?
+        .into_inner()
+        .session_token)
+}
+
+/// `n` tasks validating `sessions` round-robin for `phase`.
+async fn run_validators(
+    client: &Client,
+    sessions: &[String],
+    n: usize,
+    phase: Duration,
+) -> Result<Samples, BoxError> {
+    let deadline = Instant::now() + phase;
+    let tasks: Vec<_> = (0..n)
+        .map(|worker| {
+            let mut client = client.clone();
+            let sessions = sessions.to_vec();
+            tokio::spawn(async move {
+                let mut samples = Samples::default();
+                let mut i = worker;
+                while Instant::now() < deadline {
+                    let start = Instant::now();
+                    client
+                        .validate_session(ValidateSessionRequest {
+                            session_token: sessions[i % sessions.len()].clone(),
+                        })
+                        .await?;
+                    samples.0.push(start.elapsed());
+                    i += 1;
+                }
+                Ok::<_, BoxError>(samples)
+            })
+        })
+        .collect();
+    let mut all = Samples::default();
+    for task in tasks {
+        all.extend(task.await??);
+    }
+    Ok(all)
+}
+
+/// `n` tasks logging in (and out, with `logout`) for `phase`: the number
+/// of logins and the login and logout latencies.
+async fn run_writers(
+    client: &Client,
+    id_token: &str,
+    n: usize,
+    phase: Duration,
+    logout: bool,
+) -> Result<(usize, Samples, Samples), BoxError> {
+    let deadline = Instant::now() + phase;
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let mut client = client.clone();
+            let id_token = id_token.to_owned();
+            tokio::spawn(async move {
+                let (mut logins, mut logouts) = (Samples::default(), Samples::default());
+                while Instant::now() < deadline {
+                    let start = Instant::now();
+                    let token = login(&mut client, &id_token).await?;
+                    logins.0.push(start.elapsed());
+                    if !logout {
+                        continue;
+                    }
+                    let start = Instant::now();
+                    client
+                        .revoke_session(RevokeSessionRequest {
+                            target: Some(Target::SessionToken(token)),
+                            user_id: String::new(),
+                        })
+                        .await?;
+                    logouts.0.push(start.elapsed());
+                }
+                Ok::<_, BoxError>((logins, logouts))
+            })
+        })
+        .collect();
+    let (mut logins, mut logouts) = (Samples::default(), Samples::default());
+    for task in tasks {
+        let (l, o) = task.await??;
+        logins.extend(l);
+        logouts.extend(o);
+    }
+    Ok((logins.0.len(), logins, logouts))
+}
