@@ -8,6 +8,8 @@
 //! `examples/error-handling`). Messages are fixed texts: they never echo a
 //! token, code, cookie or provider secret.
 
+use crate::policy::RouteError;
+use crate::request_path::PathError;
 use axum::Json;
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -256,6 +258,32 @@ impl ApiError {
             status.code(),
             status.message()
         ))
+    }
+}
+
+/// A refused request path: 400 `invalid_path` with the rule it broke.
+impl From<PathError> for ApiError {
+    fn from(e: PathError) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_path", e.message())
+    }
+}
+
+/// A canonical path without a single route: 404 when none covers it, 400
+/// `invalid_path` when servers would disagree on which one does.
+impl From<RouteError> for ApiError {
+    fn from(e: RouteError) -> Self {
+        match e {
+            RouteError::NotFound => Self::not_found(),
+            RouteError::Ambiguous => Self::bad_request(
+                "invalid_path",
+                "The request path falls under different routes depending on letter case or ';' \
+                 parameters.",
+            ),
+            RouteError::PathParameters => Self::bad_request(
+                "invalid_path",
+                "';' path parameters are not allowed on this route.",
+            ),
+        }
     }
 }
 

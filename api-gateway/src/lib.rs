@@ -25,6 +25,7 @@ pub mod pages;
 pub mod policy;
 pub mod proxy;
 pub mod rate_limit;
+pub mod request_path;
 pub mod routes;
 mod server;
 pub mod state;

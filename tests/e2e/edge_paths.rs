@@ -1,0 +1,178 @@
+//! The proxy edge, as an attacker tries it (issue 9): the policy must see the
+//! path the upstream serves, identity headers must not reach the upstream in
+//! any spelling, and two session cookies must not let a sibling subdomain
+//! choose the session. Requests are written on raw sockets, byte for byte,
+//! because HTTP clients normalise exactly the paths under test (`%2e%2e`,
+//! `..`, `\`); the upstream fixture records what it received.
+
+use crate::upstream::Echo;
+use portcullis_tests::TestStack;
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// The issue's route table, on the echo upstream: `/pub/` public,
+/// `/svc/admin/` admins only, `/svc/` any logged-in user. (`/api/admin/` is
+/// the stack's built-in admin handler.)
+async fn stack_with_upstream(echo: &Echo) -> TestStack {
+    TestStack::start_with_routes(&format!(
+        r#"
+[[routes]]
+path_prefix = "/pub/"
+policy = "public"
+target = {{ upstream = "{url}" }}
+
+[[routes]]
+path_prefix = "/svc/admin/"
+allow_roles = ["admin"]
+target = {{ upstream = "{url}" }}
+
+[[routes]]
+path_prefix = "/svc/"
+target = {{ upstream = "{url}" }}
+"#,
+        url = echo.url
+    ))
+    .await
+}
+
+/// A response read off a raw socket.
+struct Raw {
+    status: u16,
+    body: Value,
+}
+
+/// Sends `GET {target}` with `headers` exactly as written and reads the
+/// whole answer (the connection is closed after it).
+async fn raw_get(stack: &TestStack, target: &str, headers: &[(&str, &str)]) -> Raw {
+    let addr = stack.gateway_url.trim_start_matches("http://");
+    let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut request = format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    socket.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        socket.read_to_end(&mut answer),
+    )
+    .await
+    .expect("the gateway answered in time")
+    .unwrap();
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {head:?}"));
+    let chunked = head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked");
+    let body = if chunked {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    let body = serde_json::from_str(&body).unwrap_or(Value::Null);
+    Raw { status, body }
+}
+
+/// The payload of a chunked body.
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if size == 0 || rest.len() < size {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        body = rest[size..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+/// Issue 9, item 1: one canonical path for policy and upstream.
+#[tokio::test]
+async fn the_policy_sees_the_path_the_upstream_serves() {
+    let echo = Echo::start().await;
+    let stack = stack_with_upstream(&echo).await;
+    let alice = stack.session_token("alice").await; // admin
+    let bob = stack.session_token("bob").await;
+    let (alice, bob) = (bearer(&alice), bearer(&bob));
+    let as_bob = [("Authorization", bob.as_str())];
+    let as_alice = [("Authorization", alice.as_str())];
+
+    // `/svc/%61dmin/x` is the admin area once decoded: bob is refused and
+    // the upstream never hears of it.
+    let r = raw_get(&stack, "/svc/%61dmin/x", &as_bob).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(echo.hits(), 0);
+    // Alice gets it, and the upstream sees the canonical path it was
+    // matched as, the query string untouched.
+    let r = raw_get(&stack, "/svc/%61dmin/x?q=%2e%2e/;x", &as_alice).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["path"], "/svc/admin/x?q=%2e%2e/;x");
+    assert_eq!(echo.hits(), 1);
+
+    // A prefix without its trailing slash belongs to its route.
+    let r = raw_get(&stack, "/svc/admin", &as_bob).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    let r = raw_get(&stack, "/svc/admin", &as_alice).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["path"], "/svc/admin");
+    // ... on whole segments only.
+    let r = raw_get(&stack, "/svc/adminx", &as_bob).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["path"], "/svc/adminx");
+    let hits = echo.hits();
+
+    // Everything a server could read as another path is a 400, for bob,
+    // for alice and anonymously, and never reaches the upstream.
+    for target in [
+        "/svc/admin;x/y",
+        "/svc/x/..;/admin/x",
+        "/pub/..;/svc/admin/x",
+        "/svc/admin./x",
+        "/svc/admin%20/x",
+        "/svc/ADMIN/x",
+        "/SVC/admin/x",
+        "/svc//admin/x",
+        "/svc/%2e%2e/svc/admin/x",
+        "/svc/x/%2E%2E/admin/x",
+        "/pub/../svc/admin/x",
+        "/pub/./x",
+        "/pub/a%2fb",
+        "/pub/a%5cb",
+        "/pub/a\\..\\svc\\admin",
+        "/pub/a%00",
+        "/pub/%252e%252e/svc/admin",
+        "/pub/%c0%ae%c0%ae/svc/admin",
+        "/pub/x;jsessionid=1",
+    ] {
+        for headers in [&as_bob[..], &as_alice[..], &[][..]] {
+            let r = raw_get(&stack, target, headers).await;
+            assert_eq!(r.status, 400, "{target}: {}", r.body);
+            assert_eq!(r.body["error"], "invalid_path", "{target}");
+        }
+    }
+    assert_eq!(echo.hits(), hits, "a refused path reached the upstream");
+
+    // Built-in handlers get the same canonical path and policy: the admin
+    // handler behind `/api/admin/`.
+    let me: Value = stack
+        .get_json("/auth/me", alice.trim_start_matches("Bearer "))
+        .await;
+    let alice_id = me["user"]["id"].as_str().unwrap().to_owned();
+    let sessions = format!("/api/%61dmin/users/{alice_id}/sessions");
+    assert_eq!(raw_get(&stack, &sessions, &as_bob).await.status, 403);
+    let r = raw_get(&stack, &sessions, &as_alice).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.is_array(), "{}", r.body);
+    assert_eq!(raw_get(&stack, "/api/admin", &as_bob).await.status, 403);
+}
