@@ -8,6 +8,7 @@
 //! `examples/error-handling`). Messages are fixed texts: they never echo a
 //! token, code, cookie or provider secret.
 
+use crate::client_headers::UnderscoreHeader;
 use crate::policy::RouteError;
 use crate::request_path::PathError;
 use axum::Json;
@@ -258,6 +259,18 @@ impl ApiError {
             status.code(),
             status.message()
         ))
+    }
+}
+
+/// A header name with `_`: 400 `invalid_header`.
+impl From<UnderscoreHeader> for ApiError {
+    fn from(e: UnderscoreHeader) -> Self {
+        Self::bad_request(
+            "invalid_header",
+            "Request header names containing '_' are refused: some servers read them as \
+             another header.",
+        )
+        .with_internal(e.to_string())
     }
 }
 

@@ -15,6 +15,7 @@
 
 pub mod auth_client;
 mod business;
+pub mod client_headers;
 pub mod client_ip;
 pub mod cookies;
 pub mod error;

@@ -5,7 +5,7 @@
 //! because HTTP clients normalise exactly the paths under test (`%2e%2e`,
 //! `..`, `\`); the upstream fixture records what it received.
 
-use crate::upstream::Echo;
+use crate::upstream::{Echo, seen};
 use portcullis_tests::TestStack;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -175,4 +175,130 @@ async fn the_policy_sees_the_path_the_upstream_serves() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.body.is_array(), "{}", r.body);
     assert_eq!(raw_get(&stack, "/api/admin", &as_bob).await.status, 403);
+}
+
+/// Every header name the upstream saw, with `_` read as `-`, lower case.
+fn folded_names(echo: &Value) -> Vec<String> {
+    echo["headers"]
+        .as_object()
+        .map(|h| {
+            h.keys()
+                .map(|k| k.to_ascii_lowercase().replace('_', "-"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Issue 9, item 2: no identity header reaches an upstream in any spelling.
+#[tokio::test]
+async fn forged_identity_headers_never_reach_the_upstream_in_any_spelling() {
+    let echo = Echo::start().await;
+    let stack = stack_with_upstream(&echo).await;
+    let bob = bearer(&stack.session_token("bob").await);
+    let forged = [("X_Auth_User_Id", "u_alice"), ("X_Auth_Roles", "admin")];
+
+    // Underscore names are refused before the policy, anonymous or not,
+    // and the upstream never hears of the request.
+    for (route, auth) in [("/pub/x", None), ("/svc/x", Some(bob.as_str()))] {
+        for (name, value) in forged {
+            let mut headers = vec![(name, value)];
+            if let Some(auth) = auth {
+                headers.push(("Authorization", auth));
+            }
+            let r = raw_get(&stack, route, &headers).await;
+            assert_eq!(r.status, 400, "{route} {name}: {}", r.body);
+            assert_eq!(r.body["error"], "invalid_header");
+        }
+        let r = raw_get(&stack, route, &[("x_custom", "1")]).await;
+        assert_eq!(r.status, 400, "{}", r.body);
+    }
+    assert_eq!(echo.hits(), 0);
+
+    // Dash spellings of every reserved name are stripped, ours added.
+    let r = raw_get(
+        &stack,
+        "/svc/x",
+        &[
+            ("Authorization", &bob),
+            ("X-AUTH-USER-ID", "u_alice"),
+            ("x-auth-roles", "admin"),
+            ("X-Original-URL", "/svc/admin/x"),
+            ("X-Rewrite-URL", "/svc/admin/x"),
+            ("X-Real-IP", "6.6.6.6"),
+            ("Forwarded", "for=6.6.6.6"),
+            ("X-Custom", "kept"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let text = r.body["headers"].to_string();
+    assert!(
+        !text.contains("u_alice") && !text.contains("6.6.6.6"),
+        "{text}"
+    );
+    assert!(
+        seen(&r.body, "x-auth-roles")
+            .iter()
+            .all(|v| !v.contains("admin"))
+    );
+    for gone in ["x-original-url", "x-rewrite-url", "x-real-ip", "forwarded"] {
+        assert!(!folded_names(&r.body).contains(&gone.to_owned()), "{gone}");
+    }
+    assert_eq!(seen(&r.body, "x-custom"), vec!["kept"]);
+}
+
+/// With `allow_underscore_headers = true`, underscore names pass, but never
+/// one that folds to a reserved name.
+#[tokio::test]
+async fn allowed_underscore_headers_still_never_forge_identity() {
+    let echo = Echo::start().await;
+    let stack = TestStack::start_with(portcullis_tests::StackOptions {
+        routes: format!(
+            "[[routes]]\npath_prefix = \"/svc/\"\ntarget = {{ upstream = \"{}\" }}\n",
+            echo.url
+        ),
+        gateway_settings: "allow_underscore_headers = true\n".into(),
+        ..Default::default()
+    })
+    .await;
+    let token = stack.session_token("bob").await;
+    let me: Value = stack.get_json("/auth/me", &token).await;
+    let bob_id = me["user"]["id"].as_str().unwrap().to_owned();
+    let bob = bearer(&token);
+    let r = raw_get(
+        &stack,
+        "/svc/x",
+        &[
+            ("Authorization", &bob),
+            ("X_Auth_User_Id", "u_alice"),
+            ("x-auth_roles", "admin"),
+            ("X_AUTH_EMAIL", "ceo@example.com"),
+            ("X_Forwarded_For", "6.6.6.6"),
+            ("x_original_url", "/svc/admin/x"),
+            ("X_Rewrite_Url", "/svc/admin/x"),
+            ("x_custom", "kept"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let text = r.body["headers"].to_string();
+    for forged in ["u_alice", "ceo@example.com", "6.6.6.6", "/svc/admin/x"] {
+        assert!(
+            !text.contains(forged),
+            "{forged} reached the upstream: {text}"
+        );
+    }
+    assert_eq!(seen(&r.body, "x-auth-user-id"), vec![bob_id.as_str()]);
+    assert_eq!(seen(&r.body, "x-auth-email"), vec!["bob@example.com"]);
+    assert_eq!(seen(&r.body, "x-forwarded-for"), vec!["127.0.0.1"]);
+    let names = folded_names(&r.body);
+    assert_eq!(
+        names
+            .iter()
+            .filter(|n| n.as_str() == "x-auth-user-id")
+            .count(),
+        1,
+        "{names:?}"
+    );
+    assert_eq!(seen(&r.body, "x_custom"), vec!["kept"]);
 }

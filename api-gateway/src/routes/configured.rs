@@ -1,4 +1,6 @@
-//! Dispatch of the configured `[[routes]]`: canonicalise the path
+//! Dispatch of the configured `[[routes]]`: refuse header names with `_`
+//! ([`crate::client_headers`], unless `allow_underscore_headers`),
+//! canonicalise the path
 //! ([`crate::request_path`], 400 `invalid_path` when servers could read it
 //! differently), find the route on that canonical path (longest prefix,
 //! whole segments, [`crate::policy::resolve`]), resolve the caller once,
@@ -7,6 +9,7 @@
 //! query string as the client sent it.
 
 use crate::business;
+use crate::client_headers;
 use crate::client_ip::ClientIp;
 use crate::error::ApiError;
 use crate::extract::lookup;
@@ -80,6 +83,9 @@ pub async fn dispatch(
     request: Request,
 ) -> Response {
     let (mut parts, body) = request.into_parts();
+    if let Err(e) = client_headers::check(&parts.headers, state.gateway.allow_underscore_headers) {
+        return ApiError::from(e).into_response();
+    }
     let path = match CanonicalPath::parse(parts.uri.path()) {
         Ok(path) => path,
         Err(e) => return ApiError::from(e).into_response(),

@@ -94,6 +94,14 @@ pub struct GatewayConfig {
     /// `X-Forwarded-*` the client sent is ignored. Default empty: trust no
     /// proxy.
     pub trusted_proxies: Vec<String>,
+    /// Whether request header names containing `_` may reach configured
+    /// routes. Default `false`: such a request is refused with 400
+    /// `invalid_header`, as nginx drops them by default, because CGI, WSGI
+    /// and PHP read `_` and `-` alike (`X_Auth_User_Id` is
+    /// `HTTP_X_AUTH_USER_ID`, the variable our `X-Auth-User-Id` becomes).
+    /// Set, they pass, except those that fold to a header the gateway sets
+    /// or an upstream trusts, which are always removed.
+    pub allow_underscore_headers: bool,
     /// `trusted_proxies`, parsed at load time.
     #[serde(skip)]
     pub trusted_proxy_blocks: Vec<CidrBlock>,
@@ -165,6 +173,7 @@ impl Default for GatewayConfig {
             login_rate_limit_per_minute: 30,
             login_rate_limit_burst: 10,
             trusted_proxies: Vec::new(),
+            allow_underscore_headers: false,
             trusted_proxy_blocks: Vec::new(),
         }
     }
@@ -553,6 +562,7 @@ mod tests {
         assert_eq!(c.gateway.login_rate_limit_per_minute, 30);
         assert_eq!(c.gateway.login_rate_limit_burst, 10);
         assert!(c.gateway.trusted_proxy_blocks.is_empty());
+        assert!(!c.gateway.allow_underscore_headers);
     }
 
     #[test]
