@@ -9,6 +9,7 @@
 //! token, code, cookie or provider secret.
 
 use crate::client_headers::UnderscoreHeader;
+use crate::cookies::AmbiguousCookie;
 use crate::policy::RouteError;
 use crate::request_path::PathError;
 use axum::Json;
@@ -259,6 +260,20 @@ impl ApiError {
             status.code(),
             status.message()
         ))
+    }
+}
+
+/// Two different values of one of our cookies: 400 `ambiguous_cookie` (see
+/// [`AmbiguousCookie`] for why not 401).
+impl From<AmbiguousCookie> for ApiError {
+    fn from(e: AmbiguousCookie) -> Self {
+        Self::bad_request(
+            "ambiguous_cookie",
+            "This request carries two different session cookies for this site (one may have \
+             been set by another site under the same domain). Clear this site's cookies, then \
+             log in again.",
+        )
+        .with_internal(e.to_string())
     }
 }
 

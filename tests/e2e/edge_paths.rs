@@ -302,3 +302,105 @@ async fn allowed_underscore_headers_still_never_forge_identity() {
     );
     assert_eq!(seen(&r.body, "x_custom"), vec!["kept"]);
 }
+
+/// Sends `GET path` with `cookies` as separate `Cookie` headers; returns
+/// the status and the `error` code.
+async fn get_with_cookies(
+    stack: &TestStack,
+    client: &reqwest::Client,
+    path: &str,
+    cookies: &[String],
+) -> (u16, Value) {
+    let mut request = client.get(stack.url(path));
+    for cookie in cookies {
+        request = request.header("cookie", cookie);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Issue 9, item 5 (the cookie bullet): with two session cookies the
+/// gateway never chooses one; a cookie tossed from a sibling subdomain
+/// cannot pick the session. Plain-HTTP names.
+#[tokio::test]
+async fn two_session_cookies_are_refused_never_chosen() {
+    let echo = Echo::start().await;
+    let stack = stack_with_upstream(&echo).await;
+    let victim = stack.session_token("alice").await;
+    let attacker = stack.session_token("bob").await;
+    let name = &stack.session_cookie;
+    let client = stack.bare_client();
+    let tossed = format!("{name}={attacker}");
+    let own = format!("{name}={victim}");
+
+    for cookies in [
+        vec![format!("{tossed}; {own}")],
+        vec![format!("{own}; {tossed}")],
+        vec![own.clone(), tossed.clone()],
+        vec![format!("theme=dark; {tossed}"), format!("{own}; lang=en")],
+    ] {
+        for path in ["/svc/x", "/pub/x", "/auth/me", "/api/whoami"] {
+            let (status, body) = get_with_cookies(&stack, &client, path, &cookies).await;
+            assert_eq!(status, 400, "{path} {cookies:?}: {body}");
+            assert_eq!(body["error"], "ambiguous_cookie", "{path}");
+        }
+    }
+    assert_eq!(echo.hits(), 0, "an ambiguous request reached the upstream");
+
+    // Logout with both does not pick one to revoke: both still work.
+    let logout = client
+        .post(stack.url("/auth/logout"))
+        .header("cookie", format!("{tossed}; {own}"))
+        .header("origin", &stack.public_origin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), 400);
+    for token in [&victim, &attacker] {
+        let (status, _) =
+            get_with_cookies(&stack, &client, "/auth/me", &[format!("{name}={token}")]).await;
+        assert_eq!(status, 200);
+    }
+
+    // The same cookie twice, or a removed (empty) one beside it, is no
+    // choice: the request is served as that session.
+    for cookies in [
+        vec![format!("{own}; {own}")],
+        vec![format!("{name}=; {own}")],
+    ] {
+        let (status, body) = get_with_cookies(&stack, &client, "/svc/x", &cookies).await;
+        assert_eq!(status, 200, "{cookies:?}: {body}");
+        assert_eq!(seen(&body, "x-auth-email"), vec!["alice@example.com"]);
+    }
+}
+
+/// The same rule for the `__Host-` name on HTTPS.
+#[tokio::test]
+async fn two_host_prefixed_session_cookies_are_refused() {
+    let stack = TestStack::start_with(portcullis_tests::StackOptions {
+        tls: true,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(stack.session_cookie, "__Host-portcullis");
+    let victim = stack.session_token("alice").await;
+    let attacker = stack.session_token("bob").await;
+    let client = stack.bare_client();
+    let cookies = [format!(
+        "__Host-portcullis={attacker}; __Host-portcullis={victim}"
+    )];
+    for path in ["/auth/me", "/api/whoami"] {
+        let (status, body) = get_with_cookies(&stack, &client, path, &cookies).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        assert_eq!(body["error"], "ambiguous_cookie");
+    }
+    let (status, _) = get_with_cookies(
+        &stack,
+        &client,
+        "/auth/me",
+        &[format!("__Host-portcullis={victim}")],
+    )
+    .await;
+    assert_eq!(status, 200);
+}

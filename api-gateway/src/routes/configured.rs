@@ -12,7 +12,7 @@ use crate::business;
 use crate::client_headers;
 use crate::client_ip::ClientIp;
 use crate::error::ApiError;
-use crate::extract::lookup;
+use crate::extract::{credential, lookup};
 use crate::middleware::request_metrics::RouteLabel;
 use crate::policy::{Decision, evaluate, resolve};
 use crate::proxy::ForwardContext;
@@ -134,6 +134,9 @@ async fn serve(
     request: Request,
 ) -> Result<Response, ApiError> {
     let (mut parts, body) = request.into_parts();
+    // Two session cookies are refused on public routes too: serving them
+    // anonymously below is for auth-service outages only.
+    credential(state, &parts.headers)?;
     let user = match lookup(state, &mut parts).await {
         Ok(user) => user,
         // A public route still works when auth-service is down, anonymously.
