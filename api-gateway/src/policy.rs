@@ -567,8 +567,14 @@ mod tests {
         fn forwarded_paths_mean_the_same_route_to_every_upstream(
             pieces in proptest::collection::vec(piece(), 1..6),
             trailing_slash in proptest::prelude::any::<bool>(),
+            catch_all in proptest::prelude::any::<bool>(),
         ) {
-            let routes = table();
+            let mut routes = table();
+            if catch_all {
+                let mut root = route(RoutePolicy::Public);
+                root.path_prefix = "/".into();
+                routes.push(root);
+            }
             let mut raw = format!("/{}", pieces.join("/"));
             if trailing_slash {
                 raw.push('/');
