@@ -406,6 +406,35 @@ mod tests {
     }
 
     #[test]
+    fn every_reason_has_its_own_message() {
+        let all = [
+            PathError::NotAbsolute,
+            PathError::EmptySegment,
+            PathError::DotSegment,
+            PathError::TrailingDotOrSpace,
+            PathError::Backslash,
+            PathError::EncodedDot,
+            PathError::EncodedSeparator,
+            PathError::EncodedDelimiter,
+            PathError::EncodedControl,
+            PathError::ForbiddenCharacter,
+            PathError::BadPercentEncoding,
+            PathError::NotUtf8,
+            PathError::CaseFoldsToAscii,
+        ];
+        let messages: std::collections::HashSet<_> = all.iter().map(|e| e.message()).collect();
+        assert_eq!(messages.len(), all.len());
+        for m in messages {
+            assert!(
+                m.starts_with("The request path") || m.starts_with("A request path"),
+                "{m}"
+            );
+            assert!(m.ends_with('.'), "{m}");
+        }
+        assert!(PathError::DotSegment.message().contains(".."));
+    }
+
+    #[test]
     fn hex_values() {
         for (c, v) in [
             (b'0', 0),
