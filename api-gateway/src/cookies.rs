@@ -86,14 +86,20 @@ impl CookieFactory {
         self.removal(self.flow_name.to_owned())
     }
 
-    /// The session token from the request's cookies, if any.
-    pub fn read_session(&self, headers: &HeaderMap) -> Option<String> {
-        read(headers, &self.session_name)
+    /// The session token from the request's cookies, if any; an error if
+    /// the request carries two different ones (see [`AmbiguousCookie`]).
+    pub fn read_session(&self, headers: &HeaderMap) -> Result<Option<String>, AmbiguousCookie> {
+        read(headers, &self.session_name).map_err(|()| AmbiguousCookie {
+            cookie: OwnCookie::Session,
+        })
     }
 
-    /// The flow handle from the request's cookies, if any.
-    pub fn read_flow(&self, headers: &HeaderMap) -> Option<String> {
-        read(headers, self.flow_name)
+    /// The flow handle from the request's cookies, if any; an error if the
+    /// request carries two different ones.
+    pub fn read_flow(&self, headers: &HeaderMap) -> Result<Option<String>, AmbiguousCookie> {
+        read(headers, self.flow_name).map_err(|()| AmbiguousCookie {
+            cookie: OwnCookie::Flow,
+        })
     }
 
     /// Whether `name` is one of the gateway's own cookies (never forwarded
@@ -103,17 +109,57 @@ impl CookieFactory {
     }
 }
 
-/// The first non-empty cookie called `name` in any `Cookie` header (HTTP/2
-/// may split them over several).
-fn read(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
+/// Which of the gateway's cookies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OwnCookie {
+    /// The session cookie.
+    Session,
+    /// The login flow cookie.
+    Flow,
+}
+
+/// The request carries one of our cookies twice, with different values.
+///
+/// A browser sends every cookie whose domain and path match, with no
+/// attribute that says where each came from, and orders them by path
+/// length, not by trust (RFC 6265 §5.4). A sibling subdomain (or, over
+/// plain HTTP, anyone on the network) can set a cookie of the same name
+/// for the parent domain or a longer path ("cookie tossing"); reading the
+/// first one would let the attacker choose the session or flow the gateway
+/// acts on (logging the victim into the attacker's account). The `__Host-`
+/// prefix stops this in browsers on HTTPS; on plain HTTP, and as defence in
+/// depth, the gateway refuses to choose: such a request is answered with
+/// 400 `ambiguous_cookie`, not 401, because logging in again cannot fix
+/// it (the tossed cookie stays and is sent again), so a 401 would send the
+/// user round a login loop while a 400 says what is wrong. Empty values
+/// (removals) and exact duplicates are not ambiguous.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("two different {cookie:?} cookies in one request")]
+pub struct AmbiguousCookie {
+    /// Which cookie was doubled.
+    pub cookie: OwnCookie,
+}
+
+/// The one non-empty value of the cookie called `name` in all `Cookie`
+/// headers (HTTP/2 may split them over several): `Ok(None)` if there is
+/// none, `Err` if there are two different ones.
+fn read(headers: &HeaderMap, name: &str) -> Result<Option<String>, ()> {
+    let mut found: Option<String> = None;
+    for cookie in headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(Cookie::split_parse)
         .filter_map(Result::ok)
-        .find(|c| c.name() == name && !c.value().is_empty())
-        .map(|c| c.value().to_owned())
+        .filter(|c| c.name() == name && !c.value().is_empty())
+    {
+        match &found {
+            Some(value) if value != cookie.value() => return Err(()),
+            Some(_) => {}
+            None => found = Some(cookie.value().to_owned()),
+        }
+    }
+    Ok(found)
 }
 
 /// Appends a `Set-Cookie` header.
@@ -200,9 +246,9 @@ mod tests {
             HeaderValue::from_static("a=1; portcullis_flow=F"),
         );
         h.append(header::COOKIE, HeaderValue::from_static("portcullis=S"));
-        assert_eq!(f.read_session(&h).as_deref(), Some("S"));
-        assert_eq!(f.read_flow(&h).as_deref(), Some("F"));
-        assert!(f.read_session(&HeaderMap::new()).is_none());
+        assert_eq!(f.read_session(&h).unwrap().as_deref(), Some("S"));
+        assert_eq!(f.read_flow(&h).unwrap().as_deref(), Some("F"));
+        assert!(f.read_session(&HeaderMap::new()).unwrap().is_none());
     }
 
     proptest::proptest! {
@@ -234,7 +280,7 @@ mod tests {
                 (f.read_flow(&headers), "__Host-portcullis_flow"),
                 (f.read_session(&headers), "__Host-portcullis"),
             ] {
-                if let Some(value) = read {
+                if let Ok(Some(value)) = read {
                     proptest::prop_assert!(!value.is_empty());
                     // Whitespace around `=` and the value is allowed.
                     let found = headers
@@ -244,6 +290,87 @@ mod tests {
                         .any(|v| v.contains(name) && v.contains(value.as_str()));
                     proptest::prop_assert!(found, "{:?} not in {:?}", value, headers);
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn two_different_session_cookies_are_ambiguous_for_both_names() {
+        for url in ["https://app.example.com", "http://localhost:8080"] {
+            let f = factory(url);
+            let name = f.session_name().to_owned();
+            let flow = f.flow_name().to_owned();
+            let headers = |values: &[&str]| {
+                let mut h = HeaderMap::new();
+                for v in values {
+                    h.append(header::COOKIE, HeaderValue::from_str(v).unwrap());
+                }
+                h
+            };
+            // Tossed from a sibling subdomain: first or second, same header
+            // or split ones, the gateway does not choose.
+            for h in [
+                headers(&[&format!("{name}=ATTACKER; {name}=VICTIM")]),
+                headers(&[&format!("{name}=VICTIM"), &format!("{name}=ATTACKER")]),
+                headers(&[&format!("a=1; {name}=VICTIM; b=2; {name} = ATTACKER")]),
+            ] {
+                assert_eq!(
+                    f.read_session(&h),
+                    Err(AmbiguousCookie {
+                        cookie: OwnCookie::Session
+                    }),
+                    "{h:?}"
+                );
+            }
+            let h = headers(&[&format!("{flow}=A; {flow}=B")]);
+            assert_eq!(
+                f.read_flow(&h),
+                Err(AmbiguousCookie {
+                    cookie: OwnCookie::Flow
+                })
+            );
+            // The same value twice, or an empty one (a removal), is not a
+            // choice.
+            for h in [
+                headers(&[&format!("{name}=S; {name}=S")]),
+                headers(&[&format!("{name}=; {name}=S")]),
+                headers(&[&format!("{name}=S"), &format!("{name}=")]),
+            ] {
+                assert_eq!(f.read_session(&h).unwrap().as_deref(), Some("S"), "{h:?}");
+            }
+            // Other names do not count.
+            let h = headers(&[&format!("{name}x=A; {name}=S; x{name}=B")]);
+            assert_eq!(f.read_session(&h).unwrap().as_deref(), Some("S"));
+        }
+    }
+
+    proptest::proptest! {
+        /// Any mix of session-cookie values over any number of `Cookie`
+        /// headers: a value is read only if it is the only distinct
+        /// non-empty one; two distinct ones are always an error.
+        #[test]
+        fn the_session_is_never_chosen_between_two(
+            values in proptest::collection::vec("[A-Za-z0-9_-]{0,3}", 0..5),
+            split in proptest::prelude::any::<bool>(),
+        ) {
+            let f = factory("http://localhost:8080");
+            let pairs: Vec<String> = values.iter().map(|v| format!("portcullis={v}")).collect();
+            let mut h = HeaderMap::new();
+            if split {
+                for p in &pairs {
+                    h.append(header::COOKIE, HeaderValue::from_str(p).unwrap());
+                }
+            } else if !pairs.is_empty() {
+                h.insert(header::COOKIE, HeaderValue::from_str(&pairs.join("; ")).unwrap());
+            }
+            let mut distinct: Vec<&String> = values.iter().filter(|v| !v.is_empty()).collect();
+            distinct.sort();
+            distinct.dedup();
+            match (f.read_session(&h), distinct.as_slice()) {
+                (Ok(None), []) => {}
+                (Ok(Some(v)), [only]) => proptest::prop_assert_eq!(&v, *only),
+                (Err(_), [_, _, ..]) => {}
+                (got, want) => proptest::prop_assert!(false, "{:?} for {:?}", got, want),
             }
         }
     }

@@ -8,6 +8,10 @@
 //! `examples/error-handling`). Messages are fixed texts: they never echo a
 //! token, code, cookie or provider secret.
 
+use crate::client_headers::UnderscoreHeader;
+use crate::cookies::AmbiguousCookie;
+use crate::policy::RouteError;
+use crate::request_path::PathError;
 use axum::Json;
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -256,6 +260,58 @@ impl ApiError {
             status.code(),
             status.message()
         ))
+    }
+}
+
+/// Two different values of one of our cookies: 400 `ambiguous_cookie` (see
+/// [`AmbiguousCookie`] for why not 401).
+impl From<AmbiguousCookie> for ApiError {
+    fn from(e: AmbiguousCookie) -> Self {
+        Self::bad_request(
+            "ambiguous_cookie",
+            "This request carries two different session cookies for this site (one may have \
+             been set by another site under the same domain). Clear this site's cookies, then \
+             log in again.",
+        )
+        .with_internal(e.to_string())
+    }
+}
+
+/// A header name with `_`: 400 `invalid_header`.
+impl From<UnderscoreHeader> for ApiError {
+    fn from(e: UnderscoreHeader) -> Self {
+        Self::bad_request(
+            "invalid_header",
+            "Request header names containing '_' are refused: some servers read them as \
+             another header.",
+        )
+        .with_internal(e.to_string())
+    }
+}
+
+/// A refused request path: 400 `invalid_path` with the rule it broke.
+impl From<PathError> for ApiError {
+    fn from(e: PathError) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_path", e.message())
+    }
+}
+
+/// A canonical path without a single route: 404 when none covers it, 400
+/// `invalid_path` when servers would disagree on which one does.
+impl From<RouteError> for ApiError {
+    fn from(e: RouteError) -> Self {
+        match e {
+            RouteError::NotFound => Self::not_found(),
+            RouteError::Ambiguous => Self::bad_request(
+                "invalid_path",
+                "The request path falls under different routes depending on letter case or ';' \
+                 parameters.",
+            ),
+            RouteError::PathParameters => Self::bad_request(
+                "invalid_path",
+                "';' path parameters are not allowed on this route.",
+            ),
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 //! most once per request: the answer is cached in the request's extensions,
 //! so the policy check, the handler and the proxy share it.
 
-use crate::cookies::CookieFactory;
+use crate::cookies::{AmbiguousCookie, CookieFactory};
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
@@ -70,23 +70,30 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// The request's session credential: a bearer token wins over the cookie
-/// (an API client that sends one means it).
-pub fn credential(state: &AppState, headers: &HeaderMap) -> Option<Credential> {
+/// (an API client that sends one means it). Two different session cookies
+/// are an error, never a choice ([`AmbiguousCookie`]).
+pub fn credential(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<Credential>, AmbiguousCookie> {
     credential_from(&state.cookies, headers)
 }
 
 /// [`credential`] given the cookie factory alone.
-pub fn credential_from(cookies: &CookieFactory, headers: &HeaderMap) -> Option<Credential> {
+pub fn credential_from(
+    cookies: &CookieFactory,
+    headers: &HeaderMap,
+) -> Result<Option<Credential>, AmbiguousCookie> {
     if let Some(token) = bearer(headers) {
-        return Some(Credential {
+        return Ok(Some(Credential {
             kind: CredentialKind::Bearer,
             raw: token.to_owned(),
-        });
+        }));
     }
-    cookies.read_session(headers).map(|raw| Credential {
+    Ok(cookies.read_session(headers)?.map(|raw| Credential {
         kind: CredentialKind::Cookie,
         raw,
-    })
+    }))
 }
 
 /// The logged-in caller: a valid session and its user.
@@ -113,7 +120,8 @@ struct Lookup(Result<Option<Arc<CurrentUser>>, ApiError>);
 
 /// Resolves the caller once per request: `Ok(None)` when there is no
 /// credential or auth-service says it is not a valid session; `Err` when
-/// auth-service could not answer (the caller must fail closed).
+/// auth-service could not answer or the session cookie is ambiguous (the
+/// caller must fail closed).
 pub async fn lookup(
     state: &AppState,
     parts: &mut Parts,
@@ -122,10 +130,11 @@ pub async fn lookup(
         return cached.clone();
     }
     let result = match credential(state, &parts.headers) {
-        None => Ok(None),
+        Err(e) => Err(ApiError::from(e)),
+        Ok(None) => Ok(None),
         // Garbage never reaches auth-service: only the shape it issues.
-        Some(c) if SessionToken::parse(c.expose()).is_err() => Ok(None),
-        Some(c) => match state.auth.validate_session(c.expose()).await {
+        Ok(Some(c)) if SessionToken::parse(c.expose()).is_err() => Ok(None),
+        Ok(Some(c)) => match state.auth.validate_session(c.expose()).await {
             Ok(reply) => match (reply.user, reply.session) {
                 (Some(user), Some(session)) => Ok(Some(Arc::new(CurrentUser {
                     user,
@@ -216,12 +225,12 @@ mod tests {
                     prop_assert!(!token.is_empty());
                     prop_assert_eq!(token, token.trim());
                     prop_assert!(text.trim_end().ends_with(token));
-                    let c = found.unwrap();
+                    let c = found.unwrap().unwrap();
                     prop_assert_eq!(c.kind, CredentialKind::Bearer);
                     prop_assert_eq!(c.expose(), token);
                 }
                 None => {
-                    if let Some(c) = found {
+                    if let Ok(Some(c)) = found {
                         prop_assert_eq!(c.kind, CredentialKind::Cookie);
                         prop_assert!(!c.expose().is_empty());
                         let all: String = h
@@ -234,7 +243,7 @@ mod tests {
                 }
             }
             // Debug never shows the token.
-            if let Some(c) = credential_from(&factory, &h) {
+            if let Ok(Some(c)) = credential_from(&factory, &h) {
                 let shown = format!("{:?}", c);
                 prop_assert!(shown.contains("<redacted>"));
             }
@@ -249,11 +258,14 @@ mod tests {
             header::COOKIE,
             HeaderValue::from_static("portcullis_flow=f; portcullis=tok; other=x"),
         );
-        let c = credential_from(&factory, &h).unwrap();
+        let c = credential_from(&factory, &h).unwrap().unwrap();
         assert_eq!(c.kind, CredentialKind::Cookie);
         assert_eq!(c.expose(), "tok");
         h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer b"));
-        assert_eq!(credential_from(&factory, &h).unwrap().expose(), "b");
+        assert_eq!(
+            credential_from(&factory, &h).unwrap().unwrap().expose(),
+            "b"
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@
 
 pub mod auth_client;
 mod business;
+pub mod client_headers;
 pub mod client_ip;
 pub mod cookies;
 pub mod error;
@@ -25,6 +26,7 @@ pub mod pages;
 pub mod policy;
 pub mod proxy;
 pub mod rate_limit;
+pub mod request_path;
 pub mod routes;
 mod server;
 pub mod state;

@@ -1,8 +1,11 @@
-//! Per-route authorization: which configured route a path belongs to
-//! (longest prefix, on segment boundaries) and whether the caller may use it.
+//! Per-route authorization: which configured route a canonical path
+//! ([`crate::request_path`]) belongs to (longest prefix, whole segments,
+//! the same route under every reading of the path) and whether the caller
+//! may use it.
 //! 401 when a route needs a login and there is none; 403 when the user is
 //! logged in but no allow-list admits them.
 
+use crate::request_path::CanonicalPath;
 use common::config::{RouteConfig, RoutePolicy};
 use common::proto::User;
 
@@ -69,44 +72,82 @@ fn admitted(route: &RouteConfig, user: &User) -> bool {
     }
 }
 
-/// Whether `path` falls under `prefix`: `/api/` covers `/api/x`; `/api`
-/// covers `/api` and `/api/x` but not `/apix`.
-pub fn prefix_matches(prefix: &str, path: &str) -> bool {
-    if prefix.ends_with('/') {
-        return path.starts_with(prefix);
-    }
-    match path.strip_prefix(prefix) {
-        Some(rest) => rest.is_empty() || rest.starts_with('/'),
-        None => false,
-    }
+/// Why a canonical request path is not served by a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteError {
+    /// No route covers the path (404).
+    NotFound,
+    /// The path lands under different routes depending on how a server
+    /// reads it (with or without its `;` parameters, with or without
+    /// case), so no single policy can be applied (400).
+    Ambiguous,
+    /// The path carries `;` parameters and its route does not allow them
+    /// (`allow_path_params`, 400).
+    PathParameters,
 }
 
-/// The configured route with the longest prefix covering `path`.
-pub fn find_route<'a>(routes: &'a [RouteConfig], path: &str) -> Option<&'a RouteConfig> {
+/// The segments of a route prefix: `/api/admin/` and `/api/admin` both
+/// give `api`, `admin`; `/` gives none.
+fn prefix_segments(prefix: &str) -> impl Iterator<Item = &str> {
+    prefix.split('/').filter(|s| !s.is_empty())
+}
+
+/// Whether `prefix` covers a path with these segments: each of its
+/// segments equals the path's segment at the same place (without ASCII
+/// case when `fold_case`). Whole segments only, so `/api/admin/` covers
+/// `/api/admin` and `/api/admin/x` but never `/api/adminx`.
+fn covers(prefix: &str, segments: &[&str], fold_case: bool) -> bool {
+    let mut path = segments.iter();
+    prefix_segments(prefix).all(|want| match path.next() {
+        Some(have) if fold_case => have.eq_ignore_ascii_case(want),
+        Some(have) => *have == want,
+        None => false,
+    })
+}
+
+/// The index of the route with the most prefix segments covering
+/// `segments`.
+fn longest(routes: &[RouteConfig], segments: &[&str], fold_case: bool) -> Option<usize> {
     routes
         .iter()
-        .filter(|r| prefix_matches(&r.path_prefix, path))
-        .max_by_key(|r| r.path_prefix.len())
+        .enumerate()
+        .filter(|(_, r)| covers(&r.path_prefix, segments, fold_case))
+        .max_by_key(|(_, r)| prefix_segments(&r.path_prefix).count())
+        .map(|(i, _)| i)
 }
 
-/// Whether a request path is safe to match against prefixes at all. An
-/// upstream may normalise `..`, `.` or encoded slashes after we matched
-/// (`/public/..%2Fadmin`), which would let a path escape its route's policy,
-/// so such paths are refused outright.
-pub fn path_is_canonical(path: &str) -> bool {
-    if !path.starts_with('/') || path.contains("//") || path.contains('\\') {
-        return false;
+/// The configured route with the longest prefix covering `path` (whole
+/// segments, exact case).
+pub fn find_route<'a>(routes: &'a [RouteConfig], path: &str) -> Option<&'a RouteConfig> {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    longest(routes, &segments, false).and_then(|i| routes.get(i))
+}
+
+/// The index of the route serving `path`, which every reading of the path
+/// must agree on: its segments as they are and without their `;`
+/// parameters (Tomcat, Jetty, Spring), each compared with and without
+/// ASCII case (IIS). Where readings disagree, the policy applied could be
+/// another than the one the upstream's reading falls under, so the request
+/// is refused; so is a path with parameters on a route that does not allow
+/// them.
+pub fn resolve(routes: &[RouteConfig], path: &CanonicalPath) -> Result<usize, RouteError> {
+    let literal: Vec<&str> = path.segments().collect();
+    let names: Vec<&str> = path.names().collect();
+    let chosen = longest(routes, &literal, false);
+    let readings = [
+        longest(routes, &names, false),
+        longest(routes, &literal, true),
+        longest(routes, &names, true),
+    ];
+    if readings.iter().any(|r| *r != chosen) {
+        return Err(RouteError::Ambiguous);
     }
-    let lower = path.to_ascii_lowercase();
-    if ["%2f", "%5c", "%2e", "%00"]
-        .iter()
-        .any(|bad| lower.contains(bad))
-    {
-        return false;
+    let index = chosen.ok_or(RouteError::NotFound)?;
+    let allows_params = routes.get(index).is_some_and(|r| r.allow_path_params);
+    if path.has_params() && !allows_params {
+        return Err(RouteError::PathParameters);
     }
-    !path
-        .split('/')
-        .any(|segment| segment == "." || segment == "..")
+    Ok(index)
 }
 
 #[cfg(test)]
@@ -122,6 +163,7 @@ mod tests {
             allow_emails: vec![],
             allow_email_domains: vec![],
             allow_roles: vec![],
+            allow_path_params: false,
             target: RouteTarget::Handler("whoami".into()),
         }
     }
@@ -211,22 +253,357 @@ mod tests {
         assert!(find_route(&routes, "/other").is_none());
     }
 
+    /// The route table: `/pub/` public, `/api/admin/` admins only,
+    /// `/api/` any logged-in user, plus a route that opts in to `;`
+    /// parameters with a stricter one inside it.
+    fn table() -> Vec<RouteConfig> {
+        let mk = |prefix: &str, policy: RoutePolicy, roles: &[&str], params: bool| {
+            let mut r = route(policy);
+            r.path_prefix = prefix.into();
+            r.allow_roles = roles.iter().map(|r| r.to_string()).collect();
+            r.allow_path_params = params;
+            r
+        };
+        vec![
+            mk("/pub/", RoutePolicy::Public, &[], false),
+            mk("/api/admin/", RoutePolicy::Authenticated, &["admin"], false),
+            mk("/api/", RoutePolicy::Authenticated, &[], false),
+            mk("/api/whoami", RoutePolicy::Authenticated, &[], false),
+            mk("/app/", RoutePolicy::Public, &[], true),
+            mk("/app/admin/", RoutePolicy::Authenticated, &["admin"], true),
+            mk("/app/private/", RoutePolicy::Authenticated, &[], false),
+        ]
+    }
+
+    fn resolved(raw: &str) -> Result<String, RouteError> {
+        let routes = table();
+        let path = CanonicalPath::parse(raw).unwrap();
+        resolve(&routes, &path).map(|i| routes[i].path_prefix.clone())
+    }
+
     #[test]
-    fn non_canonical_paths_are_refused() {
-        for bad in [
-            "/public/../admin",
-            "/public/./x",
-            "/public/..%2Fadmin",
-            "/public/%2e%2e/admin",
-            "//admin",
-            "/a\\b",
-            "/a%5cb",
-            "/a%00",
+    fn routes_match_whole_segments_of_the_canonical_path() {
+        for (raw, expected) in [
+            ("/api/admin", "/api/admin/"),
+            ("/api/admin/", "/api/admin/"),
+            ("/api/admin/x", "/api/admin/"),
+            ("/api/%61dmin/x", "/api/admin/"),
+            ("/api/adminx", "/api/"),
+            ("/api/admin-x/y", "/api/"),
+            ("/api", "/api/"),
+            ("/api/whoami", "/api/whoami"),
+            ("/api/whoami/", "/api/whoami"),
+            ("/api/whoamix", "/api/"),
+            ("/pub/x", "/pub/"),
+            ("/app/x;jsessionid=1/y", "/app/"),
+            ("/app/admin/x;v=1", "/app/admin/"),
         ] {
-            assert!(!path_is_canonical(bad), "{bad}");
+            assert_eq!(resolved(raw).as_deref(), Ok(expected), "{raw}");
         }
-        for good in ["/", "/api/users/123", "/a.b/c..d", "/files/%20x"] {
-            assert!(path_is_canonical(good), "{good}");
+    }
+
+    #[test]
+    fn readings_that_disagree_are_refused() {
+        for (raw, expected) in [
+            // Kept, `admin;x` is a plain `/api/` segment; stripped, it is
+            // the admin area.
+            ("/api/admin;x/y", RouteError::Ambiguous),
+            ("/app;v=1/x", RouteError::Ambiguous),
+            ("/app/admin;v=1/x", RouteError::Ambiguous),
+            // Parameters where the route does not allow them.
+            ("/api/x;y", RouteError::PathParameters),
+            ("/pub/x;y", RouteError::PathParameters),
+            ("/app/private/x;y", RouteError::PathParameters),
+            // Stripped, `private;x` is `/app/private/` (no parameters
+            // there); kept, it is a plain `/app/` segment.
+            ("/app/private;x/y", RouteError::Ambiguous),
+            // Case-insensitive servers read these as the admin area.
+            ("/api/ADMIN/x", RouteError::Ambiguous),
+            ("/API/admin/x", RouteError::Ambiguous),
+            ("/Pub/x", RouteError::Ambiguous),
+            ("/nowhere", RouteError::NotFound),
+            ("/", RouteError::NotFound),
+            ("/apix", RouteError::NotFound),
+        ] {
+            assert_eq!(resolved(raw), Err(expected), "{raw}");
+        }
+    }
+
+    #[test]
+    fn covers_compares_segment_by_segment() {
+        assert!(covers("/", &[], false));
+        assert!(covers("/", &["x"], false));
+        assert!(covers("/a/b/", &["a", "b"], false));
+        assert!(covers("/a/b", &["a", "b", "c"], false));
+        assert!(!covers("/a/b/", &["a"], false));
+        assert!(!covers("/a/b/", &["a", "bc"], false));
+        assert!(!covers("/a/b/", &["A", "b"], false));
+        assert!(covers("/a/b/", &["A", "B"], true));
+        assert!(!covers("/a/b/", &["A", "C"], true));
+        assert!(prefix_segments("/").next().is_none());
+        assert_eq!(prefix_segments("/a/b/").collect::<Vec<_>>(), vec!["a", "b"]);
+    }
+
+    /// How upstreams re-read a path, each step as some common server does
+    /// it; the property below applies every combination of them in this
+    /// order.
+    mod upstream_readings {
+        /// Decodes every `%XX` (most servers, once).
+        pub fn decode_all(path: &str) -> String {
+            let bytes = path.as_bytes();
+            let mut out = Vec::with_capacity(bytes.len());
+            let mut i = 0;
+            while i < bytes.len() {
+                let hex = bytes
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
+                match (bytes[i], hex) {
+                    (b'%', Some(v)) => {
+                        out.push(v);
+                        i += 3;
+                    }
+                    (b, _) => {
+                        out.push(b);
+                        i += 1;
+                    }
+                }
+            }
+            String::from_utf8_lossy(&out).into_owned()
+        }
+
+        /// IIS: `\` is `/`.
+        pub fn backslash_is_slash(path: &str) -> String {
+            path.replace('\\', "/")
+        }
+
+        /// Tomcat, Jetty, Spring: `;params` removed from every segment
+        /// (so `..;` is `..`).
+        pub fn strip_params(path: &str) -> String {
+            path.split('/')
+                .map(|s| s.split(';').next().unwrap_or(""))
+                .collect::<Vec<_>>()
+                .join("/")
+        }
+
+        /// Windows: trailing dots and spaces of every segment removed.
+        pub fn strip_trailing_dots(path: &str) -> String {
+            path.split('/')
+                .map(|s| {
+                    if s == "." || s == ".." {
+                        s
+                    } else {
+                        s.trim_end_matches(['.', ' '])
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("/")
+        }
+
+        /// nginx `merge_slashes`.
+        pub fn merge_slashes(path: &str) -> String {
+            let mut out = String::with_capacity(path.len());
+            for c in path.chars() {
+                if !(c == '/' && out.ends_with('/')) {
+                    out.push(c);
+                }
+            }
+            out
+        }
+
+        /// RFC 3986 §5.2.4 `remove_dot_segments`.
+        pub fn resolve_dots(path: &str) -> String {
+            let mut out: Vec<&str> = Vec::new();
+            let segments: Vec<&str> = path.split('/').skip(1).collect();
+            for (i, s) in segments.iter().enumerate() {
+                let last = i + 1 == segments.len();
+                match *s {
+                    "." => {
+                        if last {
+                            out.push("");
+                        }
+                    }
+                    ".." => {
+                        out.pop();
+                        if last {
+                            out.push("");
+                        }
+                    }
+                    s => out.push(s),
+                }
+            }
+            format!("/{}", out.join("/"))
+        }
+
+        /// IIS: no case (Unicode lower case, as Windows compares).
+        pub fn lower_case(path: &str) -> String {
+            path.to_lowercase()
+        }
+
+        /// Servers that treat `/x/` and `/x` alike.
+        pub fn drop_trailing_slash(path: &str) -> String {
+            match path.strip_suffix('/') {
+                Some("") | None => path.to_owned(),
+                Some(p) => p.to_owned(),
+            }
+        }
+
+        pub const ALL: [fn(&str) -> String; 8] = [
+            decode_all,
+            backslash_is_slash,
+            strip_params,
+            strip_trailing_dots,
+            merge_slashes,
+            resolve_dots,
+            lower_case,
+            drop_trailing_slash,
+        ];
+    }
+
+    /// The oracle, written independently of [`resolve`]: the route a server
+    /// that read the path as `path` would say it falls under, by plain
+    /// string comparison (the longest prefix `p` with `path == p` or
+    /// `path` starting with `p/`; case-insensitive if `fold_case`).
+    fn route_of(routes: &[RouteConfig], path: &str, fold_case: bool) -> Option<usize> {
+        let path = if fold_case {
+            path.to_lowercase()
+        } else {
+            path.to_owned()
+        };
+        routes
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| {
+                let p = r.path_prefix.trim_end_matches('/');
+                let p = if fold_case {
+                    p.to_lowercase()
+                } else {
+                    p.to_owned()
+                };
+                p.is_empty() || path == p || path.starts_with(&format!("{p}/"))
+            })
+            .max_by_key(|(_, r)| r.path_prefix.trim_end_matches('/').len())
+            .map(|(i, _)| i)
+    }
+
+    /// Path pieces: route names in odd spellings, the tricks servers
+    /// read differently, and plain text.
+    fn piece() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let names = proptest::sample::select(vec![
+            "api",
+            "admin",
+            "Admin",
+            "ADMIN",
+            "pub",
+            "app",
+            "private",
+            "whoami",
+            "x",
+            "%61dmin",
+            "adm%69n",
+            "%41DMIN",
+            "%70rivate",
+            "%70ub",
+            "%7e",
+            "%20admin",
+            "caf%C3%A9",
+            "x;jsessionid=1",
+            "private;x",
+            "admin;x",
+            "app;v=1",
+        ]);
+        let tricks = proptest::sample::select(vec![
+            "",
+            ".",
+            "..",
+            "..;",
+            ".;",
+            ";x",
+            "%2e",
+            "%2E%2e",
+            ".%2e",
+            "admin.",
+            "admin..",
+            "admin%20",
+            "admin;",
+            "admin.;x",
+            "%2f",
+            "%2F",
+            "%5c",
+            "\\",
+            "a%00",
+            "%3b",
+            "%3Badmin",
+            "%25",
+            "%252e",
+            "%u002e",
+            "%c0%ae",
+            "%E2%84%AAey",
+            "admin%2e",
+            "api%2fadmin",
+            "%zz",
+            "whoami.",
+            "pub%20",
+            "app.",
+        ]);
+        prop_oneof![
+            6 => names.prop_map(str::to_owned),
+            2 => tricks.prop_map(str::to_owned),
+            1 => "[a-zA-Z0-9._~;%=-]{0,6}",
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2048))]
+
+        /// For any path the gateway would forward, every combination of the
+        /// upstream readings above lands under the route whose policy the
+        /// gateway applied (or under no route at all only if the gateway
+        /// found none either, which never forwards): the canonical form is a
+        /// fixed point of how servers normalise. And canonicalising is
+        /// idempotent.
+        #[test]
+        fn forwarded_paths_mean_the_same_route_to_every_upstream(
+            pieces in proptest::collection::vec(piece(), 1..6),
+            trailing_slash in proptest::prelude::any::<bool>(),
+            catch_all in proptest::prelude::any::<bool>(),
+        ) {
+            let mut routes = table();
+            if catch_all {
+                let mut root = route(RoutePolicy::Public);
+                root.path_prefix = "/".into();
+                routes.push(root);
+            }
+            let mut raw = format!("/{}", pieces.join("/"));
+            if trailing_slash {
+                raw.push('/');
+            }
+            let Ok(path) = CanonicalPath::parse(&raw) else {
+                return Ok(());
+            };
+            let again = CanonicalPath::parse(path.as_str());
+            proptest::prop_assert_eq!(again.as_ref(), Ok(&path));
+            let Ok(index) = resolve(&routes, &path) else {
+                return Ok(());
+            };
+            let forwarded = path.as_str();
+            for mask in 0u32..(1 << upstream_readings::ALL.len()) {
+                let mut read = forwarded.to_owned();
+                for (bit, step) in upstream_readings::ALL.iter().enumerate() {
+                    if mask & (1 << bit) != 0 {
+                        read = step(&read);
+                    }
+                }
+                for fold_case in [false, true] {
+                    proptest::prop_assert_eq!(
+                        route_of(&routes, &read, fold_case),
+                        Some(index),
+                        "{} forwarded as {} read as {} (fold_case {})",
+                        raw, forwarded, read, fold_case
+                    );
+                }
+            }
         }
     }
 }

@@ -3,9 +3,11 @@
 //!
 //! What the upstream sees is decided here and nowhere else:
 //! * hop-by-hop headers (RFC 9110 7.6.1) are removed both ways;
-//! * identity headers a client sent (`X-Auth-*`) and forwarding headers
-//!   (`X-Forwarded-*`, `Forwarded`, `X-Real-IP`) are always removed, even
-//!   from a trusted proxy, then ours are added: `X-Forwarded-For` is the
+//! * identity headers a client sent (`X-Auth-*`), forwarding headers
+//!   (`X-Forwarded-*`, `Forwarded`, `X-Real-IP`) and path overrides
+//!   (`X-Original-URL`, `X-Rewrite-URL`) are always removed, in any
+//!   spelling ([`crate::client_headers`]), even from a trusted proxy, then
+//!   ours are added: `X-Forwarded-For` is the
 //!   one client IP resolved by [`crate::client_ip`] (the TCP peer, or what a
 //!   `gateway.trusted_proxies` proxy reported), never a list a client could
 //!   have seeded; `-Proto` and `-Host` come from `gateway.public_url`;
@@ -155,20 +157,8 @@ fn remove_hop_by_hop(headers: &mut HeaderMap) {
 /// the upstream must never see.
 pub fn sanitize_request_headers(headers: &mut HeaderMap, cookies: &CookieFactory) {
     remove_hop_by_hop(headers);
-    let forged: Vec<HeaderName> = headers
-        .keys()
-        .filter(|name| {
-            let n = name.as_str();
-            n.starts_with("x-auth-")
-                || n.starts_with("x-forwarded-")
-                || n == "forwarded"
-                || n == "x-real-ip"
-        })
-        .cloned()
-        .collect();
-    for name in forged {
-        headers.remove(name);
-    }
+    // Identity, forwarding and path-override headers, in any spelling.
+    crate::client_headers::strip(headers);
     // The client's Host names us; hyper sets the upstream's.
     headers.remove(header::HOST);
     if bearer(headers).is_some_and(|t| SessionToken::parse(t).is_ok()) {
@@ -317,6 +307,29 @@ mod tests {
         }
         assert_eq!(h.get("x-custom").unwrap(), "kept");
         assert_eq!(h.get(header::COOKIE).unwrap(), "theme=dark; lang=en");
+    }
+
+    #[test]
+    fn identity_headers_are_stripped_in_every_spelling() {
+        let mut h = HeaderMap::new();
+        for name in [
+            "x_auth_user_id",
+            "X_Auth_Roles",
+            "x-auth_email",
+            "x_forwarded_for",
+            "x_real_ip",
+            "x-original-url",
+            "x_rewrite_url",
+        ] {
+            h.insert(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_static("forged"),
+            );
+        }
+        h.insert("x_custom", HeaderValue::from_static("kept"));
+        sanitize_request_headers(&mut h, &cookies());
+        let left: Vec<_> = h.keys().map(|k| k.as_str()).collect();
+        assert_eq!(left, vec!["x_custom"]);
     }
 
     #[test]

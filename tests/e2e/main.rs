@@ -6,6 +6,7 @@
 mod browser;
 mod code_flow;
 mod compose;
+mod edge_paths;
 mod forward_auth;
 mod pages_and_headers;
 mod provider_conformance;

@@ -85,11 +85,14 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// The middleware: 403 `csrf` when [`allowed`] says no.
 pub async fn enforce(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let headers = request.headers();
-    let authority = match credential(&state, headers).map(|c| c.kind) {
-        Some(CredentialKind::Bearer) => Authority::Bearer,
-        Some(CredentialKind::Cookie) => Authority::Cookie,
-        None if request.uri().path() == TOKEN_LOGIN_PATH => Authority::Login,
-        None => Authority::Anonymous,
+    let authority = match credential(&state, headers) {
+        Ok(Some(c)) if c.kind == CredentialKind::Bearer => Authority::Bearer,
+        Ok(Some(_)) => Authority::Cookie,
+        // Two session cookies: the request is refused later; until then it
+        // is held to the strictest rule, that of a cookie.
+        Err(_) => Authority::Cookie,
+        Ok(None) if request.uri().path() == TOKEN_LOGIN_PATH => Authority::Login,
+        Ok(None) => Authority::Anonymous,
     };
     let ok = allowed(
         request.method(),

@@ -225,7 +225,7 @@ async fn complete(
             "The login callback is missing its code or state.",
         ));
     };
-    let Some(flow_handle) = state.cookies.read_flow(headers) else {
+    let Some(flow_handle) = state.cookies.read_flow(headers)? else {
         return Err(ApiError::bad_request(
             "flow_cookie_missing",
             "This login was not started in this browser, or it took too long. Please start again.",
@@ -364,7 +364,7 @@ pub async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let Some(credential) = credential(&state, &headers) else {
+    let Some(credential) = credential(&state, &headers)? else {
         return Err(ApiError::unauthenticated());
     };
     if common::token::SessionToken::parse(credential.expose()).is_ok() {

@@ -1,18 +1,27 @@
-//! Dispatch of the configured `[[routes]]`: find the route (longest
-//! prefix), resolve the caller once, apply the route's policy (401/403),
-//! then run the built-in handler or reverse-proxy to the upstream.
+//! Dispatch of the configured `[[routes]]`: refuse header names with `_`
+//! ([`crate::client_headers`], unless `allow_underscore_headers`),
+//! canonicalise the path
+//! ([`crate::request_path`], 400 `invalid_path` when servers could read it
+//! differently), find the route on that canonical path (longest prefix,
+//! whole segments, [`crate::policy::resolve`]), resolve the caller once,
+//! apply the route's policy (401/403), then run the built-in handler or
+//! reverse-proxy to the upstream with exactly the canonical path and the
+//! query string as the client sent it.
 
 use crate::business;
+use crate::client_headers;
 use crate::client_ip::ClientIp;
 use crate::error::ApiError;
-use crate::extract::lookup;
+use crate::extract::{credential, lookup};
 use crate::middleware::request_metrics::RouteLabel;
-use crate::policy::{Decision, evaluate, find_route, path_is_canonical};
+use crate::policy::{Decision, evaluate, resolve};
 use crate::proxy::ForwardContext;
+use crate::request_path::CanonicalPath;
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::{FromRequestParts, Request, State};
-use axum::http::{HeaderValue, header};
+use axum::http::uri::PathAndQuery;
+use axum::http::{HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
 use common::config::{RouteConfig, RoutePolicy, RouteTarget};
 use std::sync::Arc;
@@ -73,17 +82,27 @@ pub async fn dispatch(
     table: Arc<RouteTable>,
     request: Request,
 ) -> Response {
-    let path = request.uri().path();
-    if !path_is_canonical(path) {
-        return ApiError::bad_request("invalid_path", "The request path is not canonical.")
-            .into_response();
+    let (mut parts, body) = request.into_parts();
+    if let Err(e) = client_headers::check(&parts.headers, state.gateway.allow_underscore_headers) {
+        return ApiError::from(e).into_response();
     }
-    let Some(route) = find_route(&table.routes, path) else {
-        return ApiError::not_found().into_response();
+    let path = match CanonicalPath::parse(parts.uri.path()) {
+        Ok(path) => path,
+        Err(e) => return ApiError::from(e).into_response(),
     };
-    let Some(index) = table.routes.iter().position(|r| std::ptr::eq(r, route)) else {
-        return ApiError::internal("route not in its own table").into_response();
+    let index = match resolve(&table.routes, &path) {
+        Ok(index) => index,
+        Err(e) => return ApiError::from(e).into_response(),
     };
+    let Some(route) = table.routes.get(index) else {
+        return ApiError::internal("route index outside its own table").into_response();
+    };
+    // What was matched is what the handler or upstream gets.
+    parts.uri = match with_path(&parts.uri, &path) {
+        Ok(uri) => uri,
+        Err(e) => return e.into_response(),
+    };
+    let request = Request::from_parts(parts, body);
     let label = RouteLabel(route.path_prefix.clone());
     let mut response = match serve(&state, route, table.targets.get(index), request).await {
         Ok(response) => response,
@@ -93,6 +112,21 @@ pub async fn dispatch(
     response
 }
 
+/// `uri` with its path replaced by the canonical one; the query string is
+/// passed through unchanged.
+fn with_path(uri: &Uri, path: &CanonicalPath) -> Result<Uri, ApiError> {
+    let path_and_query = match uri.query() {
+        Some(query) => format!("{}?{query}", path.as_str()),
+        None => path.as_str().to_owned(),
+    };
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = Some(
+        PathAndQuery::try_from(path_and_query)
+            .map_err(|e| ApiError::internal(format!("canonical path is not a URI path: {e}")))?,
+    );
+    Uri::from_parts(parts).map_err(|e| ApiError::internal(format!("cannot rebuild the URI: {e}")))
+}
+
 async fn serve(
     state: &AppState,
     route: &RouteConfig,
@@ -100,6 +134,9 @@ async fn serve(
     request: Request,
 ) -> Result<Response, ApiError> {
     let (mut parts, body) = request.into_parts();
+    // Two session cookies are refused on public routes too: serving them
+    // anonymously below is for auth-service outages only.
+    credential(state, &parts.headers)?;
     let user = match lookup(state, &mut parts).await {
         Ok(user) => user,
         // A public route still works when auth-service is down, anonymously.
@@ -148,5 +185,21 @@ async fn serve(
             state.proxy.forward(url, request, ctx).await
         }
         None => Err(ApiError::internal("route without target")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_canonical_path_replaces_the_raw_one_and_the_query_is_kept() {
+        let uri: Uri = "/api/%61dmin/x?a=%2e%2e&b=/..;".parse().unwrap();
+        let path = CanonicalPath::parse(uri.path()).unwrap();
+        let rebuilt = with_path(&uri, &path).unwrap();
+        assert_eq!(rebuilt, "/api/admin/x?a=%2e%2e&b=/..;");
+        let uri: Uri = "http://gw.example/api/%7Ex".parse().unwrap();
+        let path = CanonicalPath::parse(uri.path()).unwrap();
+        assert_eq!(with_path(&uri, &path).unwrap(), "http://gw.example/api/~x");
     }
 }

@@ -94,6 +94,14 @@ pub struct GatewayConfig {
     /// `X-Forwarded-*` the client sent is ignored. Default empty: trust no
     /// proxy.
     pub trusted_proxies: Vec<String>,
+    /// Whether request header names containing `_` may reach configured
+    /// routes. Default `false`: such a request is refused with 400
+    /// `invalid_header`, as nginx drops them by default, because CGI, WSGI
+    /// and PHP read `_` and `-` alike (`X_Auth_User_Id` is
+    /// `HTTP_X_AUTH_USER_ID`, the variable our `X-Auth-User-Id` becomes).
+    /// Set, they pass, except those that fold to a header the gateway sets
+    /// or an upstream trusts, which are always removed.
+    pub allow_underscore_headers: bool,
     /// `trusted_proxies`, parsed at load time.
     #[serde(skip)]
     pub trusted_proxy_blocks: Vec<CidrBlock>,
@@ -165,6 +173,7 @@ impl Default for GatewayConfig {
             login_rate_limit_per_minute: 30,
             login_rate_limit_burst: 10,
             trusted_proxies: Vec::new(),
+            allow_underscore_headers: false,
             trusted_proxy_blocks: Vec::new(),
         }
     }
@@ -432,8 +441,46 @@ pub struct RouteConfig {
     /// Allowed roles.
     #[serde(default)]
     pub allow_roles: Vec<String>,
+    /// Whether `;` path parameters (`/app/x;jsessionid=1/y`) may reach
+    /// this route's target. Default `false`: Tomcat, Jetty and Spring strip
+    /// them before routing while other servers keep them, so a path with
+    /// them means different things to different servers and is refused
+    /// with 400 `invalid_path`. Turn it on only for an upstream that needs
+    /// them; the route is then still chosen as if they were stripped and as
+    /// if they were kept, and a path for which the two disagree is refused.
+    #[serde(default)]
+    pub allow_path_params: bool,
     /// The target: `{ handler = "users" }` or `{ upstream = "http://..." }`.
     pub target: RouteTarget,
+}
+
+/// Whether `prefix` is `/` or `/`-separated segments of RFC 3986 unreserved
+/// characters, none empty (but an optional trailing slash), `.`, `..` or
+/// ending in `.`. Request paths are matched against prefixes in canonical
+/// form, segment by segment; a prefix outside this shape could never match
+/// one, or could match one only in some servers' reading of it.
+fn is_canonical_prefix(prefix: &str) -> bool {
+    let Some(rest) = prefix.strip_prefix('/') else {
+        return false;
+    };
+    if rest.is_empty() {
+        return true;
+    }
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    rest.split('/').all(|segment| {
+        !segment.is_empty()
+            && !segment.ends_with('.')
+            && segment
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+    })
+}
+
+/// A prefix as route matching compares it: ASCII lower case, without its
+/// trailing slash (`/API/` and `/api` cover the same paths).
+pub(crate) fn prefix_identity(prefix: &str) -> String {
+    let trimmed = prefix.strip_suffix('/').unwrap_or(prefix);
+    trimmed.to_ascii_lowercase()
 }
 
 impl RouteConfig {
@@ -444,7 +491,16 @@ impl RouteConfig {
                 "must start with '/'",
             ));
         }
-        if self.path_prefix.starts_with("/auth/") || self.path_prefix == "/auth" {
+        if !is_canonical_prefix(&self.path_prefix) {
+            return Err(ConfigError::invalid(
+                format!("{key}.path_prefix"),
+                "must be '/'-separated segments of letters, digits, '-', '.', '_' and '~' \
+                 (no empty, '.' or '..' segment, none ending in '.'), as request paths are \
+                 matched in canonical form",
+            ));
+        }
+        let identity = prefix_identity(&self.path_prefix);
+        if identity == "/auth" || identity.starts_with("/auth/") {
             return Err(ConfigError::invalid(
                 format!("{key}.path_prefix"),
                 "/auth is reserved for the gateway's own routes",
@@ -506,6 +562,45 @@ mod tests {
         assert_eq!(c.gateway.login_rate_limit_per_minute, 30);
         assert_eq!(c.gateway.login_rate_limit_burst, 10);
         assert!(c.gateway.trusted_proxy_blocks.is_empty());
+        assert!(!c.gateway.allow_underscore_headers);
+    }
+
+    #[test]
+    fn route_prefixes_must_be_canonical_and_distinct() {
+        let route = |prefix: &str| {
+            format!("[[routes]]\npath_prefix = {prefix:?}\ntarget = {{ handler = \"x\" }}\n")
+        };
+        for bad in [
+            "/api//x",
+            "/api/./x",
+            "/api/../x",
+            "/api/x./",
+            "/a%2fb/",
+            "/a;b/",
+            "/a b/",
+            "/a\\b/",
+            "//",
+            "/auth/",
+            "/AUTH",
+            "/Auth/x",
+        ] {
+            let e = err(&route(bad));
+            assert!(e.contains("routes[0].path_prefix"), "{bad}: {e}");
+        }
+        for good in ["/", "/api", "/api/", "/a.b/c~d_e-f/", "/authx/"] {
+            let c = Config::from_toml(&route(good), &env).unwrap();
+            assert!(!c.routes[0].allow_path_params, "{good}");
+        }
+        for (first, second) in [("/api/", "/api"), ("/api", "/API/"), ("/", "/")] {
+            let e = err(&format!("{}{}", route(first), route(second)));
+            assert!(e.contains("routes[1].path_prefix"), "{first} {second}: {e}");
+        }
+        let c = Config::from_toml(
+            "[[routes]]\npath_prefix = \"/app/\"\nallow_path_params = true\ntarget = { handler = \"x\" }\n",
+            &env,
+        )
+        .unwrap();
+        assert!(c.routes[0].allow_path_params);
     }
 
     #[test]

@@ -121,8 +121,22 @@ impl Config {
             }
         }
         self.gateway.validate(env)?;
+        let mut prefixes = std::collections::HashSet::new();
         for (i, route) in self.routes.iter().enumerate() {
-            route.validate(&format!("routes[{i}]"))?;
+            let key = format!("routes[{i}]");
+            route.validate(&key)?;
+            // Routes match whole segments without case (see
+            // `api-gateway/src/policy.rs`), so `/api` and `/API/` are one
+            // route; two of them would leave the choice to file order.
+            if !prefixes.insert(gateway::prefix_identity(&route.path_prefix)) {
+                return Err(ConfigError::invalid(
+                    format!("{key}.path_prefix"),
+                    format!(
+                        "{:?} covers the same paths as an earlier route (case and a trailing slash do not count)",
+                        route.path_prefix
+                    ),
+                ));
+            }
         }
         Ok(())
     }
