@@ -82,7 +82,7 @@ async fn churn(client: Client, shared: Shared) {
         let down = shared.down.load(Ordering::SeqCst);
         let me = client.try_me(&token).await.ok();
         shared.judge("GET /auth/me", down, me);
-        if n % 2 == 0 {
+        if n.is_multiple_of(2) {
             shared.ledger.lock().unwrap().live.push(token);
             continue;
         }
