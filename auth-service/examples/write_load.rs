@@ -36,6 +36,10 @@ struct Args {
     /// Concurrent validators.
     #[arg(long, default_value_t = 4)]
     validators: usize,
+    /// Logins (each followed by its logout) per second in the paced part
+    /// of phase 3: a busy site's login rate rather than a saturating one.
+    #[arg(long, default_value_t = 100)]
+    paced_logins: u32,
 }
 
 type Client = AuthServiceClient<Channel>;
@@ -112,7 +116,7 @@ issuer = "{}"
     );
 
     let (logins, mut login_lat, _) =
-        run_writers(&client, &id_token, args.writers, phase, false).await?;
+        run_writers(&client, &id_token, args.writers, phase, false, None).await?;
     println!(
         "phase 2a, {} writers logging in: {:.0} durable logins/s (login p50 {:.0} µs, p99 {:.0} µs)",
         args.writers,
@@ -121,7 +125,7 @@ issuer = "{}"
         login_lat.pct(0.99),
     );
     let (logins, _, mut logout_lat) =
-        run_writers(&client, &id_token, args.writers, phase, true).await?;
+        run_writers(&client, &id_token, args.writers, phase, true, None).await?;
     println!(
         "phase 2b, {} writers logging in and out: {:.0} durable writes/s; \
          logout p50 {:.0} µs, p99 {:.0} µs",
@@ -131,25 +135,29 @@ issuer = "{}"
         logout_lat.pct(0.99),
     );
 
-    let writers = {
-        let client = client.clone();
-        let id_token = id_token.clone();
-        tokio::spawn(
-            async move { run_writers(&client, &id_token, args.writers, phase, true).await },
-        )
-    };
-    let mut busy = run_validators(&client, &sessions, args.validators, phase).await?;
-    let (logins, _, mut logout_lat) = writers.await??;
-    println!(
-        "phase 3, both: validate p50 {:.0} µs, p99 {:.0} µs ({} calls) with {:.0} durable \
-         writes/s and logout p99 {:.0} µs alongside; validate p99 under writes / idle = {:.2}",
-        busy.pct(0.50),
-        busy.pct(0.99),
-        busy.0.len(),
-        2.0 * logins as f64 / phase.as_secs_f64(),
-        logout_lat.pct(0.99),
-        busy.pct(0.99) / idle.pct(0.99),
-    );
+    let paced = Duration::from_secs_f64(args.writers as f64 / f64::from(args.paced_logins.max(1)));
+    for (name, pace) in [("saturating", None), ("paced", Some(paced))] {
+        let writers = {
+            let client = client.clone();
+            let id_token = id_token.clone();
+            tokio::spawn(async move {
+                run_writers(&client, &id_token, args.writers, phase, true, pace).await
+            })
+        };
+        let mut busy = run_validators(&client, &sessions, args.validators, phase).await?;
+        let (logins, _, mut logout_lat) = writers.await??;
+        println!(
+            "phase 3, validators with {name} writers: validate p50 {:.0} µs, p99 {:.0} µs \
+             ({} calls) with {:.0} durable writes/s and logout p99 {:.0} µs alongside; \
+             validate p99 under writes / idle = {:.2}",
+            busy.pct(0.50),
+            busy.pct(0.99),
+            busy.0.len(),
+            2.0 * logins as f64 / phase.as_secs_f64(),
+            logout_lat.pct(0.99),
+            busy.pct(0.99) / idle.pct(0.99),
+        );
+    }
 
     let _ = stop_tx.send(());
     server.await??;
@@ -204,14 +212,16 @@ async fn run_validators(
     Ok(all)
 }
 
-/// `n` tasks logging in (and out, with `logout`) for `phase`: the number
-/// of logins and the login and logout latencies.
+/// `n` tasks logging in (and out, with `logout`) for `phase`, each at
+/// most once per `pace` if given: the number of logins and the login and
+/// logout latencies.
 async fn run_writers(
     client: &Client,
     id_token: &str,
     n: usize,
     phase: Duration,
     logout: bool,
+    pace: Option<Duration>,
 ) -> Result<(usize, Samples, Samples), BoxError> {
     let deadline = Instant::now() + phase;
     let tasks: Vec<_> = (0..n)
@@ -220,7 +230,11 @@ async fn run_writers(
             let id_token = id_token.to_owned();
             tokio::spawn(async move {
                 let (mut logins, mut logouts) = (Samples::default(), Samples::default());
+                let mut ticker = pace.map(tokio::time::interval);
                 while Instant::now() < deadline {
+                    if let Some(ticker) = &mut ticker {
+                        ticker.tick().await;
+                    }
                     let start = Instant::now();
                     let token = login(&mut client, &id_token).await?;
                     logins.0.push(start.elapsed());
