@@ -9,11 +9,11 @@
 //!
 //! `cargo run --release -p auth-service --example validate_load -- --seconds 10`
 
-use common::config::Config;
-use common::proto::auth_service_client::AuthServiceClient;
 use common::proto::{ExchangeTokenRequest, ValidateSessionRequest, exchange_token_request::Token};
-use dev_idp::{DevClient, DevIdp, DevIdpConfig};
+mod support;
+
 use std::time::{Duration, Instant};
+use support::{Bench, BoxError};
 
 #[derive(clap::Parser)]
 struct Args {
@@ -29,47 +29,15 @@ struct Args {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<(), BoxError> {
     let args: Args = clap::Parser::parse();
-    let idp = DevIdp::start(DevIdpConfig {
-        listen: "127.0.0.1:0".parse()?,
-        issuer: None,
-        clients: vec![DevClient {
-            client_id: "portcullis-dev".into(),
-            client_secret: None,
-        }],
-        users: Vec::new(),
-    })
-    .await?;
-    let dir = tempfile::tempdir()?;
-    let text = format!(
-        r#"
-[auth_service]
-data_dir = "{}"
-[[providers]]
-id = "dev"
-kind = "oidc"
-client_id = "portcullis-dev"
-token_endpoint_auth = "none"
-issuer = "{}"
-"#,
-        dir.path().join("data").display(),
-        idp.issuer()
-    );
-    let config = Config::from_toml(&text, &|_| None)?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(auth_service::run(listener, config, async {
-        let _ = stop_rx.await;
-    }));
-    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))?.connect_lazy();
-    let mut client = AuthServiceClient::new(channel);
+    let bench = Bench::start().await?;
+    let mut client = bench.client.clone();
 
     let mut tokens = Vec::with_capacity(args.sessions);
     for i in 0..args.sessions {
         let user = ["alice", "bob"][i % 2];
-        let id_token = idp.sign(&idp.id_token_claims(user, "portcullis-dev", None));
+        let id_token = bench.id_token(user);
         let login = client
             .exchange_token(ExchangeTokenRequest {
                 provider_id: "dev".into(),
@@ -125,7 +93,6 @@ issuer = "{}"
         args.concurrency,
         args.sessions,
     );
-    let _ = stop_tx.send(());
-    server.await??;
+    bench.stop().await?;
     Ok(())
 }

@@ -14,15 +14,16 @@
 //!
 //! `cargo run --release -p auth-service --example write_load -- --seconds 5`
 
-use common::config::Config;
 use common::proto::auth_service_client::AuthServiceClient;
 use common::proto::revoke_session_request::Target;
 use common::proto::{
     ExchangeTokenRequest, RevokeSessionRequest, ValidateSessionRequest,
     exchange_token_request::Token,
 };
-use dev_idp::{DevClient, DevIdp, DevIdpConfig};
+mod support;
+
 use std::time::{Duration, Instant};
+use support::{Bench, BoxError};
 use tonic::transport::Channel;
 
 #[derive(clap::Parser)]
@@ -43,7 +44,6 @@ struct Args {
 }
 
 type Client = AuthServiceClient<Channel>;
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Latencies of one kind of call.
 #[derive(Default)]
@@ -64,43 +64,11 @@ impl Samples {
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
     let args: Args = clap::Parser::parse();
-    let idp = DevIdp::start(DevIdpConfig {
-        listen: "127.0.0.1:0".parse()?,
-        issuer: None,
-        clients: vec![DevClient {
-            client_id: "portcullis-dev".into(),
-            client_secret: None,
-        }],
-        users: Vec::new(),
-    })
-    .await?;
-    let dir = tempfile::tempdir()?;
-    let text = format!(
-        r#"
-[auth_service]
-data_dir = "{}"
-[[providers]]
-id = "dev"
-kind = "oidc"
-client_id = "portcullis-dev"
-token_endpoint_auth = "none"
-issuer = "{}"
-"#,
-        dir.path().join("data").display(),
-        idp.issuer()
-    );
-    let config = Config::from_toml(&text, &|_| None)?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(auth_service::run(listener, config, async {
-        let _ = stop_rx.await;
-    }));
-    let client =
-        AuthServiceClient::new(Channel::from_shared(format!("http://{addr}"))?.connect_lazy());
+    let bench = Bench::start().await?;
+    let client = bench.client.clone();
     // One ID token per writer: users are keyed by subject, and "alice"
     // is a verified dev-idp user, so every writer is alice.
-    let id_token = idp.sign(&idp.id_token_claims("alice", "portcullis-dev", None));
+    let id_token = bench.id_token("alice");
     let mut sessions = Vec::new();
     for _ in 0..100 {
         sessions.push(login(&mut client.clone(), &id_token).await?);
@@ -159,8 +127,7 @@ issuer = "{}"
         );
     }
 
-    let _ = stop_tx.send(());
-    server.await??;
+    bench.stop().await?;
     Ok(())
 }
 

@@ -1,0 +1,79 @@
+//! What every auth-service load generator starts with: the development
+//! provider and auth-service (sled in a temporary directory), both on
+//! 127.0.0.1 port 0 in this process, and a client on one HTTP/2 channel.
+
+use common::config::Config;
+use common::proto::auth_service_client::AuthServiceClient;
+use dev_idp::{DevClient, DevIdp, DevIdpConfig};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tonic::transport::Channel;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The running pair; [`Bench::stop`] shuts auth-service down cleanly.
+pub struct Bench {
+    pub idp: DevIdp,
+    pub client: AuthServiceClient<Channel>,
+    stop: oneshot::Sender<()>,
+    server: JoinHandle<Result<(), auth_service::StartError>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Bench {
+    pub async fn start() -> Result<Bench, BoxError> {
+        let idp = DevIdp::start(DevIdpConfig {
+            listen: "127.0.0.1:0".parse()?,
+            issuer: None,
+            clients: vec![DevClient {
+                client_id: "portcullis-dev".into(),
+                client_secret: None,
+            }],
+            users: Vec::new(),
+        })
+        .await?;
+        let dir = tempfile::tempdir()?;
+        let text = format!(
+            r#"
+[auth_service]
+data_dir = "{}"
+[[providers]]
+id = "dev"
+kind = "oidc"
+client_id = "portcullis-dev"
+token_endpoint_auth = "none"
+issuer = "{}"
+"#,
+            dir.path().join("data").display(),
+            idp.issuer()
+        );
+        let config = Config::from_toml(&text, &|_| None)?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(auth_service::run(listener, config, async {
+            let _ = stopped.await;
+        }));
+        let client =
+            AuthServiceClient::new(Channel::from_shared(format!("http://{addr}"))?.connect_lazy());
+        Ok(Bench {
+            idp,
+            client,
+            stop,
+            server,
+            _dir: dir,
+        })
+    }
+
+    /// An ID token for `user` from the dev-idp, for `ExchangeToken`.
+    pub fn id_token(&self, user: &str) -> String {
+        self.idp
+            .sign(&self.idp.id_token_claims(user, "portcullis-dev", None))
+    }
+
+    pub async fn stop(self) -> Result<(), BoxError> {
+        let _ = self.stop.send(());
+        self.server.await??;
+        Ok(())
+    }
+}
