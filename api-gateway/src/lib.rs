@@ -261,6 +261,6 @@ pub async fn run_with_metrics(
         &config.gateway,
         until_stopped(stopped),
     );
-    let (public, metrics) = tokio::join!(public, metrics);
-    public.and(metrics)
+    // Either one failing stops both.
+    tokio::try_join!(public, metrics).map(|((), ())| ())
 }
