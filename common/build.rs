@@ -15,6 +15,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::write(out_dir.join("auth_descriptor.bin"), fds.encode_to_vec())?;
 
     tonic_prost_build::configure()
+        // Decode failures of requests are INVALID_ARGUMENT, not INTERNAL.
+        .codec_path("crate::grpc_codec::Codec")
         // Messages that carry tokens get a redacting Debug in `proto.rs`.
         .skip_debug([
             ".auth.v1.BeginLoginResponse",

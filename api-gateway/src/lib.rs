@@ -10,6 +10,15 @@
 //! `gateway.login_rate_limit_burst`) that answers `429` with `Retry-After`;
 //! a login is charged once, when it begins ([`middleware::rate_limit`]).
 //!
+//! At the connection level (the accept loop in `server.rs`), HTTP/1.1 framing is checked
+//! before routing (exactly one valid `Host`, [`framing`]), proxied bodies
+//! are read whole up to the cap before the upstream sees a byte
+//! ([`request_body`]), connections without a request in progress are
+//! closed after `header_read_timeout` (before the first request) or
+//! `keep_alive_timeout` ([`conn_idle`]), and one client IP holds at most
+//! `max_connections_per_ip` connections ([`conn_limit`]). `/metrics` is
+//! served on its own listener (`metrics_listen`), not the public one.
+//!
 //! [`run`] takes an already-bound listener and a shutdown future (as
 //! mini-redis does), so tests start it on port 0 and stop it cleanly.
 
@@ -17,15 +26,19 @@ pub mod auth_client;
 mod business;
 pub mod client_headers;
 pub mod client_ip;
+pub mod conn_idle;
+pub mod conn_limit;
 pub mod cookies;
 pub mod error;
 pub mod extract;
+pub mod framing;
 pub mod metrics;
 pub mod middleware;
 pub mod pages;
 pub mod policy;
 pub mod proxy;
 pub mod rate_limit;
+pub mod request_body;
 pub mod request_path;
 pub mod routes;
 mod server;
@@ -78,10 +91,17 @@ pub enum StartError {
 
 /// Builds the whole HTTP application (routes and middleware) for `config`.
 pub fn app(config: &Config) -> Result<Router, StartError> {
+    apps(config).map(|(public, _metrics)| public)
+}
+
+/// The public application and the metrics-only one, sharing one registry.
+fn apps(config: &Config) -> Result<(Router, Router), StartError> {
     let gateway = config.gateway.clone();
     let metrics = Arc::new(Metrics::default());
+    let metrics_app = metrics::router(metrics.clone());
     let auth = AuthClient::new(&gateway, metrics.clone())?;
-    let proxy = Proxy::new(gateway.upstream_timeout).map_err(StartError::Proxy)?;
+    let proxy = Proxy::new(gateway.upstream_timeout, gateway.max_request_body_bytes)
+        .map_err(StartError::Proxy)?;
     let public_origin = gateway.public_url.origin().ascii_serialization();
     let trusted_proxies =
         client_ip::TrustedProxies::from_config(&gateway).map_err(StartError::TrustedProxies)?;
@@ -138,11 +158,16 @@ pub fn app(config: &Config) -> Result<Router, StartError> {
     let request_timeout = state.gateway.request_timeout;
     let max_body = state.gateway.max_request_body_bytes;
     let sensitive = Arc::new([header::COOKIE, header::AUTHORIZATION]);
-    let router = Router::new()
+    let mut router = Router::new()
         .route("/", get(pages::index))
         .route("/healthz", get(routes::health::healthz))
-        .route("/readyz", get(routes::health::readyz))
-        .route("/metrics", get(routes::health::metrics))
+        .route("/readyz", get(routes::health::readyz));
+    // Off by default: request counts by route and auth-service error rates
+    // are reconnaissance; they belong on `metrics_listen`.
+    if state.gateway.public_metrics {
+        router = router.route("/metrics", get(routes::health::metrics));
+    }
+    let router = router
         .merge(auth_routes)
         .fallback(move |state: State<AppState>, request: Request| {
             routes::configured::dispatch(state, table.clone(), request)
@@ -157,6 +182,8 @@ pub fn app(config: &Config) -> Result<Router, StartError> {
             StatusCode::REQUEST_TIMEOUT,
             request_timeout,
         ))
+        // Before anything reads the request: RFC 9112 §3.2 Host rules.
+        .layer(axum::middleware::from_fn(middleware::framing::require_host))
         .layer(axum::middleware::from_fn(error::render_errors))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -183,17 +210,59 @@ pub fn app(config: &Config) -> Result<Router, StartError> {
         )
         .layer(SetSensitiveRequestHeadersLayer::from_shared(sensitive))
         .with_state(state);
-    Ok(router)
+    Ok((router, metrics_app))
 }
 
 /// Serves the gateway on `listener` until `shutdown` resolves, then drains
-/// open connections (bounded by `request_timeout`).
+/// open connections (bounded by `request_timeout`). No metrics listener:
+/// see [`run_with_metrics`].
 pub async fn run(
     listener: TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
+    run_with_metrics(listener, None, config, shutdown).await
+}
+
+/// [`run`], plus `GET /metrics` on `metrics_listener` (plain HTTP, with the
+/// same connection limits and timeouts as the public listener) until the
+/// same `shutdown`.
+pub async fn run_with_metrics(
+    listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
     let tls = tls::acceptor(&config.gateway)?;
-    let app = app(&config)?;
-    server::serve(listener, app, tls, &config.gateway, shutdown).await
+    let (app, metrics_app) = apps(&config)?;
+    let Some(metrics_listener) = metrics_listener else {
+        return server::serve(listener, app, tls, &config.gateway, shutdown).await;
+    };
+    // One shutdown future, two servers: broadcast it.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    });
+    let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+        // An error means the sender is gone, which only happens after it
+        // sent `true`.
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
+    let public = server::serve(
+        listener,
+        app,
+        tls,
+        &config.gateway,
+        until_stopped(stopped.clone()),
+    );
+    let metrics = server::serve(
+        metrics_listener,
+        metrics_app,
+        None,
+        &config.gateway,
+        until_stopped(stopped),
+    );
+    // Either one failing stops both.
+    tokio::try_join!(public, metrics).map(|((), ())| ())
 }

@@ -1,8 +1,9 @@
 //! The api-gateway binary: load and validate the configuration, bind, print
-//! the address, serve until SIGINT/SIGTERM.
+//! the address (then the metrics address, on the next line), serve until
+//! SIGINT/SIGTERM.
 
 use clap::Parser;
-use common::startup::{bind_and_announce, load_config};
+use common::startup::{bind_and_announce, bind_and_announce_as, load_config};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -32,7 +33,25 @@ async fn main() -> ExitCode {
         Ok(l) => l,
         Err(code) => return code,
     };
-    match api_gateway::run(listener, config, common::shutdown::signal()).await {
+    // Announced second: the first stdout line stays the public address.
+    let metrics_listener = match config.gateway.metrics_listen {
+        Some(addr) => {
+            match bind_and_announce_as("api-gateway", "metrics listening on", addr, "http://").await
+            {
+                Ok(l) => Some(l),
+                Err(code) => return code,
+            }
+        }
+        None => None,
+    };
+    match api_gateway::run_with_metrics(
+        listener,
+        metrics_listener,
+        config,
+        common::shutdown::signal(),
+    )
+    .await
+    {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("api-gateway: {e}");

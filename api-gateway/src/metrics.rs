@@ -6,8 +6,12 @@
 //! A std `Mutex` is right here: it is held for a map update, never across an
 //! `.await` (mini-redis `src/db.rs` makes the same argument).
 
+use axum::Router;
+use axum::http::header;
+use axum::routing::get;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -123,6 +127,26 @@ impl Metrics {
         }
         out
     }
+}
+
+/// The application of the `metrics_listen` listener: `GET /metrics` and
+/// nothing else (404), so the only thing that port reveals is the metrics.
+pub fn router(metrics: Arc<Metrics>) -> Router {
+    Router::new().route(
+        "/metrics",
+        get(move || {
+            let metrics = metrics.clone();
+            async move {
+                (
+                    [(
+                        header::CONTENT_TYPE,
+                        "text/plain; version=0.0.4; charset=utf-8",
+                    )],
+                    metrics.render(),
+                )
+            }
+        }),
+    )
 }
 
 /// Escapes a label value (backslash, quote, newline).

@@ -1,5 +1,7 @@
-//! The reverse proxy for `{ upstream = "..." }` routes: streams bodies both
-//! ways through hyper-util's pooled client, bounded by `upstream_timeout`.
+//! The reverse proxy for `{ upstream = "..." }` routes: reads the request
+//! body whole (up to `max_request_body_bytes`, see [`crate::request_body`])
+//! and streams the answer back through hyper-util's pooled client, bounded
+//! by `upstream_timeout`.
 //!
 //! What the upstream sees is decided here and nowhere else:
 //! * hop-by-hop headers (RFC 9110 7.6.1) are removed both ways;
@@ -17,6 +19,7 @@
 use crate::cookies::CookieFactory;
 use crate::error::ApiError;
 use crate::extract::{CurrentUser, bearer};
+use crate::request_body;
 use axum::body::Body;
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use axum::http::{Request, Response, Uri, Version};
@@ -40,6 +43,8 @@ pub struct Proxied;
 pub struct Proxy {
     client: Client<HttpsConnector<HttpConnector>, Body>,
     timeout: Duration,
+    /// `max_request_body_bytes`: bodies are read whole up to it first.
+    max_body: usize,
 }
 
 /// What the proxy needs to know about the request besides its headers.
@@ -57,7 +62,7 @@ pub struct ForwardContext<'a> {
 impl Proxy {
     /// A pooled client for http and https upstreams (rustls with the ring
     /// provider and the webpki root store).
-    pub fn new(timeout: Duration) -> Result<Self, String> {
+    pub fn new(timeout: Duration, max_body: usize) -> Result<Self, String> {
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_provider_and_webpki_roots(Arc::new(rustls::crypto::ring::default_provider()))
             .map_err(|e| e.to_string())?
@@ -67,7 +72,11 @@ impl Proxy {
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(60))
             .build(connector);
-        Ok(Self { client, timeout })
+        Ok(Self {
+            client,
+            timeout,
+            max_body,
+        })
     }
 
     /// Forwards `request` to `upstream` (its path appended to the upstream
@@ -79,6 +88,8 @@ impl Proxy {
         ctx: ForwardContext<'_>,
     ) -> Result<Response<Body>, ApiError> {
         let (mut parts, body) = request.into_parts();
+        // Whole before the upstream sees a byte: see `request_body`.
+        let body = Body::from(request_body::read_whole(body, self.max_body).await?);
         let path_and_query = parts
             .uri
             .path_and_query()

@@ -164,7 +164,7 @@ impl RateLimiter {
 }
 
 /// IPv4 addresses as they are; IPv6 addresses by their /64.
-fn bucket_key(ip: IpAddr) -> IpAddr {
+pub(crate) fn bucket_key(ip: IpAddr) -> IpAddr {
     match ip.to_canonical() {
         IpAddr::V4(v4) => IpAddr::V4(v4),
         IpAddr::V6(v6) => {

@@ -1,11 +1,20 @@
 //! The accept loop: hyper-util's auto (HTTP/1.1 + HTTP/2) connection
 //! builder, because `axum::serve` has no header-read timeout, connection
-//! cap or TLS. Each connection holds a semaphore permit (`max_connections`),
-//! HTTP/1 headers must arrive within `header_read_timeout` (slowloris), TLS
-//! handshakes within the same bound, and shutdown is graceful: stop
-//! accepting, let open connections finish (bounded), then return.
+//! cap or TLS. Each connection holds a semaphore permit (`max_connections`)
+//! and, unless the peer is a trusted proxy, one of its IP's
+//! `max_connections_per_ip` slots ([`crate::conn_limit`]; a connection
+//! over that cap is closed as soon as it is accepted). HTTP/1 headers must
+//! arrive within `header_read_timeout` (slowloris), TLS handshakes within
+//! the same bound, and a connection with no request in progress is closed
+//! after `header_read_timeout` before its first request and after
+//! `keep_alive_timeout` after a response ([`crate::conn_idle`]), so silent
+//! sockets give their slots back. Shutdown is graceful: stop accepting,
+//! let open connections finish (bounded), then return.
 
 use crate::StartError;
+use crate::client_ip::TrustedProxies;
+use crate::conn_idle::{Activity, IdleLimits, Tracked};
+use crate::conn_limit::ConnLimit;
 use axum::Router;
 use axum::extract::ConnectInfo;
 use axum::http::Request;
@@ -41,6 +50,12 @@ pub async fn serve(
         .timer(TokioTimer::new())
         .keep_alive_interval(Some(Duration::from_secs(30)));
     let handshake_timeout = config.header_read_timeout;
+    let idle_limits = IdleLimits {
+        first_request: config.header_read_timeout,
+        keep_alive: config.keep_alive_timeout,
+    };
+    let per_ip = ConnLimit::new(config.max_connections_per_ip);
+    let trusted = TrustedProxies::from_config(config).map_err(StartError::TrustedProxies)?;
     let permits = Arc::new(Semaphore::new(config.max_connections));
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
@@ -65,44 +80,58 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        // The cap is on the TCP peer: nothing has been read yet. Trusted
+        // proxies carry many clients and are exempt.
+        let slot = if trusted.contains(peer.ip()) {
+            None
+        } else {
+            match per_ip.try_acquire(peer.ip()) {
+                Some(slot) => Some(slot),
+                None => {
+                    // Debug, not warn: the client controls how often.
+                    tracing::debug!(%peer, "per-IP connection cap reached; closing");
+                    continue;
+                }
+            }
+        };
         let _ = stream.set_nodelay(true);
-        // Converts hyper's body and records the peer address for handlers.
-        let service =
-            TowerToHyperService::new(app.clone().map_request(move |request: Request<Incoming>| {
+        let activity = Activity::new();
+        // Converts hyper's body, records the peer address for handlers and
+        // reports each request's progress to the idle deadline.
+        let service = TowerToHyperService::new(Tracked::new(
+            app.clone().map_request(move |request: Request<Incoming>| {
                 let mut request = request.map(axum::body::Body::new);
                 request.extensions_mut().insert(ConnectInfo(peer));
                 request
-            }));
+            }),
+            activity.clone(),
+        ));
         let builder = builder.clone();
         let watcher = graceful.watcher();
-        match tls.clone() {
-            None => {
-                tokio::spawn(async move {
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            match tls {
+                None => {
                     let conn = builder
                         .serve_connection_with_upgrades(TokioIo::new(stream), service)
                         .into_owned();
-                    if let Err(e) = watcher.watch(conn).await {
-                        tracing::debug!(%peer, error = %e, "connection ended with an error");
-                    }
-                    drop(permit);
-                });
-            }
-            Some(acceptor) => {
-                tokio::spawn(async move {
-                    let stream = match handshake(&acceptor, stream, handshake_timeout).await {
-                        Some(s) => s,
-                        None => return,
+                    serve_until_idle(watcher.watch(conn), &activity, idle_limits, peer).await;
+                }
+                Some(acceptor) => {
+                    let Some(stream) = handshake(&acceptor, stream, handshake_timeout).await else {
+                        return;
                     };
+                    // The first-request window starts after the handshake.
+                    activity.idle_from_now();
                     let conn = builder
                         .serve_connection_with_upgrades(TokioIo::new(stream), service)
                         .into_owned();
-                    if let Err(e) = watcher.watch(conn).await {
-                        tracing::debug!(%peer, error = %e, "connection ended with an error");
-                    }
-                    drop(permit);
-                });
+                    serve_until_idle(watcher.watch(conn), &activity, idle_limits, peer).await;
+                }
             }
-        }
+            drop(slot);
+            drop(permit);
+        });
     }
     drop(listener);
     tracing::info!("shutting down: draining open connections");
@@ -114,6 +143,26 @@ pub async fn serve(
         tracing::warn!("some connections did not finish in time; closing them");
     }
     Ok(())
+}
+
+/// Drives `conn` until it ends or has been idle too long; dropping it
+/// closes the socket (an idle connection has nothing in flight to lose).
+async fn serve_until_idle<E: std::fmt::Display>(
+    conn: impl Future<Output = Result<(), E>>,
+    activity: &Activity,
+    limits: IdleLimits,
+    peer: std::net::SocketAddr,
+) {
+    tokio::select! {
+        result = conn => {
+            if let Err(e) = result {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        }
+        () = activity.idle_expired(limits) => {
+            tracing::debug!(%peer, "closing an idle connection");
+        }
+    }
 }
 
 async fn handshake(

@@ -67,6 +67,14 @@ impl CallerAuth {
     }
 }
 
+/// So one `CallerAuth` guards every authenticated service (`AuthService`
+/// and, when enabled, reflection) with the same rules.
+impl tonic::service::Interceptor for CallerAuth {
+    fn call(&mut self, request: Request<()>) -> Result<Request<()>, Status> {
+        self.check(request)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,6 @@
 //! Portcullis auth-service: provider-token verification, the code + PKCE
 //! flow, users, sessions and revocation, served over gRPC (`auth.v1`), with
-//! the standard health service and server reflection.
+//! the standard health service and (opt-in, authenticated) server reflection.
 //!
 //! [`run`] takes an already-bound listener and a shutdown future (as
 //! mini-redis does), so tests start it on port 0 and stop it cleanly.
@@ -26,6 +26,7 @@ use storage::Store;
 use storage::sled::SledStore;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
@@ -143,6 +144,23 @@ fn read_tls_file(key: &str, path: &Path) -> Result<Vec<u8>, StartError> {
         .map_err(|e| StartError::Tls(format!("{key}: cannot read {}: {e}", path.display())))
 }
 
+/// The gRPC reflection service (v1) over our descriptor sets. It is only
+/// added with `auth_service.grpc_reflection`, and then behind the same
+/// caller authentication as `AuthService`: reflection describes the whole
+/// API, so it is no more public than the API itself.
+fn reflection_service() -> Result<
+    tonic_reflection::pb::v1::server_reflection_server::ServerReflectionServer<
+        impl tonic_reflection::pb::v1::server_reflection_server::ServerReflection,
+    >,
+    StartError,
+> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(common::proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|e| StartError::Reflection(e.to_string()))
+}
+
 /// Serves auth-service on `listener` until `shutdown` resolves.
 pub async fn run(
     listener: TcpListener,
@@ -189,6 +207,7 @@ pub async fn run_with(
              session tokens cross the network in clear; set tls_cert and tls_key"
         );
     }
+    let config_reflection = config.auth_service.grpc_reflection;
     let auth = Arc::new(Auth::new(
         store.clone(),
         providers,
@@ -200,11 +219,15 @@ pub async fn run_with(
     health_reporter
         .set_serving::<AuthServiceServer<grpc::GrpcService>>()
         .await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(common::proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .map_err(|e| StartError::Reflection(e.to_string()))?;
+    // Only health answers unauthenticated callers.
+    let reflection = if config_reflection {
+        Some(InterceptedService::new(
+            reflection_service()?,
+            caller_auth.clone(),
+        ))
+    } else {
+        None
+    };
 
     let cancel = CancellationToken::new();
     let sweeper = tokio::spawn(sweeper::run(auth.clone(), sweep_interval, cancel.clone()));
@@ -220,10 +243,10 @@ pub async fn run_with(
 
     let served = server
         .add_service(health_service)
-        .add_service(reflection)
+        .add_optional_service(reflection)
         .add_service(AuthServiceServer::with_interceptor(
             grpc::GrpcService::new(auth.clone()),
-            move |request| caller_auth.check(request),
+            caller_auth,
         ))
         // No Nagle: small gRPC replies must not wait for delayed ACKs.
         .serve_with_incoming_shutdown(

@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod error_chain;
+pub mod grpc_codec;
 pub mod proto;
 pub mod reason;
 pub mod shutdown;

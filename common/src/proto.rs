@@ -17,6 +17,26 @@ pub use auth::v1::*;
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("auth_descriptor");
 
 use std::fmt;
+use tonic::Code;
+
+/// Which status a message that fails to decode gets ([`crate::grpc_codec`]):
+/// a request is the caller's fault, a response the server's.
+macro_rules! decode_failure {
+    ($code:expr => $($message:ty),+ $(,)?) => {
+        $(impl crate::grpc_codec::DecodeFailure for $message {
+            const CODE: Code = $code;
+        })+
+    };
+}
+
+decode_failure!(Code::InvalidArgument =>
+    ListProvidersRequest, BeginLoginRequest, CompleteLoginRequest, ExchangeTokenRequest,
+    ValidateSessionRequest, RevokeSessionRequest, RevokeUserSessionsRequest, ListSessionsRequest,
+);
+decode_failure!(Code::Internal =>
+    ListProvidersResponse, BeginLoginResponse, LoginResponse, ValidateSessionResponse,
+    RevokeSessionResponse, RevokeUserSessionsResponse, ListSessionsResponse,
+);
 
 const REDACTED: &str = "<redacted>";
 

@@ -28,6 +28,19 @@ pub async fn bind_and_announce(
     addr: SocketAddr,
     scheme: &str,
 ) -> Result<TcpListener, ExitCode> {
+    bind_and_announce_as(binary, "listening on", addr, scheme).await
+}
+
+/// [`bind_and_announce`] for a secondary listener, announced as
+/// `{label} {scheme}{bound address}` (e.g. `metrics listening on
+/// http://127.0.0.1:9090`), on a line after the main one, so whoever reads
+/// only the first line still finds the main address there.
+pub async fn bind_and_announce_as(
+    binary: &str,
+    label: &str,
+    addr: SocketAddr,
+    scheme: &str,
+) -> Result<TcpListener, ExitCode> {
     let fail = |what: String| {
         eprintln!("{binary}: {what}");
         ExitCode::FAILURE
@@ -39,7 +52,7 @@ pub async fn bind_and_announce(
         .local_addr()
         .map_err(|e| fail(format!("cannot read the bound address: {e}")))?;
     let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "listening on {scheme}{bound}")
+    writeln!(stdout, "{label} {scheme}{bound}")
         .and_then(|()| stdout.flush())
         .map_err(|e| fail(format!("cannot write to stdout: {e}")))?;
     Ok(listener)

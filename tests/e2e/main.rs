@@ -6,11 +6,14 @@
 mod browser;
 mod code_flow;
 mod compose;
+mod connections;
 mod edge_paths;
 mod forward_auth;
+mod framing;
 mod pages_and_headers;
 mod provider_conformance;
 mod proxy;
+mod raw_upstream;
 mod resilience;
 mod sessions;
 mod token_flow;

@@ -77,7 +77,11 @@ async fn login_page_health_metrics_and_headers() {
             .status(),
         200
     );
-    let metrics = bare.get(stack.url("/metrics")).send().await.unwrap();
+    let metrics = bare
+        .get(format!("{}/metrics", stack.metrics_url().await))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(metrics.status(), 200);
     let text = metrics.text().await.unwrap();
     assert!(

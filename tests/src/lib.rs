@@ -115,13 +115,17 @@ impl Proc {
         });
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
+        let stdout_sink = logs.clone();
         std::thread::spawn(move || {
             let mut lines = BufReader::new(stdout).lines();
             if let Some(Ok(line)) = lines.next() {
                 let _ = tx.send(line);
             }
-            // Keep draining so the child never blocks on a full pipe.
-            for _ in lines {}
+            // Keep draining so the child never blocks on a full pipe; later
+            // lines (the gateway's metrics address) join the log.
+            for line in lines.map_while(Result::ok) {
+                stdout_sink.lock().unwrap().push(line);
+            }
         });
         let line = match rx.recv_timeout(Duration::from_secs(60)) {
             Ok(line) => line,
@@ -504,6 +508,28 @@ impl TestStack {
         format!("{}{path}", self.gateway_url)
     }
 
+    /// `http://127.0.0.1:PORT` of the gateway's metrics listener, from its
+    /// `metrics listening on` line (printed right after the first one;
+    /// waited for at most 10 s).
+    pub async fn metrics_url(&self) -> String {
+        let find = || {
+            self.gateway.logs().iter().find_map(|line| {
+                line.strip_prefix("metrics listening on ")
+                    .map(str::to_owned)
+            })
+        };
+        wait_until(
+            Duration::from_secs(10),
+            "the gateway announces metrics",
+            || {
+                let found = find().is_some();
+                async move { found }
+            },
+        )
+        .await;
+        find().unwrap()
+    }
+
     /// GETs `path` with `token` as a bearer credential and reads the JSON
     /// answer, whatever its status.
     pub async fn get_json(&self, path: &str, token: &str) -> serde_json::Value {
@@ -761,6 +787,7 @@ public_url = "{public}"
 auth_service_url = "{grpc_scheme}://{auth}"
 auth_timeout = "2s"
 upstream_timeout = "5s"
+metrics_listen = "127.0.0.1:0"
 {tls}{token}{grpc_tls}{settings}
 [[routes]]
 path_prefix = "/api/whoami"

@@ -13,7 +13,13 @@ use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
 
 #[tokio::test]
 async fn health_reflection_and_providers() {
-    let h = Harness::start().await;
+    let h = Harness::start_config(|text| {
+        text.replace(
+            "[auth_service]\n",
+            "[auth_service]\ngrpc_reflection = true\n",
+        )
+    })
+    .await;
     let channel = tonic::transport::Channel::from_shared(format!("http://{}", h.addr))
         .unwrap()
         .connect()
@@ -145,4 +151,115 @@ async fn callers_must_present_the_service_token() {
         })
         .await
         .unwrap();
+}
+
+/// One reflection `ListServices` call on `addr`, with `token` as the
+/// service token if given.
+async fn list_services(
+    addr: std::net::SocketAddr,
+    token: Option<&str>,
+) -> Result<Vec<String>, tonic::Status> {
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut request = tonic::Request::new(tokio_stream::iter(vec![ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    }]));
+    if let Some(token) = token {
+        request
+            .metadata_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    }
+    let mut stream = ServerReflectionClient::new(channel)
+        .server_reflection_info(request)
+        .await?
+        .into_inner();
+    let response = stream.message().await?.unwrap();
+    let Some(MessageResponse::ListServicesResponse(list)) = response.message_response else {
+        panic!("unexpected reflection answer");
+    };
+    Ok(list.service.into_iter().map(|s| s.name).collect())
+}
+
+#[tokio::test]
+async fn reflection_is_off_unless_configured() {
+    let h = Harness::start().await;
+    let err = list_services(h.addr, None).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Unimplemented, "{err:?}");
+}
+
+#[tokio::test]
+async fn reflection_needs_the_service_token_like_the_api() {
+    let h = Harness::start_config(|text| {
+        text.replace(
+            "[auth_service]\n",
+            "[auth_service]\nservice_token_env = \"SERVICE_TOKEN\"\ngrpc_reflection = true\n",
+        )
+    })
+    .await;
+    let err = list_services(h.addr, None).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Unauthenticated, "{err:?}");
+    let err = list_services(h.addr, Some("not-the-token"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Unauthenticated, "{err:?}");
+    let names = list_services(h.addr, Some(SERVICE_TOKEN)).await.unwrap();
+    assert!(
+        names.contains(&"auth.v1.AuthService".to_owned()),
+        "{names:?}"
+    );
+}
+
+/// `ValidateSessionRequest` as it is on the wire, with the token as bytes,
+/// so a test can send what a well-behaved client never would.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RawValidateSessionRequest {
+    #[prost(bytes = "vec", tag = "1")]
+    session_token: Vec<u8>,
+}
+
+#[tokio::test]
+async fn a_token_that_is_not_utf8_is_an_invalid_argument_not_internal() {
+    let h = Harness::start().await;
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", h.addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut grpc = tonic::client::Grpc::new(channel);
+    // 43 characters like a real token, one of them an invalid UTF-8 byte.
+    let mut token = b"A".repeat(43);
+    token[20] = 0xff;
+    grpc.ready().await.unwrap();
+    let status = grpc
+        .unary::<_, common::proto::ValidateSessionResponse, _>(
+            tonic::Request::new(RawValidateSessionRequest {
+                session_token: token,
+            }),
+            tonic::codegen::http::uri::PathAndQuery::from_static(
+                "/auth.v1.AuthService/ValidateSession",
+            ),
+            tonic_prost::ProstCodec::default(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+    assert!(
+        status.message().contains("ValidateSessionRequest"),
+        "{status:?}"
+    );
+    assert!(!status.message().contains("AAAA"), "{status:?}");
+    // The same service still answers a well-formed call.
+    let valid = h
+        .client
+        .clone()
+        .validate_session(common::proto::ValidateSessionRequest {
+            session_token: "A".repeat(43),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(valid.code(), tonic::Code::Unauthenticated);
 }

@@ -86,6 +86,13 @@ pub struct AuthServiceConfig {
     /// `tls_cert` and `tls_key`. A caller authenticated this way counts as
     /// authenticated for the non-loopback `listen` rule.
     pub client_ca: Option<PathBuf>,
+    /// Serve gRPC server reflection (`grpc.reflection.v1`), which lists
+    /// every service and message of the API to whoever asks. Off by
+    /// default: callers are our own gateway and services, which have the
+    /// schema compiled in. On, it sits behind the same caller
+    /// authentication as `AuthService` (service token and/or client
+    /// certificate); only the health service stays open. Default false.
+    pub grpc_reflection: bool,
 }
 
 impl Default for AuthServiceConfig {
@@ -109,6 +116,7 @@ impl Default for AuthServiceConfig {
             tls_cert: None,
             tls_key: None,
             client_ca: None,
+            grpc_reflection: false,
         }
     }
 }

@@ -64,12 +64,39 @@ pub struct GatewayConfig {
     #[serde(skip)]
     pub service_token: Option<SecretString>,
     /// How long a client may take to send a request's headers before the
-    /// connection is closed (slowloris defence). Default `10s`.
+    /// connection is closed (slowloris defence). It also bounds a new
+    /// connection's silence: one that has not sent a whole first request
+    /// this long after it was accepted (or after its TLS handshake) is
+    /// closed, so sockets that never send a byte cannot hold connection
+    /// slots. Default `10s`.
     #[serde(with = "humantime_serde")]
     pub header_read_timeout: Duration,
+    /// How long a connection may stay open with no request in progress
+    /// after its last answer (HTTP/1.1 keep-alive, or an HTTP/2 connection
+    /// with no open stream) before the gateway closes it; protocol pings
+    /// do not count as activity. Default `60s`.
+    #[serde(with = "humantime_serde")]
+    pub keep_alive_timeout: Duration,
     /// Most client connections served at once; further connections wait in
     /// the kernel's accept queue. Default `1024`.
     pub max_connections: usize,
+    /// Most connections one client IP (the TCP peer; IPv6 per /64) may hold
+    /// open at once; a further one is closed as soon as it is accepted, so
+    /// one client cannot take every `max_connections` slot. Peers in
+    /// `trusted_proxies` are exempt (every client behind a proxy shares its
+    /// address, and the real client is only known once the headers are
+    /// read); limit per client at that proxy instead. Default `64`.
+    pub max_connections_per_ip: usize,
+    /// A second listener that serves only `GET /metrics` (Prometheus),
+    /// apart from the public one, on loopback by default; `"off"` disables
+    /// it. The binary prints `metrics listening on http://ADDR` on the line
+    /// after its `listening on` line. Default `127.0.0.1:9090`.
+    #[serde(deserialize_with = "deserialize_metrics_listen")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Also serve `GET /metrics` on the public listener, to anyone who can
+    /// reach the gateway (request counts by route and auth-service error
+    /// rates are reconnaissance for an attacker). Default false.
+    pub public_metrics: bool,
     /// Largest request body accepted, in bytes, for proxied routes and
     /// built-in handlers (the JSON login endpoint has its own 64 KiB cap).
     /// Default `10485760` (10 MiB).
@@ -168,7 +195,11 @@ impl Default for GatewayConfig {
             service_token_env: None,
             service_token: None,
             header_read_timeout: Duration::from_secs(10),
+            keep_alive_timeout: Duration::from_secs(60),
             max_connections: 1024,
+            max_connections_per_ip: 64,
+            metrics_listen: Some(SocketAddr::from(([127, 0, 0, 1], 9090))),
+            public_metrics: false,
             max_request_body_bytes: 10 * 1024 * 1024,
             login_rate_limit_per_minute: 30,
             login_rate_limit_burst: 10,
@@ -177,6 +208,22 @@ impl Default for GatewayConfig {
             trusted_proxy_blocks: Vec::new(),
         }
     }
+}
+
+/// `metrics_listen`: an address, or `"off"` for no metrics listener.
+fn deserialize_metrics_listen<'de, D>(deserializer: D) -> Result<Option<SocketAddr>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let text = String::deserialize(deserializer)?;
+    if text == "off" {
+        return Ok(None);
+    }
+    text.parse().map(Some).map_err(|_| {
+        serde::de::Error::custom(format!(
+            "{text:?} is not an address like \"127.0.0.1:9090\" or \"off\""
+        ))
+    })
 }
 
 /// The literal defaults above always parse; this keeps `Default` free of
@@ -220,6 +267,11 @@ impl GatewayConfig {
                 self.header_read_timeout,
                 Duration::from_millis(100),
             ),
+            (
+                "keep_alive_timeout",
+                self.keep_alive_timeout,
+                Duration::from_millis(100),
+            ),
         ] {
             if value < min {
                 return Err(ConfigError::invalid(
@@ -232,6 +284,19 @@ impl GatewayConfig {
             return Err(ConfigError::invalid(
                 "gateway.max_connections",
                 "must be at least 1",
+            ));
+        }
+        if self.max_connections_per_ip == 0 {
+            return Err(ConfigError::invalid(
+                "gateway.max_connections_per_ip",
+                "must be at least 1",
+            ));
+        }
+        // Port 0 twice is two different ports.
+        if self.listen.port() != 0 && self.metrics_listen == Some(self.listen) {
+            return Err(ConfigError::invalid(
+                "gateway.metrics_listen",
+                "must differ from gateway.listen (or be \"off\")",
             ));
         }
         if self.max_request_body_bytes < 1024 {
@@ -556,6 +621,13 @@ mod tests {
         let c = Config::from_toml("", &env).unwrap();
         assert_eq!(c.gateway.header_read_timeout.as_secs(), 10);
         assert_eq!(c.gateway.max_connections, 1024);
+        assert_eq!(c.gateway.max_connections_per_ip, 64);
+        assert_eq!(c.gateway.keep_alive_timeout.as_secs(), 60);
+        assert_eq!(
+            c.gateway.metrics_listen,
+            Some("127.0.0.1:9090".parse().unwrap())
+        );
+        assert!(!c.gateway.public_metrics);
         assert!(c.gateway.service_token.is_none());
         assert_eq!(c.gateway.flow_cookie_name(), "portcullis_flow");
         assert!(!c.gateway.serves_tls());
@@ -601,6 +673,17 @@ mod tests {
         )
         .unwrap();
         assert!(c.routes[0].allow_path_params);
+    }
+
+    #[test]
+    fn metrics_listen_can_be_turned_off() {
+        let c = Config::from_toml("[gateway]\nmetrics_listen = \"off\"\n", &env).unwrap();
+        assert!(c.gateway.metrics_listen.is_none());
+        let c = Config::from_toml("[gateway]\nmetrics_listen = \"127.0.0.1:0\"\n", &env).unwrap();
+        assert_eq!(
+            c.gateway.metrics_listen,
+            Some("127.0.0.1:0".parse().unwrap())
+        );
     }
 
     #[test]
