@@ -41,6 +41,11 @@ struct Args {
     /// of phase 3: a busy site's login rate rather than a saturating one.
     #[arg(long, default_value_t = 100)]
     paced_logins: u32,
+    /// Validations per second in all (spread over the validators); 0 runs
+    /// them closed-loop, as fast as they go, which saturates the CPU and
+    /// makes the p99 a queueing figure.
+    #[arg(long, default_value_t = 0)]
+    validate_rate: u32,
 }
 
 type Client = AuthServiceClient<Channel>;
@@ -75,7 +80,14 @@ async fn main() -> Result<(), BoxError> {
     }
     let phase = Duration::from_secs(args.seconds);
 
-    let mut idle = run_validators(&client, &sessions, args.validators, phase).await?;
+    let mut idle = run_validators(
+        &client,
+        &sessions,
+        args.validators,
+        phase,
+        args.validate_rate,
+    )
+    .await?;
     println!(
         "phase 1, validators alone: {} calls, p50 {:.0} µs, p99 {:.0} µs",
         idle.0.len(),
@@ -112,7 +124,14 @@ async fn main() -> Result<(), BoxError> {
                 run_writers(&client, &id_token, args.writers, phase, true, pace).await
             })
         };
-        let mut busy = run_validators(&client, &sessions, args.validators, phase).await?;
+        let mut busy = run_validators(
+            &client,
+            &sessions,
+            args.validators,
+            phase,
+            args.validate_rate,
+        )
+        .await?;
         let (logins, _, mut logout_lat) = writers.await??;
         println!(
             "phase 3, validators with {name} writers: validate p50 {:.0} µs, p99 {:.0} µs \
@@ -149,8 +168,10 @@ async fn run_validators(
     sessions: &[String],
     n: usize,
     phase: Duration,
+    rate: u32,
 ) -> Result<Samples, BoxError> {
     let deadline = Instant::now() + phase;
+    let pace = (rate > 0).then(|| Duration::from_secs_f64(n as f64 / f64::from(rate)));
     let tasks: Vec<_> = (0..n)
         .map(|worker| {
             let mut client = client.clone();
@@ -158,7 +179,11 @@ async fn run_validators(
             tokio::spawn(async move {
                 let mut samples = Samples::default();
                 let mut i = worker;
+                let mut ticker = pace.map(tokio::time::interval);
                 while Instant::now() < deadline {
+                    if let Some(ticker) = &mut ticker {
+                        ticker.tick().await;
+                    }
                     let start = Instant::now();
                     client
                         .validate_session(ValidateSessionRequest {
