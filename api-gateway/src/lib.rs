@@ -22,27 +22,27 @@
 //! [`run`] takes an already-bound listener and a shutdown future (as
 //! mini-redis does), so tests start it on port 0 and stop it cleanly.
 
-pub mod auth_client;
+mod auth_client;
 mod business;
-pub mod client_headers;
-pub mod client_ip;
-pub mod conn_idle;
-pub mod conn_limit;
-pub mod cookies;
-pub mod error;
-pub mod extract;
-pub mod framing;
-pub mod metrics;
-pub mod middleware;
-pub mod pages;
-pub mod policy;
-pub mod proxy;
-pub mod rate_limit;
-pub mod request_body;
-pub mod request_path;
-pub mod routes;
+mod client_headers;
+mod client_ip;
+mod conn_idle;
+mod conn_limit;
+mod cookies;
+mod error;
+mod extract;
+mod framing;
+mod metrics;
+mod middleware;
+mod pages;
+mod policy;
+mod proxy;
+mod rate_limit;
+mod request_body;
+mod request_path;
+mod routes;
 mod server;
-pub mod state;
+mod state;
 mod tls;
 
 use auth_client::AuthClient;

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// Largest `POST /auth/session` body: ID tokens are a few KiB.
-pub const TOKEN_LOGIN_MAX_BODY: usize = 64 * 1024;
+pub(crate) const TOKEN_LOGIN_MAX_BODY: usize = 64 * 1024;
 
 /// Longest `return_to` we keep.
 const RETURN_TO_MAX: usize = 2048;
@@ -49,7 +49,7 @@ const RETURN_TO_MAX_DECODES: usize = 3;
 /// redirecting: every form down to the fully decoded one must pass, and a
 /// value still changing after three rounds of decoding is refused, so no
 /// amount of decoding can turn an accepted value into `//host`.
-pub fn safe_return_to(raw: Option<&str>) -> String {
+pub(crate) fn safe_return_to(raw: Option<&str>) -> String {
     let Some(raw) = raw else {
         return "/".to_owned();
     };
@@ -87,14 +87,16 @@ pub fn safe_return_to(raw: Option<&str>) -> String {
 }
 
 /// `GET /auth/providers`.
-pub async fn providers(State(state): State<AppState>) -> Result<Json<Vec<ProviderView>>, ApiError> {
+pub(crate) async fn providers(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<ProviderView>>, ApiError> {
     let providers = state.auth.list_providers().await?;
     Ok(Json(providers.iter().map(ProviderView::from).collect()))
 }
 
 /// A provider in `/auth/providers`.
 #[derive(Debug, Serialize)]
-pub struct ProviderView {
+pub(crate) struct ProviderView {
     pub id: String,
     pub name: String,
     pub kind: String,
@@ -112,7 +114,7 @@ impl From<&Provider> for ProviderView {
 
 /// Query of `/auth/login/{provider}`.
 #[derive(Debug, Deserialize)]
-pub struct LoginQuery {
+pub(crate) struct LoginQuery {
     return_to: Option<String>,
 }
 
@@ -123,7 +125,7 @@ fn bad_query(_: QueryRejection) -> ApiError {
 /// `GET /auth/login/{provider}`: begins the code flow and sends the browser
 /// to the provider with a flow cookie binding the flow to it.
 #[tracing::instrument(name = "login", skip_all, fields(provider = %provider))]
-pub async fn login(
+pub(crate) async fn login(
     State(state): State<AppState>,
     Path(provider): Path<String>,
     query: Result<Query<LoginQuery>, QueryRejection>,
@@ -154,7 +156,7 @@ pub async fn login(
 
 /// Query of `/auth/callback/{provider}` (RFC 6749 4.1.2, RFC 9207).
 #[derive(Deserialize)]
-pub struct CallbackQuery {
+pub(crate) struct CallbackQuery {
     code: Option<String>,
     state: Option<String>,
     iss: Option<String>,
@@ -164,7 +166,7 @@ pub struct CallbackQuery {
 /// `GET /auth/callback/{provider}`: completes the flow. The flow cookie is
 /// cleared whatever happens; a session cookie is set only on success.
 #[tracing::instrument(name = "callback", skip_all, fields(provider = %provider))]
-pub async fn callback(
+pub(crate) async fn callback(
     State(state): State<AppState>,
     Path(provider): Path<String>,
     ClientIp(ip): ClientIp,
@@ -275,7 +277,7 @@ fn is_json(headers: &HeaderMap) -> bool {
 /// `POST /auth/session`: the front-end token flow. JSON only (415
 /// otherwise), so a cross-site HTML form cannot log a victim in.
 #[tracing::instrument(name = "token_login", skip_all)]
-pub async fn token_login(
+pub(crate) async fn token_login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     request: Request,
@@ -335,7 +337,7 @@ pub async fn token_login(
 }
 
 /// `GET /auth/me`.
-pub async fn me(user: CurrentUser) -> Json<Identity> {
+pub(crate) async fn me(user: CurrentUser) -> Json<Identity> {
     Json(Identity {
         user: UserView::from(&user.user),
         session: SessionView::from(&user.session),
@@ -351,7 +353,7 @@ fn cleared(state: &AppState, headers: &HeaderMap) -> Response {
 /// `POST /auth/logout`: revokes the presented session. Idempotent: an
 /// already-ended session still gets its cookie cleared; but if auth-service
 /// cannot confirm the revocation, the answer is 503, never a fake success.
-pub async fn logout(
+pub(crate) async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -374,7 +376,7 @@ pub async fn logout(
 
 /// `POST /auth/logout/all`: revokes every session of the current user.
 #[tracing::instrument(name = "logout_all", skip_all, fields(user_id = %user.user.id))]
-pub async fn logout_all(
+pub(crate) async fn logout_all(
     State(state): State<AppState>,
     user: CurrentUser,
     headers: HeaderMap,
@@ -385,7 +387,7 @@ pub async fn logout_all(
 }
 
 /// Unknown `/auth/*` paths.
-pub async fn not_found() -> ApiError {
+pub(crate) async fn not_found() -> ApiError {
     ApiError::not_found()
 }
 
