@@ -36,7 +36,7 @@ use tonic_health::pb::health_client::HealthClient;
 
 /// Adds `authorization: Bearer <service token>` to every call.
 #[derive(Clone)]
-pub struct ServiceToken(Option<MetadataValue<Ascii>>);
+pub(crate) struct ServiceToken(Option<MetadataValue<Ascii>>);
 
 impl Interceptor for ServiceToken {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
@@ -52,7 +52,7 @@ impl Interceptor for ServiceToken {
 type Service = InterceptedService<Channel, ServiceToken>;
 
 /// A provider token for the front-end token flow.
-pub enum ProviderToken {
+pub(crate) enum ProviderToken {
     /// An OpenID Connect ID token.
     Id(String),
     /// An OAuth 2.0 access token.
@@ -146,7 +146,7 @@ fn parse_certificates(
 
 /// Cheap to clone: every clone shares the one channel.
 #[derive(Clone)]
-pub struct AuthClient {
+pub(crate) struct AuthClient {
     auth: AuthServiceClient<Service>,
     health: HealthClient<Service>,
     timeout: Duration,
@@ -155,7 +155,10 @@ pub struct AuthClient {
 
 impl AuthClient {
     /// Builds the lazy channel; nothing connects until the first call.
-    pub fn new(config: &GatewayConfig, metrics: Arc<Metrics>) -> Result<Self, AuthClientError> {
+    pub(crate) fn new(
+        config: &GatewayConfig,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, AuthClientError> {
         let url = config
             .auth_service_url
             .as_str()
@@ -243,7 +246,7 @@ impl AuthClient {
     }
 
     /// `ListProviders`.
-    pub async fn list_providers(&self) -> Result<Vec<Provider>, ApiError> {
+    pub(crate) async fn list_providers(&self) -> Result<Vec<Provider>, ApiError> {
         let mut c = self.auth.clone();
         let r = self
             .call(
@@ -255,7 +258,7 @@ impl AuthClient {
     }
 
     /// `BeginLogin`.
-    pub async fn begin_login(
+    pub(crate) async fn begin_login(
         &self,
         provider_id: &str,
         redirect_uri: String,
@@ -272,7 +275,7 @@ impl AuthClient {
     }
 
     /// `CompleteLogin`.
-    pub async fn complete_login(
+    pub(crate) async fn complete_login(
         &self,
         request: CompleteLoginRequest,
     ) -> Result<LoginResponse, ApiError> {
@@ -282,7 +285,7 @@ impl AuthClient {
     }
 
     /// `ExchangeToken`.
-    pub async fn exchange_token(
+    pub(crate) async fn exchange_token(
         &self,
         provider_id: String,
         token: ProviderToken,
@@ -303,7 +306,10 @@ impl AuthClient {
     }
 
     /// `ValidateSession`.
-    pub async fn validate_session(&self, token: &str) -> Result<ValidateSessionResponse, ApiError> {
+    pub(crate) async fn validate_session(
+        &self,
+        token: &str,
+    ) -> Result<ValidateSessionResponse, ApiError> {
         let mut c = self.auth.clone();
         let request = ValidateSessionRequest {
             session_token: token.to_owned(),
@@ -313,7 +319,7 @@ impl AuthClient {
     }
 
     /// `RevokeSession` by token (logout).
-    pub async fn revoke_session_by_token(&self, token: &str) -> Result<(), ApiError> {
+    pub(crate) async fn revoke_session_by_token(&self, token: &str) -> Result<(), ApiError> {
         let mut c = self.auth.clone();
         let request = RevokeSessionRequest {
             target: Some(revoke_session_request::Target::SessionToken(
@@ -327,7 +333,7 @@ impl AuthClient {
     }
 
     /// `RevokeSession` by public id, only if it belongs to `user_id`.
-    pub async fn revoke_session_by_id(
+    pub(crate) async fn revoke_session_by_id(
         &self,
         session_id: &str,
         user_id: &str,
@@ -345,7 +351,7 @@ impl AuthClient {
     }
 
     /// `RevokeUserSessions`: how many were revoked.
-    pub async fn revoke_user_sessions(&self, user_id: &str) -> Result<u32, ApiError> {
+    pub(crate) async fn revoke_user_sessions(&self, user_id: &str) -> Result<u32, ApiError> {
         let mut c = self.auth.clone();
         let request = RevokeUserSessionsRequest {
             user_id: user_id.to_owned(),
@@ -360,7 +366,7 @@ impl AuthClient {
     }
 
     /// `ListSessions`.
-    pub async fn list_sessions(&self, user_id: &str) -> Result<Vec<Session>, ApiError> {
+    pub(crate) async fn list_sessions(&self, user_id: &str) -> Result<Vec<Session>, ApiError> {
         let mut c = self.auth.clone();
         let request = ListSessionsRequest {
             user_id: user_id.to_owned(),
@@ -375,7 +381,7 @@ impl AuthClient {
     /// (skipped when the service has none) and then `ListProviders`, which
     /// also proves the service token is accepted (the health service does
     /// not check callers).
-    pub async fn ready(&self) -> bool {
+    pub(crate) async fn ready(&self) -> bool {
         let mut h = self.health.clone();
         let request = HealthCheckRequest {
             service: String::new(),

@@ -24,7 +24,7 @@ use axum::http::HeaderMap;
 
 /// What happens to one client header on its way to an upstream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// Passed through.
     Keep,
     /// Removed: the gateway sets it, or an upstream would trust it.
@@ -48,7 +48,7 @@ const RESERVED_NAMES: [&str; 5] = [
 ];
 
 /// The verdict on a client header called `name`.
-pub fn verdict(name: &str, allow_underscores: bool) -> Verdict {
+pub(crate) fn verdict(name: &str, allow_underscores: bool) -> Verdict {
     if name.contains('_') && !allow_underscores {
         return Verdict::Refuse;
     }
@@ -83,13 +83,13 @@ fn is_reserved(name: &str) -> bool {
 /// A request header whose name contains `_` (and the switch is off).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("request header {name:?} contains '_'")]
-pub struct UnderscoreHeader {
+pub(crate) struct UnderscoreHeader {
     /// The header's name (names are not secret; values are never kept).
     pub name: String,
 }
 
 /// The first header of the request that must be refused, if any.
-pub fn check(headers: &HeaderMap, allow_underscores: bool) -> Result<(), UnderscoreHeader> {
+pub(crate) fn check(headers: &HeaderMap, allow_underscores: bool) -> Result<(), UnderscoreHeader> {
     match headers
         .keys()
         .find(|name| verdict(name.as_str(), allow_underscores) == Verdict::Refuse)
@@ -104,7 +104,7 @@ pub fn check(headers: &HeaderMap, allow_underscores: bool) -> Result<(), Undersc
 /// Removes every header that must not reach an upstream, in any spelling.
 /// Underscore names that fold to nothing reserved stay: refusing them is
 /// [`check`]'s job, done before the policy.
-pub fn strip(headers: &mut HeaderMap) {
+pub(crate) fn strip(headers: &mut HeaderMap) {
     let reserved: Vec<_> = headers
         .keys()
         .filter(|name| is_reserved(name.as_str()))

@@ -32,11 +32,11 @@ static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 /// The `gateway.trusted_proxies` blocks.
 #[derive(Debug, Clone, Default)]
-pub struct TrustedProxies(Vec<IpNet>);
+pub(crate) struct TrustedProxies(Vec<IpNet>);
 
 impl TrustedProxies {
     /// The blocks of a validated `[gateway]` section.
-    pub fn from_config(config: &GatewayConfig) -> Result<Self, String> {
+    pub(crate) fn from_config(config: &GatewayConfig) -> Result<Self, String> {
         config
             .trusted_proxy_blocks
             .iter()
@@ -50,19 +50,20 @@ impl TrustedProxies {
     }
 
     /// Trusts exactly `nets` (tests).
-    pub fn new(nets: Vec<IpNet>) -> Self {
+    #[cfg(test)]
+    pub(crate) fn new(nets: Vec<IpNet>) -> Self {
         Self(nets.into_iter().map(|n| n.trunc()).collect())
     }
 
     /// Whether `ip` is one of the trusted proxies.
-    pub fn contains(&self, ip: IpAddr) -> bool {
+    pub(crate) fn contains(&self, ip: IpAddr) -> bool {
         let ip = ip.to_canonical();
         self.0.iter().any(|net| net.contains(&ip))
     }
 
     /// The client IP for a request that arrived from `peer` with `headers`:
     /// see the module docs.
-    pub fn resolve(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+    pub(crate) fn resolve(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
         let mut client = peer.to_canonical();
         if !self.contains(client) {
             return client;
@@ -82,7 +83,7 @@ impl TrustedProxies {
 /// headers are one comma-separated list, RFC 9110 5.3); `None` for an entry
 /// that is not an address. Entries may carry a port (`1.2.3.4:5678`,
 /// `[::1]:80`), which is dropped. Never panics, whatever the bytes.
-pub fn forwarded_for_entries(
+pub(crate) fn forwarded_for_entries(
     headers: &HeaderMap,
 ) -> impl DoubleEndedIterator<Item = Option<IpAddr>> + '_ {
     headers
@@ -107,12 +108,16 @@ fn parse_entry(entry: &str) -> Option<IpAddr> {
 /// The client's IP address (see the module docs); `None` only when the
 /// request did not come through the gateway's accept loop (unit tests).
 #[derive(Debug, Clone, Copy)]
-pub struct ClientIp(pub Option<IpAddr>);
+pub(crate) struct ClientIp(pub Option<IpAddr>);
 
 impl ClientIp {
     /// Resolves the client of a request from its extensions (the peer
     /// address the accept loop recorded) and headers.
-    pub fn of(extensions: &Extensions, headers: &HeaderMap, trusted: &TrustedProxies) -> Self {
+    pub(crate) fn of(
+        extensions: &Extensions,
+        headers: &HeaderMap,
+        trusted: &TrustedProxies,
+    ) -> Self {
         Self(
             extensions
                 .get::<ConnectInfo<SocketAddr>>()

@@ -36,7 +36,7 @@ use tower::{Service, ServiceExt};
 
 /// The idle limits of one connection.
 #[derive(Debug, Clone, Copy)]
-pub struct IdleLimits {
+pub(crate) struct IdleLimits {
     /// How long a new connection may go without a request.
     pub first_request: Duration,
     /// How long a connection may stay idle after a response.
@@ -62,13 +62,13 @@ struct IdleSince {
 
 /// Request activity of one connection.
 #[derive(Debug, Clone)]
-pub struct Activity {
+pub(crate) struct Activity {
     shared: Arc<Shared>,
 }
 
 /// One request in progress; dropping it ends the request.
 #[derive(Debug)]
-pub struct InProgress {
+pub(crate) struct InProgress {
     shared: Arc<Shared>,
 }
 
@@ -80,7 +80,7 @@ impl Default for Activity {
 
 impl Activity {
     /// A connection accepted now, with no request yet.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             shared: Arc::new(Shared {
                 active: AtomicUsize::new(0),
@@ -95,7 +95,7 @@ impl Activity {
 
     /// Restarts the idle clock (after a TLS handshake, which has its own
     /// timeout, the first request gets its whole window).
-    pub fn idle_from_now(&self) {
+    pub(crate) fn idle_from_now(&self) {
         self.shared
             .idle
             .lock()
@@ -105,7 +105,7 @@ impl Activity {
     }
 
     /// Marks the start of a request; it lasts until the guard is dropped.
-    pub fn begin(&self) -> InProgress {
+    pub(crate) fn begin(&self) -> InProgress {
         self.shared.active.fetch_add(1, Ordering::SeqCst);
         self.shared.changed.notify_waiters();
         InProgress {
@@ -115,7 +115,7 @@ impl Activity {
 
     /// When the connection becomes too idle, or `None` while a request is
     /// in progress.
-    pub fn deadline(&self, limits: IdleLimits) -> Option<Instant> {
+    pub(crate) fn deadline(&self, limits: IdleLimits) -> Option<Instant> {
         if self.shared.active.load(Ordering::SeqCst) > 0 {
             return None;
         }
@@ -130,7 +130,7 @@ impl Activity {
 
     /// Resolves once the connection has been idle longer than `limits`
     /// allow; never while a request is in progress.
-    pub async fn idle_expired(&self, limits: IdleLimits) {
+    pub(crate) async fn idle_expired(&self, limits: IdleLimits) {
         loop {
             let changed = self.shared.changed.notified();
             tokio::pin!(changed);
@@ -166,14 +166,14 @@ impl Drop for InProgress {
 /// A service that reports its requests to an [`Activity`]: each one is in
 /// progress until its response body has ended or been dropped.
 #[derive(Clone)]
-pub struct Tracked<S> {
+pub(crate) struct Tracked<S> {
     inner: S,
     activity: Activity,
 }
 
 impl<S> Tracked<S> {
     /// Wraps `inner`, reporting to `activity`.
-    pub fn new(inner: S, activity: Activity) -> Self {
+    pub(crate) fn new(inner: S, activity: Activity) -> Self {
         Self { inner, activity }
     }
 }

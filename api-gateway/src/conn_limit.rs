@@ -22,21 +22,21 @@ use std::sync::{Arc, Mutex};
 
 /// Open connections per client key.
 #[derive(Debug)]
-pub struct ConnLimit {
+pub(crate) struct ConnLimit {
     max_per_ip: usize,
     open: Arc<Mutex<HashMap<IpAddr, usize>>>,
 }
 
 /// One counted connection; dropping it gives the slot back.
 #[derive(Debug)]
-pub struct ConnSlot {
+pub(crate) struct ConnSlot {
     key: IpAddr,
     open: Arc<Mutex<HashMap<IpAddr, usize>>>,
 }
 
 impl ConnLimit {
     /// At most `max_per_ip` open connections per client key.
-    pub fn new(max_per_ip: usize) -> Self {
+    pub(crate) fn new(max_per_ip: usize) -> Self {
         Self {
             max_per_ip,
             open: Arc::default(),
@@ -45,7 +45,7 @@ impl ConnLimit {
 
     /// A slot for one more connection from `peer`, or `None` when that
     /// client already holds `max_per_ip`.
-    pub fn try_acquire(&self, peer: IpAddr) -> Option<ConnSlot> {
+    pub(crate) fn try_acquire(&self, peer: IpAddr) -> Option<ConnSlot> {
         let key = bucket_key(peer);
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
         let count = open.entry(key).or_insert(0);
@@ -59,14 +59,16 @@ impl ConnLimit {
         })
     }
 
-    /// How many connections `peer`'s key holds now.
-    pub fn open_from(&self, peer: IpAddr) -> usize {
+    /// How many connections `peer`'s key holds now (tests).
+    #[cfg(test)]
+    pub(crate) fn open_from(&self, peer: IpAddr) -> usize {
         let open = self.open.lock().unwrap_or_else(|p| p.into_inner());
         open.get(&bucket_key(peer)).copied().unwrap_or(0)
     }
 
-    /// How many client keys hold a connection now.
-    pub fn clients(&self) -> usize {
+    /// How many client keys hold a connection now (tests).
+    #[cfg(test)]
+    pub(crate) fn clients(&self) -> usize {
         self.open.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 }

@@ -13,11 +13,11 @@ use cookie::{Cookie, SameSite};
 use std::time::Duration;
 
 /// How long a login flow may take, matching auth-service's 10 minutes.
-pub const FLOW_MAX_AGE: Duration = Duration::from_secs(600);
+pub(crate) const FLOW_MAX_AGE: Duration = Duration::from_secs(600);
 
 /// Builds, reads and removes the gateway's cookies.
 #[derive(Debug, Clone)]
-pub struct CookieFactory {
+pub(crate) struct CookieFactory {
     secure: bool,
     session_name: String,
     flow_name: &'static str,
@@ -25,7 +25,7 @@ pub struct CookieFactory {
 
 impl CookieFactory {
     /// Names and the `Secure` flag from the gateway configuration.
-    pub fn new(config: &GatewayConfig) -> Self {
+    pub(crate) fn new(config: &GatewayConfig) -> Self {
         Self {
             secure: config.is_https(),
             session_name: config.session_cookie_name(),
@@ -33,13 +33,15 @@ impl CookieFactory {
         }
     }
 
-    /// The session cookie's name.
-    pub fn session_name(&self) -> &str {
+    /// The session cookie's name (tests).
+    #[cfg(test)]
+    pub(crate) fn session_name(&self) -> &str {
         &self.session_name
     }
 
-    /// The flow cookie's name.
-    pub fn flow_name(&self) -> &str {
+    /// The flow cookie's name (tests).
+    #[cfg(test)]
+    pub(crate) fn flow_name(&self) -> &str {
         self.flow_name
     }
 
@@ -63,17 +65,17 @@ impl CookieFactory {
     }
 
     /// The session cookie carrying a new session token.
-    pub fn session(&self, token: &str, max_age: Duration) -> Cookie<'static> {
+    pub(crate) fn session(&self, token: &str, max_age: Duration) -> Cookie<'static> {
         self.build(self.session_name.clone(), token.to_owned(), max_age)
     }
 
     /// Removes the session cookie.
-    pub fn clear_session(&self) -> Cookie<'static> {
+    pub(crate) fn clear_session(&self) -> Cookie<'static> {
         self.removal(self.session_name.clone())
     }
 
     /// The flow cookie binding a login flow (its handle) to this browser.
-    pub fn flow(&self, flow_handle: &str) -> Cookie<'static> {
+    pub(crate) fn flow(&self, flow_handle: &str) -> Cookie<'static> {
         self.build(
             self.flow_name.to_owned(),
             flow_handle.to_owned(),
@@ -82,13 +84,16 @@ impl CookieFactory {
     }
 
     /// Removes the flow cookie.
-    pub fn clear_flow(&self) -> Cookie<'static> {
+    pub(crate) fn clear_flow(&self) -> Cookie<'static> {
         self.removal(self.flow_name.to_owned())
     }
 
     /// The session token from the request's cookies, if any; an error if
     /// the request carries two different ones (see [`AmbiguousCookie`]).
-    pub fn read_session(&self, headers: &HeaderMap) -> Result<Option<String>, AmbiguousCookie> {
+    pub(crate) fn read_session(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<Option<String>, AmbiguousCookie> {
         read(headers, &self.session_name).map_err(|()| AmbiguousCookie {
             cookie: OwnCookie::Session,
         })
@@ -96,7 +101,7 @@ impl CookieFactory {
 
     /// The flow handle from the request's cookies, if any; an error if the
     /// request carries two different ones.
-    pub fn read_flow(&self, headers: &HeaderMap) -> Result<Option<String>, AmbiguousCookie> {
+    pub(crate) fn read_flow(&self, headers: &HeaderMap) -> Result<Option<String>, AmbiguousCookie> {
         read(headers, self.flow_name).map_err(|()| AmbiguousCookie {
             cookie: OwnCookie::Flow,
         })
@@ -104,14 +109,14 @@ impl CookieFactory {
 
     /// Whether `name` is one of the gateway's own cookies (never forwarded
     /// to upstreams, never set by them).
-    pub fn is_own(&self, name: &str) -> bool {
+    pub(crate) fn is_own(&self, name: &str) -> bool {
         name == self.session_name || name == self.flow_name
     }
 }
 
 /// Which of the gateway's cookies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OwnCookie {
+pub(crate) enum OwnCookie {
     /// The session cookie.
     Session,
     /// The login flow cookie.
@@ -135,7 +140,7 @@ pub enum OwnCookie {
 /// (removals) and exact duplicates are not ambiguous.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("two different {cookie:?} cookies in one request")]
-pub struct AmbiguousCookie {
+pub(crate) struct AmbiguousCookie {
     /// Which cookie was doubled.
     pub cookie: OwnCookie,
 }
@@ -163,7 +168,7 @@ fn read(headers: &HeaderMap, name: &str) -> Result<Option<String>, ()> {
 }
 
 /// Appends a `Set-Cookie` header.
-pub fn set(headers: &mut HeaderMap, cookie: &Cookie<'_>) {
+pub(crate) fn set(headers: &mut HeaderMap, cookie: &Cookie<'_>) {
     // Our cookie values are URL-safe base64 and fixed names, always a valid
     // header value; anything else would be a bug, and is dropped loudly.
     match HeaderValue::from_str(&cookie.to_string()) {

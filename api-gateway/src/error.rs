@@ -26,7 +26,7 @@ const REASON_METADATA: &str = "portcullis-reason";
 
 /// A failure answered to the client.
 #[derive(Debug, Clone)]
-pub struct ApiError {
+pub(crate) struct ApiError {
     /// The HTTP status.
     pub status: StatusCode,
     /// Machine-readable code (`unauthenticated`, `csrf`, ...).
@@ -42,7 +42,7 @@ pub struct ApiError {
 /// Which auth-service call failed: the mapping differs per call (a bad
 /// session token is a 401, never a 400).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthCall {
+pub(crate) enum AuthCall {
     ListProviders,
     BeginLogin,
     CompleteLogin,
@@ -56,7 +56,7 @@ pub enum AuthCall {
 
 impl AuthCall {
     /// The RPC name, used as a metrics label.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Self::ListProviders => "ListProviders",
             Self::BeginLogin => "BeginLogin",
@@ -73,7 +73,7 @@ impl AuthCall {
 
 impl ApiError {
     /// An error with a fixed message.
-    pub fn new(status: StatusCode, code: &'static str, message: &'static str) -> Self {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: &'static str) -> Self {
         Self {
             status,
             code,
@@ -84,13 +84,13 @@ impl ApiError {
     }
 
     /// Adds the cause for the log.
-    pub fn with_internal(mut self, cause: impl Into<String>) -> Self {
+    pub(crate) fn with_internal(mut self, cause: impl Into<String>) -> Self {
         self.internal = Some(cause.into());
         self
     }
 
     /// 401: no valid session.
-    pub fn unauthenticated() -> Self {
+    pub(crate) fn unauthenticated() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
             "unauthenticated",
@@ -99,7 +99,7 @@ impl ApiError {
     }
 
     /// 403: logged in, but this user may not do this.
-    pub fn forbidden() -> Self {
+    pub(crate) fn forbidden() -> Self {
         Self::new(
             StatusCode::FORBIDDEN,
             "forbidden",
@@ -108,7 +108,7 @@ impl ApiError {
     }
 
     /// 403: an unsafe request that did not come from our origin.
-    pub fn csrf() -> Self {
+    pub(crate) fn csrf() -> Self {
         Self::new(
             StatusCode::FORBIDDEN,
             "csrf",
@@ -118,7 +118,7 @@ impl ApiError {
 
     /// 429: this client made too many login requests; it may try again in
     /// `retry_after_secs` seconds (RFC 6585 4, RFC 9110 10.2.3).
-    pub fn rate_limited(retry_after_secs: u64) -> Self {
+    pub(crate) fn rate_limited(retry_after_secs: u64) -> Self {
         let mut error = Self::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
@@ -129,17 +129,17 @@ impl ApiError {
     }
 
     /// 404.
-    pub fn not_found() -> Self {
+    pub(crate) fn not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", "Nothing here.")
     }
 
     /// 400 with a specific code and message.
-    pub fn bad_request(code: &'static str, message: &'static str) -> Self {
+    pub(crate) fn bad_request(code: &'static str, message: &'static str) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
 
     /// 401: a login (code flow callback or token exchange) failed.
-    pub fn login_failed() -> Self {
+    pub(crate) fn login_failed() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
             "login_failed",
@@ -150,7 +150,7 @@ impl ApiError {
     /// 401: a login was refused for `reason` (`nonce_mismatch`,
     /// `bad_signature`, ...), which becomes the error code so front-ends
     /// and operators see exactly which check failed.
-    pub fn login_refused(reason: Reason) -> Self {
+    pub(crate) fn login_refused(reason: Reason) -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
             reason.code(),
@@ -160,7 +160,7 @@ impl ApiError {
 
     /// 502: auth-service answered, but the identity provider could not be
     /// reached or answered nonsense. Existing sessions are unaffected.
-    pub fn provider_unavailable() -> Self {
+    pub(crate) fn provider_unavailable() -> Self {
         Self::new(
             StatusCode::BAD_GATEWAY,
             Reason::ProviderUnavailable.code(),
@@ -170,7 +170,7 @@ impl ApiError {
     }
 
     /// 503: auth-service cannot be reached. Fail closed.
-    pub fn auth_unavailable() -> Self {
+    pub(crate) fn auth_unavailable() -> Self {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "auth_unavailable",
@@ -179,7 +179,7 @@ impl ApiError {
     }
 
     /// 502: the upstream could not be reached or broke the exchange.
-    pub fn upstream_error() -> Self {
+    pub(crate) fn upstream_error() -> Self {
         Self::new(
             StatusCode::BAD_GATEWAY,
             "upstream_error",
@@ -188,7 +188,7 @@ impl ApiError {
     }
 
     /// 504: the upstream did not answer within `upstream_timeout`.
-    pub fn upstream_timeout() -> Self {
+    pub(crate) fn upstream_timeout() -> Self {
         Self::new(
             StatusCode::GATEWAY_TIMEOUT,
             "upstream_timeout",
@@ -197,7 +197,7 @@ impl ApiError {
     }
 
     /// 500: a bug or an unexpected answer; details go to the log only.
-    pub fn internal(cause: impl Into<String>) -> Self {
+    pub(crate) fn internal(cause: impl Into<String>) -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
@@ -214,7 +214,7 @@ impl ApiError {
     /// (Unavailable, DeadlineExceeded, Cancelled by our timeout, Unknown
     /// transport failures, ResourceExhausted) 503, so nothing protected is
     /// ever served without an answer from auth-service.
-    pub fn from_status(call: AuthCall, status: &tonic::Status) -> Self {
+    pub(crate) fn from_status(call: AuthCall, status: &tonic::Status) -> Self {
         let login = matches!(call, AuthCall::CompleteLogin | AuthCall::ExchangeToken);
         let starts_login = login || call == AuthCall::BeginLogin;
         // The reason auth-service attaches (e.g. `nonce_mismatch`); only a
@@ -359,7 +359,7 @@ impl IntoResponse for ApiError {
 }
 
 /// Whether the client is a browser navigating (it wants HTML, not JSON).
-pub fn wants_html(headers: &HeaderMap) -> bool {
+pub(crate) fn wants_html(headers: &HeaderMap) -> bool {
     headers
         .get_all(header::ACCEPT)
         .iter()
@@ -369,7 +369,7 @@ pub fn wants_html(headers: &HeaderMap) -> bool {
 
 /// Logs every [`ApiError`] (with its internal cause) and renders it as an
 /// HTML page for browser navigations.
-pub async fn render_errors(request: Request, next: Next) -> Response {
+pub(crate) async fn render_errors(request: Request, next: Next) -> Response {
     let html = wants_html(request.headers());
     let mut response = next.run(request).await;
     let Some(error) = response.extensions_mut().remove::<ApiError>() else {

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 /// How the request presents its session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CredentialKind {
+pub(crate) enum CredentialKind {
     /// `Authorization: Bearer`: sent deliberately by the client, so not
     /// subject to CSRF.
     Bearer,
@@ -26,7 +26,7 @@ pub enum CredentialKind {
 
 /// A session token presented by the client. `Debug` is redacted.
 #[derive(Clone)]
-pub struct Credential {
+pub(crate) struct Credential {
     /// Where it came from.
     pub kind: CredentialKind,
     /// The token text as presented (not checked for shape).
@@ -44,22 +44,13 @@ impl std::fmt::Debug for Credential {
 
 impl Credential {
     /// The token text, to pass to auth-service only.
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.raw
-    }
-
-    /// A cookie credential with a dummy token, for unit tests.
-    #[cfg(test)]
-    pub fn for_tests() -> Self {
-        Self {
-            kind: CredentialKind::Cookie,
-            raw: "test".to_owned(),
-        }
     }
 }
 
 /// The bearer token of an `Authorization` header, if it has that scheme.
-pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     // RFC 9110 11.1: the scheme is case-insensitive.
@@ -72,7 +63,7 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
 /// The request's session credential: a bearer token wins over the cookie
 /// (an API client that sends one means it). Two different session cookies
 /// are an error, never a choice ([`AmbiguousCookie`]).
-pub fn credential(
+pub(crate) fn credential(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<Option<Credential>, AmbiguousCookie> {
@@ -80,7 +71,7 @@ pub fn credential(
 }
 
 /// [`credential`] given the cookie factory alone.
-pub fn credential_from(
+pub(crate) fn credential_from(
     cookies: &CookieFactory,
     headers: &HeaderMap,
 ) -> Result<Option<Credential>, AmbiguousCookie> {
@@ -98,18 +89,16 @@ pub fn credential_from(
 
 /// The logged-in caller: a valid session and its user.
 #[derive(Debug, Clone)]
-pub struct CurrentUser {
+pub(crate) struct CurrentUser {
     /// The user, as auth-service returned it.
     pub user: User,
     /// The session.
     pub session: Session,
-    /// The credential that proved it.
-    pub credential: Credential,
 }
 
 impl CurrentUser {
     /// Whether the user has `role`.
-    pub fn has_role(&self, role: &str) -> bool {
+    pub(crate) fn has_role(&self, role: &str) -> bool {
         self.user.roles.iter().any(|r| r == role)
     }
 }
@@ -122,7 +111,7 @@ struct Lookup(Result<Option<Arc<CurrentUser>>, ApiError>);
 /// credential or auth-service says it is not a valid session; `Err` when
 /// auth-service could not answer or the session cookie is ambiguous (the
 /// caller must fail closed).
-pub async fn lookup(
+pub(crate) async fn lookup(
     state: &AppState,
     parts: &mut Parts,
 ) -> Result<Option<Arc<CurrentUser>>, ApiError> {
@@ -136,11 +125,7 @@ pub async fn lookup(
         Ok(Some(c)) if SessionToken::parse(c.expose()).is_err() => Ok(None),
         Ok(Some(c)) => match state.auth.validate_session(c.expose()).await {
             Ok(reply) => match (reply.user, reply.session) {
-                (Some(user), Some(session)) => Ok(Some(Arc::new(CurrentUser {
-                    user,
-                    session,
-                    credential: c,
-                }))),
+                (Some(user), Some(session)) => Ok(Some(Arc::new(CurrentUser { user, session }))),
                 _ => Err(ApiError::internal(
                     "ValidateSession answered without user or session",
                 )),

@@ -21,7 +21,7 @@ use axum::http::{HeaderMap, Uri, Version, header};
 
 /// Why a request's host is refused (each is a 400).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum HostError {
+pub(crate) enum HostError {
     /// An HTTP/1.1 (or HTTP/2 without `:authority`) request without `Host`.
     #[error("the request has no Host header")]
     Missing,
@@ -38,7 +38,11 @@ pub enum HostError {
 }
 
 /// Checks the host a request names; `Ok` means exactly one, well formed.
-pub fn check_host(version: Version, uri: &Uri, headers: &HeaderMap) -> Result<(), HostError> {
+pub(crate) fn check_host(
+    version: Version,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<(), HostError> {
     let mut hosts = headers.get_all(header::HOST).iter();
     let host = hosts.next();
     if hosts.next().is_some() {

@@ -2,47 +2,89 @@
 //! redirects, CSRF, the login page, per-route policies and the reverse
 //! proxy; every identity question goes to auth-service over gRPC.
 //!
-//! The edges are hardened here too: the client IP is the TCP peer unless
-//! the peer is one of `gateway.trusted_proxies` ([`client_ip`]), and the
-//! login endpoints (`/auth/login/{provider}`, `/auth/callback/{provider}`,
-//! `POST /auth/session`) share a per-client-IP token bucket
-//! ([`rate_limit`], `gateway.login_rate_limit_per_minute` and
-//! `gateway.login_rate_limit_burst`) that answers `429` with `Retry-After`;
-//! a login is charged once, when it begins ([`middleware::rate_limit`]).
-//!
-//! At the connection level (the accept loop in `server.rs`), HTTP/1.1 framing is checked
-//! before routing (exactly one valid `Host`, [`framing`]), proxied bodies
-//! are read whole up to the cap before the upstream sees a byte
-//! ([`request_body`]), connections without a request in progress are
-//! closed after `header_read_timeout` (before the first request) or
-//! `keep_alive_timeout` ([`conn_idle`]), and one client IP holds at most
-//! `max_connections_per_ip` connections ([`conn_limit`]). `/metrics` is
-//! served on its own listener (`metrics_listen`), not the public one.
-//!
 //! [`run`] takes an already-bound listener and a shutdown future (as
 //! mini-redis does), so tests start it on port 0 and stop it cleanly.
+//! Everything else is private: `main.rs` and the end-to-end tests (which
+//! start the binary) need nothing more.
+//!
+//! # A request's path through the code
+//!
+//! In the order a request meets them (file names under `src/`):
+//!
+//! 1. **Accept loop**, `server.rs`: takes one of `max_connections` slots and
+//!    one of the client IP's `max_connections_per_ip` slots (`conn_limit.rs`;
+//!    over the cap the connection is closed at once), does the TLS handshake
+//!    when the gateway terminates TLS (`tls.rs`), and hands the connection to
+//!    hyper with `header_read_timeout`. Each request gets the TCP peer as
+//!    `ConnectInfo` and is counted by the idle tracker (`conn_idle.rs`), which
+//!    closes connections idle past `header_read_timeout` (before the first
+//!    request) or `keep_alive_timeout`. `/metrics` (`metrics.rs`) has its
+//!    own listener (`metrics_listen`), and is on the public one only with
+//!    `public_metrics`.
+//! 2. **Layers**, built in [`app`], outermost first: `Cookie` and
+//!    `Authorization` marked sensitive; the trace span (method and path only,
+//!    never the query); `Set-Cookie` marked sensitive; request counts
+//!    (`middleware/request_metrics.rs`); security headers
+//!    (`middleware/security_headers.rs`); error rendering
+//!    (`error.rs`, `render_errors`); the Host framing check
+//!    (`middleware/framing.rs` over `framing.rs`, RFC 9112 §3.2); the request
+//!    timeout (408); the body cap (413); the CSRF origin check
+//!    (`middleware/csrf.rs`).
+//! 3. **Routing**, the axum `Router` in [`app`]: `/` (`pages.rs`), `/healthz`
+//!    and `/readyz` (`routes/health.rs`), and `/auth/*` (`routes/auth.rs`,
+//!    `routes/sessions.rs`, `routes/check.rs`). The login endpoints
+//!    (`/auth/login/{provider}`, `/auth/callback/{provider}`,
+//!    `POST /auth/session`) pass the per-client-IP login limit first
+//!    (`middleware/rate_limit.rs` over `rate_limit.rs`: `429` with
+//!    `Retry-After`; a login is charged once, when it begins). Everything
+//!    else falls through to `routes/configured.rs` (`dispatch`).
+//! 4. **Policy**, for configured `[[routes]]`, in `dispatch`: header names
+//!    with `_` are refused (`client_headers.rs`), the path is put in its one
+//!    canonical form or refused (`request_path.rs`), the route is found on
+//!    that path (`policy.rs`, `resolve`: longest prefix, whole segments), the
+//!    caller is looked up and the route's policy applied (`policy.rs`,
+//!    `evaluate`: 401 without a login, 403 when no allow-list admits them).
+//! 5. **Extractors**, `extract.rs` and `client_ip.rs`: the session credential
+//!    (cookie or `Bearer`) and `CurrentUser`, asked of auth-service
+//!    (`auth_client.rs`) at most once per request and cached in its
+//!    extensions; `ClientIp`, the TCP peer or, behind a
+//!    `gateway.trusted_proxies` entry, the address that proxy saw. The
+//!    gateway's own handlers take the same extractors; shared state is
+//!    `state.rs`.
+//! 6. **Handlers or proxy**: a gateway route's handler in `routes/`, a
+//!    built-in `{ handler = "..." }` target in `business/`, or an
+//!    `{ upstream = "..." }` target forwarded by `proxy.rs`, which reads the
+//!    body whole up to the cap first (`request_body.rs`), strips what a
+//!    client may not send (`client_headers.rs`) and adds the identity and
+//!    forwarding headers. Cookies are set and removed only through
+//!    `cookies.rs`.
+//! 7. **Error mapping**, `error.rs`: every failure on the way is an
+//!    `ApiError` (auth-service's gRPC status is mapped once, fail closed),
+//!    answered as JSON `{"error","message"}`; on the way back out through
+//!    the layers, `render_errors` turns it into an HTML page (`pages.rs`) for
+//!    a browser navigation and logs its internal cause.
 
-pub mod auth_client;
+mod auth_client;
 mod business;
-pub mod client_headers;
-pub mod client_ip;
-pub mod conn_idle;
-pub mod conn_limit;
-pub mod cookies;
-pub mod error;
-pub mod extract;
-pub mod framing;
-pub mod metrics;
-pub mod middleware;
-pub mod pages;
-pub mod policy;
-pub mod proxy;
-pub mod rate_limit;
-pub mod request_body;
-pub mod request_path;
-pub mod routes;
+mod client_headers;
+mod client_ip;
+mod conn_idle;
+mod conn_limit;
+mod cookies;
+mod error;
+mod extract;
+mod framing;
+mod metrics;
+mod middleware;
+mod pages;
+mod policy;
+mod proxy;
+mod rate_limit;
+mod request_body;
+mod request_path;
+mod routes;
 mod server;
-pub mod state;
+mod state;
 mod tls;
 
 use auth_client::AuthClient;

@@ -36,7 +36,7 @@ struct State {
 
 /// The gateway's metrics registry.
 #[derive(Default)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     state: Mutex<State>,
 }
 
@@ -49,13 +49,18 @@ impl Metrics {
     }
 
     /// Counts one answered HTTP request.
-    pub fn record_request(&self, route: &str, status: u16) {
+    pub(crate) fn record_request(&self, route: &str, status: u16) {
         self.with(|s| *s.requests.entry((route.to_owned(), status)).or_default() += 1);
     }
 
     /// Records one auth-service call: its latency and, if it failed, the
     /// gRPC code.
-    pub fn record_auth_call(&self, method: &'static str, elapsed: Duration, error: Option<&str>) {
+    pub(crate) fn record_auth_call(
+        &self,
+        method: &'static str,
+        elapsed: Duration,
+        error: Option<&str>,
+    ) {
         let secs = elapsed.as_secs_f64();
         self.with(|s| {
             let h = s.auth_latency.entry(method).or_default();
@@ -71,7 +76,7 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition.
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let (requests, latency, errors) = self.with(|s| {
             (
                 s.requests.clone(),
@@ -131,7 +136,7 @@ impl Metrics {
 
 /// The application of the `metrics_listen` listener: `GET /metrics` and
 /// nothing else (404), so the only thing that port reveals is the metrics.
-pub fn router(metrics: Arc<Metrics>) -> Router {
+pub(crate) fn router(metrics: Arc<Metrics>) -> Router {
     Router::new().route(
         "/metrics",
         get(move || {

@@ -12,7 +12,7 @@ use common::proto::{Provider, Session};
 use std::fmt::Write as _;
 
 /// Escapes text for HTML element content and quoted attribute values.
-pub fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -48,7 +48,7 @@ fn layout(title: &str, body: &str) -> String {
 }
 
 /// A readable error page for browser navigations.
-pub fn error_page(status: StatusCode, code: &str, message: &str) -> String {
+pub(crate) fn error_page(status: StatusCode, code: &str, message: &str) -> String {
     let body = format!(
         "<h1>{} {}</h1><p>{}</p><p class=\"muted\">Error code: <code>{}</code></p>\
 <p><a class=\"button\" href=\"/\">Back to the start page</a></p>",
@@ -110,7 +110,7 @@ fn sessions_html(sessions: &[Session], current_id: &str) -> String {
 }
 
 /// `GET /`: who is logged in and their sessions, or the provider buttons.
-pub async fn index(
+pub(crate) async fn index(
     State(state): State<AppState>,
     user: Option<CurrentUser>,
 ) -> Result<Html<String>, ApiError> {

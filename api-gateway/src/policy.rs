@@ -11,7 +11,7 @@ use common::proto::User;
 
 /// The outcome of a policy check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
+pub(crate) enum Decision {
     /// Go ahead.
     Allow,
     /// Log in first (401).
@@ -21,7 +21,7 @@ pub enum Decision {
 }
 
 /// Applies a route's policy to the caller (`None`: anonymous).
-pub fn evaluate(route: &RouteConfig, user: Option<&User>) -> Decision {
+pub(crate) fn evaluate(route: &RouteConfig, user: Option<&User>) -> Decision {
     if route.policy == RoutePolicy::Public {
         return Decision::Allow;
     }
@@ -74,7 +74,7 @@ fn admitted(route: &RouteConfig, user: &User) -> bool {
 
 /// Why a canonical request path is not served by a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RouteError {
+pub(crate) enum RouteError {
     /// No route covers the path (404).
     NotFound,
     /// The path lands under different routes depending on how a server
@@ -117,8 +117,9 @@ fn longest(routes: &[RouteConfig], segments: &[&str], fold_case: bool) -> Option
 }
 
 /// The configured route with the longest prefix covering `path` (whole
-/// segments, exact case).
-pub fn find_route<'a>(routes: &'a [RouteConfig], path: &str) -> Option<&'a RouteConfig> {
+/// segments, exact case). Tests only: requests go through [`resolve`].
+#[cfg(test)]
+pub(crate) fn find_route<'a>(routes: &'a [RouteConfig], path: &str) -> Option<&'a RouteConfig> {
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     longest(routes, &segments, false).and_then(|i| routes.get(i))
 }
@@ -130,7 +131,7 @@ pub fn find_route<'a>(routes: &'a [RouteConfig], path: &str) -> Option<&'a Route
 /// another than the one the upstream's reading falls under, so the request
 /// is refused; so is a path with parameters on a route that does not allow
 /// them.
-pub fn resolve(routes: &[RouteConfig], path: &CanonicalPath) -> Result<usize, RouteError> {
+pub(crate) fn resolve(routes: &[RouteConfig], path: &CanonicalPath) -> Result<usize, RouteError> {
     let literal: Vec<&str> = path.segments().collect();
     let names: Vec<&str> = path.names().collect();
     let chosen = longest(routes, &literal, false);
@@ -349,7 +350,7 @@ mod tests {
     /// order.
     mod upstream_readings {
         /// Decodes every `%XX` (most servers, once).
-        pub fn decode_all(path: &str) -> String {
+        pub(super) fn decode_all(path: &str) -> String {
             let bytes = path.as_bytes();
             let mut out = Vec::with_capacity(bytes.len());
             let mut i = 0;
@@ -373,13 +374,13 @@ mod tests {
         }
 
         /// IIS: `\` is `/`.
-        pub fn backslash_is_slash(path: &str) -> String {
+        pub(super) fn backslash_is_slash(path: &str) -> String {
             path.replace('\\', "/")
         }
 
         /// Tomcat, Jetty, Spring: `;params` removed from every segment
         /// (so `..;` is `..`).
-        pub fn strip_params(path: &str) -> String {
+        pub(super) fn strip_params(path: &str) -> String {
             path.split('/')
                 .map(|s| s.split(';').next().unwrap_or(""))
                 .collect::<Vec<_>>()
@@ -387,7 +388,7 @@ mod tests {
         }
 
         /// Windows: trailing dots and spaces of every segment removed.
-        pub fn strip_trailing_dots(path: &str) -> String {
+        pub(super) fn strip_trailing_dots(path: &str) -> String {
             path.split('/')
                 .map(|s| {
                     if s == "." || s == ".." {
@@ -401,7 +402,7 @@ mod tests {
         }
 
         /// nginx `merge_slashes`.
-        pub fn merge_slashes(path: &str) -> String {
+        pub(super) fn merge_slashes(path: &str) -> String {
             let mut out = String::with_capacity(path.len());
             for c in path.chars() {
                 if !(c == '/' && out.ends_with('/')) {
@@ -412,7 +413,7 @@ mod tests {
         }
 
         /// RFC 3986 §5.2.4 `remove_dot_segments`.
-        pub fn resolve_dots(path: &str) -> String {
+        pub(super) fn resolve_dots(path: &str) -> String {
             let mut out: Vec<&str> = Vec::new();
             let segments: Vec<&str> = path.split('/').skip(1).collect();
             for (i, s) in segments.iter().enumerate() {
@@ -436,19 +437,19 @@ mod tests {
         }
 
         /// IIS: no case (Unicode lower case, as Windows compares).
-        pub fn lower_case(path: &str) -> String {
+        pub(super) fn lower_case(path: &str) -> String {
             path.to_lowercase()
         }
 
         /// Servers that treat `/x/` and `/x` alike.
-        pub fn drop_trailing_slash(path: &str) -> String {
+        pub(super) fn drop_trailing_slash(path: &str) -> String {
             match path.strip_suffix('/') {
                 Some("") | None => path.to_owned(),
                 Some(p) => p.to_owned(),
             }
         }
 
-        pub const ALL: [fn(&str) -> String; 8] = [
+        pub(super) const ALL: [fn(&str) -> String; 8] = [
             decode_all,
             backslash_is_slash,
             strip_params,

@@ -36,11 +36,11 @@ use url::Url;
 /// Marks a response that came from an upstream, so the security-header
 /// middleware does not overwrite the upstream's own policies.
 #[derive(Debug, Clone, Copy)]
-pub struct Proxied;
+pub(crate) struct Proxied;
 
 /// The upstream HTTP(S) client.
 #[derive(Clone)]
-pub struct Proxy {
+pub(crate) struct Proxy {
     client: Client<HttpsConnector<HttpConnector>, Body>,
     timeout: Duration,
     /// `max_request_body_bytes`: bodies are read whole up to it first.
@@ -48,7 +48,7 @@ pub struct Proxy {
 }
 
 /// What the proxy needs to know about the request besides its headers.
-pub struct ForwardContext<'a> {
+pub(crate) struct ForwardContext<'a> {
     /// Our cookies, to strip.
     pub cookies: &'a CookieFactory,
     /// The logged-in caller, if any.
@@ -62,7 +62,7 @@ pub struct ForwardContext<'a> {
 impl Proxy {
     /// A pooled client for http and https upstreams (rustls with the ring
     /// provider and the webpki root store).
-    pub fn new(timeout: Duration, max_body: usize) -> Result<Self, String> {
+    pub(crate) fn new(timeout: Duration, max_body: usize) -> Result<Self, String> {
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_provider_and_webpki_roots(Arc::new(rustls::crypto::ring::default_provider()))
             .map_err(|e| e.to_string())?
@@ -81,7 +81,7 @@ impl Proxy {
 
     /// Forwards `request` to `upstream` (its path appended to the upstream
     /// URL's path) and streams the answer back.
-    pub async fn forward(
+    pub(crate) async fn forward(
         &self,
         upstream: &Url,
         request: Request<Body>,
@@ -166,7 +166,7 @@ fn remove_hop_by_hop(headers: &mut HeaderMap) {
 
 /// Removes what the client must not be able to tell the upstream, and what
 /// the upstream must never see.
-pub fn sanitize_request_headers(headers: &mut HeaderMap, cookies: &CookieFactory) {
+pub(crate) fn sanitize_request_headers(headers: &mut HeaderMap, cookies: &CookieFactory) {
     remove_hop_by_hop(headers);
     // Identity, forwarding and path-override headers, in any spelling.
     crate::client_headers::strip(headers);
@@ -213,7 +213,7 @@ fn add_forwarding_headers(headers: &mut HeaderMap, client_ip: Option<IpAddr>, pu
 }
 
 /// `X-Auth-User-Id`, `X-Auth-Email`, `X-Auth-Session-Id`, `X-Auth-Roles`.
-pub fn add_identity_headers(headers: &mut HeaderMap, user: &CurrentUser) {
+pub(crate) fn add_identity_headers(headers: &mut HeaderMap, user: &CurrentUser) {
     let roles = user.user.roles.join(",");
     for (name, value) in [
         ("x-auth-user-id", user.user.id.as_str()),
@@ -385,7 +385,6 @@ mod tests {
                 id: "s1".into(),
                 ..Session::default()
             },
-            credential: crate::extract::Credential::for_tests(),
         };
         add_identity_headers(&mut h, &user);
         let public: Url = "https://app.example.com".parse().unwrap();

@@ -31,11 +31,11 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// Most clients tracked at once by default (about 5 MB of buckets).
-pub const DEFAULT_MAX_CLIENTS: usize = 100_000;
+pub(crate) const DEFAULT_MAX_CLIENTS: usize = 100_000;
 
 /// A keyed token-bucket limiter.
 #[derive(Debug)]
-pub struct RateLimiter {
+pub(crate) struct RateLimiter {
     /// Time to earn one token.
     interval: Duration,
     /// How far `tat` may run ahead of now: `burst` intervals.
@@ -54,12 +54,12 @@ enum Spend {
 
 /// A refusal: how long until the client may try again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryAfter(pub Duration);
+pub(crate) struct RetryAfter(pub Duration);
 
 impl RetryAfter {
     /// Whole seconds for the `Retry-After` header (RFC 9110 10.2.3),
     /// rounded up so a client that obeys it is never refused again.
-    pub fn as_secs_ceil(self) -> u64 {
+    pub(crate) fn as_secs_ceil(self) -> u64 {
         let secs = self.0.as_secs();
         if self.0.subsec_nanos() > 0 || secs == 0 {
             secs + 1
@@ -72,7 +72,7 @@ impl RetryAfter {
 impl RateLimiter {
     /// `per_minute` sustained, `burst` at once, at most `max_clients`
     /// buckets. Zero values are raised to one (configuration rejects them).
-    pub fn new(per_minute: u32, burst: u32, max_clients: usize) -> Self {
+    pub(crate) fn new(per_minute: u32, burst: u32, max_clients: usize) -> Self {
         let interval = Duration::from_secs(60) / per_minute.max(1);
         Self {
             interval,
@@ -83,7 +83,7 @@ impl RateLimiter {
     }
 
     /// Takes a token for `ip` at `now`, or says how long to wait.
-    pub fn check(&self, ip: IpAddr, now: Instant) -> Result<(), RetryAfter> {
+    pub(crate) fn check(&self, ip: IpAddr, now: Instant) -> Result<(), RetryAfter> {
         self.update(ip, now, Spend::IfAvailable)
     }
 
@@ -91,14 +91,14 @@ impl RateLimiter {
     /// debt, though it may be empty), without taking a token: the second
     /// half of something already paid for may proceed, but not once the
     /// client has overspent.
-    pub fn peek(&self, ip: IpAddr, now: Instant) -> Result<(), RetryAfter> {
+    pub(crate) fn peek(&self, ip: IpAddr, now: Instant) -> Result<(), RetryAfter> {
         self.update(ip, now, Spend::Nothing)
     }
 
     /// Takes a token for `ip` at `now` even if the bucket is empty (the
     /// bucket goes into debt, which later requests wait out): for requests
     /// admitted by [`Self::peek`] whose cost is known only afterwards.
-    pub fn charge(&self, ip: IpAddr, now: Instant) {
+    pub(crate) fn charge(&self, ip: IpAddr, now: Instant) {
         // `Spend::Always` never refuses.
         let _ = self.update(ip, now, Spend::Always);
     }
@@ -130,8 +130,9 @@ impl RateLimiter {
         Ok(())
     }
 
-    /// How many clients are tracked.
-    pub fn tracked(&self) -> usize {
+    /// How many clients are tracked (tests: the memory bound).
+    #[cfg(test)]
+    pub(crate) fn tracked(&self) -> usize {
         self.buckets
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

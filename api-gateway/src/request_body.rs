@@ -25,7 +25,7 @@ use std::error::Error as _;
 
 /// Why a body could not be read.
 #[derive(Debug, thiserror::Error)]
-pub enum BodyError {
+pub(crate) enum BodyError {
     /// More than the cap.
     #[error("request body larger than {limit} bytes")]
     TooLarge {
@@ -39,7 +39,7 @@ pub enum BodyError {
 }
 
 /// The whole of `body`, or why not; never more than `limit` bytes.
-pub async fn read_whole(body: Body, limit: usize) -> Result<Bytes, BodyError> {
+pub(crate) async fn read_whole(body: Body, limit: usize) -> Result<Bytes, BodyError> {
     axum::body::to_bytes(body, limit).await.map_err(|e| {
         // `to_bytes` wraps the limit error; earlier layers
         // (`RequestBodyLimitLayer`) raise the same type.

@@ -31,7 +31,7 @@ use std::fmt;
 /// Why a request path was refused: it could mean something else to the
 /// upstream than to the route table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PathError {
+pub(crate) enum PathError {
     /// It does not start with `/` (e.g. `*` or an absolute URI's leftovers).
     NotAbsolute,
     /// `//` inside the path, or a segment that is only `;params`.
@@ -62,7 +62,7 @@ pub enum PathError {
 
 impl PathError {
     /// The text shown to the client (fixed, never echoes the path).
-    pub fn message(self) -> &'static str {
+    pub(crate) fn message(self) -> &'static str {
         match self {
             Self::NotAbsolute => "The request path must start with '/'.",
             Self::EmptySegment => "The request path contains an empty segment ('//').",
@@ -103,7 +103,7 @@ impl std::error::Error for PathError {}
 /// an optional trailing slash, unreserved characters never encoded, every
 /// other `%XX` in upper case, nothing a common server reads differently.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CanonicalPath {
+pub(crate) struct CanonicalPath {
     text: String,
     has_params: bool,
 }
@@ -111,7 +111,7 @@ pub struct CanonicalPath {
 impl CanonicalPath {
     /// Canonicalises `raw` (the path of the request target, without query),
     /// or says why it is refused.
-    pub fn parse(raw: &str) -> Result<Self, PathError> {
+    pub(crate) fn parse(raw: &str) -> Result<Self, PathError> {
         let rest = raw.strip_prefix('/').ok_or(PathError::NotAbsolute)?;
         let mut text = String::with_capacity(raw.len());
         let mut has_params = false;
@@ -133,24 +133,24 @@ impl CanonicalPath {
     }
 
     /// The canonical text, as matched and as forwarded.
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.text
     }
 
     /// Whether any segment carries `;` path parameters.
-    pub fn has_params(&self) -> bool {
+    pub(crate) fn has_params(&self) -> bool {
         self.has_params
     }
 
     /// The segments as they are, parameters included; a trailing slash adds
     /// no segment (`/api/` and `/api` have the same segments).
-    pub fn segments(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn segments(&self) -> impl Iterator<Item = &str> {
         self.text.split('/').filter(|s| !s.is_empty())
     }
 
     /// The segments with their `;` parameters removed, as Tomcat, Jetty and
     /// Spring match them.
-    pub fn names(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
         self.segments().map(segment_name)
     }
 }

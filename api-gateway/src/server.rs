@@ -33,7 +33,7 @@ use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 /// Serves `app` until `shutdown` resolves.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: TcpListener,
     app: Router,
     tls: Option<TlsAcceptor>,

@@ -15,10 +15,10 @@ use std::sync::Arc;
 
 /// Cheap to clone.
 #[derive(Clone)]
-pub struct AppState(Arc<Inner>);
+pub(crate) struct AppState(Arc<Inner>);
 
 /// What [`AppState`] holds.
-pub struct Inner {
+pub(crate) struct Inner {
     /// The `[gateway]` section.
     pub gateway: GatewayConfig,
     /// Builds and reads our cookies.
@@ -40,7 +40,7 @@ pub struct Inner {
 
 impl AppState {
     /// Wraps the parts.
-    pub fn new(inner: Inner) -> Self {
+    pub(crate) fn new(inner: Inner) -> Self {
         Self(Arc::new(inner))
     }
 }

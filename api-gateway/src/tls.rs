@@ -9,7 +9,7 @@ use std::sync::Arc;
 use tokio_rustls::TlsAcceptor;
 
 /// The acceptor when `tls_cert` and `tls_key` are set, `None` otherwise.
-pub fn acceptor(config: &GatewayConfig) -> Result<Option<TlsAcceptor>, StartError> {
+pub(crate) fn acceptor(config: &GatewayConfig) -> Result<Option<TlsAcceptor>, StartError> {
     let (Some(cert_path), Some(key_path)) = (&config.tls_cert, &config.tls_key) else {
         return Ok(None);
     };

@@ -26,7 +26,7 @@ const SERVICES: [&str; 2] = [
 
 /// How often and how patiently the store is probed.
 #[derive(Debug, Clone, Copy)]
-pub struct Probing {
+pub(crate) struct Probing {
     /// Time between probes.
     pub interval: Duration,
     /// How long one probe may take before the store counts as hung.
@@ -36,7 +36,7 @@ pub struct Probing {
 /// Calls `probe` every interval until `cancel` fires, reporting health as
 /// it goes. `probe` is the store's
 /// [`probe`](crate::storage::SessionStore::probe); tests pass their own.
-pub async fn run<P, F>(
+pub(crate) async fn run<P, F>(
     probe: P,
     health: HealthReporter,
     probing: Probing,

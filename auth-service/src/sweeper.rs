@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 /// Sweeps every `interval` until `cancel` fires.
-pub async fn run(auth: Arc<Auth>, interval: Duration, cancel: CancellationToken) {
+pub(crate) async fn run(auth: Arc<Auth>, interval: Duration, cancel: CancellationToken) {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

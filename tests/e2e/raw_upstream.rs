@@ -6,14 +6,14 @@ use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-pub struct RawUpstream {
+pub(crate) struct RawUpstream {
     pub url: String,
     received: Arc<Mutex<Vec<u8>>>,
     server: tokio::task::JoinHandle<()>,
 }
 
 impl RawUpstream {
-    pub async fn start() -> RawUpstream {
+    pub(crate) async fn start() -> RawUpstream {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let received: Arc<Mutex<Vec<u8>>> = Arc::default();
@@ -50,7 +50,7 @@ impl RawUpstream {
     }
 
     /// Everything received so far, on every connection.
-    pub fn received(&self) -> String {
+    pub(crate) fn received(&self) -> String {
         String::from_utf8_lossy(&self.received.lock().unwrap()).into_owned()
     }
 }

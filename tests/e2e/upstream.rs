@@ -7,14 +7,14 @@ use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-pub struct Echo {
+pub(crate) struct Echo {
     pub url: String,
     hits: Arc<AtomicUsize>,
     _server: tokio::task::JoinHandle<()>,
 }
 
 impl Echo {
-    pub async fn start() -> Echo {
+    pub(crate) async fn start() -> Echo {
         let hits = Arc::new(AtomicUsize::new(0));
         let counter = hits.clone();
         let app = axum::Router::new().fallback(move |request: Request| {
@@ -54,7 +54,7 @@ impl Echo {
         }
     }
 
-    pub fn hits(&self) -> usize {
+    pub(crate) fn hits(&self) -> usize {
         self.hits.load(Ordering::SeqCst)
     }
 }
@@ -66,7 +66,7 @@ impl Drop for Echo {
 }
 
 /// The values of header `name` the upstream saw.
-pub fn seen<'a>(echo: &'a Value, name: &str) -> Vec<&'a str> {
+pub(crate) fn seen<'a>(echo: &'a Value, name: &str) -> Vec<&'a str> {
     echo["headers"][name]
         .as_array()
         .map(|values| values.iter().filter_map(Value::as_str).collect())

@@ -9,16 +9,16 @@ use serde_json::json;
 use std::time::Duration;
 
 /// The longest one call may take before the test calls the service hung.
-pub const CALL_DEADLINE: Duration = Duration::from_secs(5);
+pub(crate) const CALL_DEADLINE: Duration = Duration::from_secs(5);
 
 /// `[gateway]` keys that lift the per-IP login rate limit: every simulated
 /// user comes from 127.0.0.1.
-pub const UNLIMITED_LOGINS: &str =
+pub(crate) const UNLIMITED_LOGINS: &str =
     "login_rate_limit_per_minute = 1000000\nlogin_rate_limit_burst = 1000000\n";
 
 /// A simulated user of one stack.
 #[derive(Clone)]
-pub struct Client {
+pub(crate) struct Client {
     http: reqwest::Client,
     base: String,
     origin: String,
@@ -28,12 +28,12 @@ pub struct Client {
 
 impl Client {
     /// A user named `login` (synthetic at the dev-idp: its own subject).
-    pub fn new(stack: &TestStack, login: &str) -> Client {
+    pub(crate) fn new(stack: &TestStack, login: &str) -> Client {
         Client::at(stack, &stack.gateway_url, login)
     }
 
     /// A user named `login` talking to the gateway at `base`.
-    pub fn at(stack: &TestStack, base: &str, login: &str) -> Client {
+    pub(crate) fn at(stack: &TestStack, base: &str, login: &str) -> Client {
         let idp = stack.idp.idp();
         let mut claims = idp.id_token_claims(login, "portcullis-dev", None);
         // The dev-idp's synthetic users are unverified, which the dev
@@ -53,7 +53,7 @@ impl Client {
     }
 
     /// Logs in; panics unless the gateway answers 200 with a session cookie.
-    pub async fn login(&self) -> String {
+    pub(crate) async fn login(&self) -> String {
         match self.try_login().await {
             Ok(token) => token,
             Err(e) => panic!("login: {e}"),
@@ -61,7 +61,7 @@ impl Client {
     }
 
     /// Logs in; the session token, or why not (status or transport error).
-    pub async fn try_login(&self) -> Result<String, String> {
+    pub(crate) async fn try_login(&self) -> Result<String, String> {
         let response = self
             .http
             .post(format!("{}/auth/session", self.base))
@@ -81,7 +81,7 @@ impl Client {
     }
 
     /// `GET /auth/me` with `token`: the status, panicking on no answer.
-    pub async fn me(&self, token: &str) -> u16 {
+    pub(crate) async fn me(&self, token: &str) -> u16 {
         match self.try_me(token).await {
             Ok(status) => status,
             Err(e) => panic!("GET /auth/me: {e}"),
@@ -89,7 +89,7 @@ impl Client {
     }
 
     /// `GET /auth/me` with `token`: the status, or the transport error.
-    pub async fn try_me(&self, token: &str) -> Result<u16, String> {
+    pub(crate) async fn try_me(&self, token: &str) -> Result<u16, String> {
         self.http
             .get(format!("{}/auth/me", self.base))
             .bearer_auth(token)
@@ -100,19 +100,19 @@ impl Client {
     }
 
     /// `POST /auth/logout`; panics unless it answers 204.
-    pub async fn logout(&self, token: &str) {
+    pub(crate) async fn logout(&self, token: &str) {
         let status = self.try_post(token, "/auth/logout").await;
         assert_eq!(status, Ok(204), "POST /auth/logout");
     }
 
     /// `POST /auth/logout/all`; panics unless it answers 204.
-    pub async fn logout_all(&self, token: &str) {
+    pub(crate) async fn logout_all(&self, token: &str) {
         let status = self.try_post(token, "/auth/logout/all").await;
         assert_eq!(status, Ok(204), "POST /auth/logout/all");
     }
 
     /// POSTs `path` with `token`: the status, or the transport error.
-    pub async fn try_post(&self, token: &str, path: &str) -> Result<u16, String> {
+    pub(crate) async fn try_post(&self, token: &str, path: &str) -> Result<u16, String> {
         self.http
             .post(format!("{}{path}", self.base))
             .header("origin", &self.origin)

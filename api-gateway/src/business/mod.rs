@@ -12,10 +12,10 @@ use crate::state::AppState;
 use axum::Router;
 
 /// The handler names a route may use.
-pub const HANDLERS: &[&str] = &["users", "admin_sessions", "whoami"];
+pub(crate) const HANDLERS: &[&str] = &["users", "admin_sessions", "whoami"];
 
 /// The router of the handler called `name`.
-pub fn router(name: &str) -> Option<Router<AppState>> {
+pub(crate) fn router(name: &str) -> Option<Router<AppState>> {
     let router = match name {
         // GET /api/users/{id}
         "users" => users::router(),

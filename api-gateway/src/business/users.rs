@@ -56,7 +56,6 @@ mod tests {
                 ..User::default()
             },
             session: Session::default(),
-            credential: crate::extract::Credential::for_tests(),
         }
     }
 

@@ -21,11 +21,11 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 /// The path of the front-end token login.
-pub const TOKEN_LOGIN_PATH: &str = "/auth/session";
+pub(crate) const TOKEN_LOGIN_PATH: &str = "/auth/session";
 
 /// Who is asking, as far as CSRF is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Authority {
+pub(crate) enum Authority {
     /// No session credential.
     Anonymous,
     /// `Authorization: Bearer`.
@@ -39,7 +39,7 @@ pub enum Authority {
 /// The decision table. `origin` and `fetch_site` are the raw `Origin` and
 /// `Sec-Fetch-Site` header values; `ours` is our origin
 /// (`https://app.example.com`).
-pub fn allowed(
+pub(crate) fn allowed(
     method: &Method,
     authority: Authority,
     origin: Option<&str>,
@@ -83,7 +83,11 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// The middleware: 403 `csrf` when [`allowed`] says no.
-pub async fn enforce(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub(crate) async fn enforce(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let headers = request.headers();
     let authority = match credential(&state, headers) {
         Ok(Some(c)) if c.kind == CredentialKind::Bearer => Authority::Bearer,

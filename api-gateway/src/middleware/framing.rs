@@ -11,7 +11,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 /// The middleware.
-pub async fn require_host(request: Request, next: Next) -> Response {
+pub(crate) async fn require_host(request: Request, next: Next) -> Response {
     match check_host(request.version(), request.uri(), request.headers()) {
         Ok(()) => next.run(request).await,
         Err(e) => {

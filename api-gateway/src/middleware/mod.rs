@@ -2,8 +2,8 @@
 //! security headers and request metrics apply to every request; the login rate limit to the
 //! login endpoints only.
 
-pub mod csrf;
-pub mod framing;
-pub mod rate_limit;
-pub mod request_metrics;
-pub mod security_headers;
+pub(crate) mod csrf;
+pub(crate) mod framing;
+pub(crate) mod rate_limit;
+pub(crate) mod request_metrics;
+pub(crate) mod security_headers;

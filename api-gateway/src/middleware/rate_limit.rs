@@ -21,7 +21,7 @@ use std::net::IpAddr;
 use std::time::Instant;
 
 /// The middleware for endpoints that begin a login.
-pub async fn login(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub(crate) async fn login(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let ip = client_ip(&state, &request);
     // Without a peer address (only in-process tests without the accept
     // loop) there is nothing to key on.
@@ -34,7 +34,11 @@ pub async fn login(State(state): State<AppState>, request: Request, next: Next) 
 }
 
 /// The middleware for `GET /auth/callback/{provider}`.
-pub async fn callback(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub(crate) async fn callback(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let Some(ip) = client_ip(&state, &request) else {
         return next.run(request).await;
     };

@@ -10,10 +10,14 @@ use axum::response::Response;
 /// The route label a handler sets on its response when no path template
 /// matched (configured routes).
 #[derive(Debug, Clone)]
-pub struct RouteLabel(pub String);
+pub(crate) struct RouteLabel(pub String);
 
 /// The middleware.
-pub async fn record(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub(crate) async fn record(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let matched = request
         .extensions()
         .get::<MatchedPath>()

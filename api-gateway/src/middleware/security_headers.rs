@@ -13,11 +13,11 @@ use axum::response::Response;
 
 /// The CSP of the gateway's own HTML: no scripts at all, inline styles for
 /// the login page, forms may only post to us, never framed.
-pub const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; \
+pub(crate) const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; \
 form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// HSTS, one year, subdomains included (RFC 6797).
-pub const HSTS: &str = "max-age=31536000; includeSubDomains";
+pub(crate) const HSTS: &str = "max-age=31536000; includeSubDomains";
 
 fn set_default(headers: &mut HeaderMap, name: HeaderName, value: &'static str) {
     if !headers.contains_key(&name) {
@@ -26,7 +26,7 @@ fn set_default(headers: &mut HeaderMap, name: HeaderName, value: &'static str) {
 }
 
 /// The middleware.
-pub async fn apply(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub(crate) async fn apply(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
     let mut response = next.run(request).await;
     let proxied = response.extensions().get::<Proxied>().is_some();

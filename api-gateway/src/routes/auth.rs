@@ -14,13 +14,14 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use common::config::is_valid_provider_id;
 use common::proto::{CompleteLoginRequest, LoginResponse, Provider};
 use percent_encoding::percent_decode_str;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// Largest `POST /auth/session` body: ID tokens are a few KiB.
-pub const TOKEN_LOGIN_MAX_BODY: usize = 64 * 1024;
+pub(crate) const TOKEN_LOGIN_MAX_BODY: usize = 64 * 1024;
 
 /// Longest `return_to` we keep.
 const RETURN_TO_MAX: usize = 2048;
@@ -48,7 +49,7 @@ const RETURN_TO_MAX_DECODES: usize = 3;
 /// redirecting: every form down to the fully decoded one must pass, and a
 /// value still changing after three rounds of decoding is refused, so no
 /// amount of decoding can turn an accepted value into `//host`.
-pub fn safe_return_to(raw: Option<&str>) -> String {
+pub(crate) fn safe_return_to(raw: Option<&str>) -> String {
     let Some(raw) = raw else {
         return "/".to_owned();
     };
@@ -85,25 +86,17 @@ pub fn safe_return_to(raw: Option<&str>) -> String {
     }
 }
 
-/// A provider id from a path: the shape configuration allows, so nothing
-/// odd reaches a redirect URI.
-fn valid_provider_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 32
-        && id
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
-}
-
 /// `GET /auth/providers`.
-pub async fn providers(State(state): State<AppState>) -> Result<Json<Vec<ProviderView>>, ApiError> {
+pub(crate) async fn providers(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<ProviderView>>, ApiError> {
     let providers = state.auth.list_providers().await?;
     Ok(Json(providers.iter().map(ProviderView::from).collect()))
 }
 
 /// A provider in `/auth/providers`.
 #[derive(Debug, Serialize)]
-pub struct ProviderView {
+pub(crate) struct ProviderView {
     pub id: String,
     pub name: String,
     pub kind: String,
@@ -121,7 +114,7 @@ impl From<&Provider> for ProviderView {
 
 /// Query of `/auth/login/{provider}`.
 #[derive(Debug, Deserialize)]
-pub struct LoginQuery {
+pub(crate) struct LoginQuery {
     return_to: Option<String>,
 }
 
@@ -132,13 +125,13 @@ fn bad_query(_: QueryRejection) -> ApiError {
 /// `GET /auth/login/{provider}`: begins the code flow and sends the browser
 /// to the provider with a flow cookie binding the flow to it.
 #[tracing::instrument(name = "login", skip_all, fields(provider = %provider))]
-pub async fn login(
+pub(crate) async fn login(
     State(state): State<AppState>,
     Path(provider): Path<String>,
     query: Result<Query<LoginQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(bad_query)?;
-    if !valid_provider_id(&provider) {
+    if !is_valid_provider_id(&provider) {
         return Err(ApiError::not_found());
     }
     let return_to = safe_return_to(query.return_to.as_deref());
@@ -163,7 +156,7 @@ pub async fn login(
 
 /// Query of `/auth/callback/{provider}` (RFC 6749 4.1.2, RFC 9207).
 #[derive(Deserialize)]
-pub struct CallbackQuery {
+pub(crate) struct CallbackQuery {
     code: Option<String>,
     state: Option<String>,
     iss: Option<String>,
@@ -173,7 +166,7 @@ pub struct CallbackQuery {
 /// `GET /auth/callback/{provider}`: completes the flow. The flow cookie is
 /// cleared whatever happens; a session cookie is set only on success.
 #[tracing::instrument(name = "callback", skip_all, fields(provider = %provider))]
-pub async fn callback(
+pub(crate) async fn callback(
     State(state): State<AppState>,
     Path(provider): Path<String>,
     ClientIp(ip): ClientIp,
@@ -208,7 +201,7 @@ async fn complete(
     query: Result<Query<CallbackQuery>, QueryRejection>,
 ) -> Result<LoginResponse, ApiError> {
     let Query(query) = query.map_err(bad_query)?;
-    if !valid_provider_id(provider) {
+    if !is_valid_provider_id(provider) {
         return Err(ApiError::not_found());
     }
     if let Some(error) = &query.error {
@@ -284,7 +277,7 @@ fn is_json(headers: &HeaderMap) -> bool {
 /// `POST /auth/session`: the front-end token flow. JSON only (415
 /// otherwise), so a cross-site HTML form cannot log a victim in.
 #[tracing::instrument(name = "token_login", skip_all)]
-pub async fn token_login(
+pub(crate) async fn token_login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     request: Request,
@@ -322,7 +315,7 @@ pub async fn token_login(
             ));
         }
     };
-    if !valid_provider_id(&login.provider) {
+    if !is_valid_provider_id(&login.provider) {
         return Err(ApiError::login_failed().with_internal("unknown provider id shape"));
     }
     let reply = state
@@ -344,7 +337,7 @@ pub async fn token_login(
 }
 
 /// `GET /auth/me`.
-pub async fn me(user: CurrentUser) -> Json<Identity> {
+pub(crate) async fn me(user: CurrentUser) -> Json<Identity> {
     Json(Identity {
         user: UserView::from(&user.user),
         session: SessionView::from(&user.session),
@@ -360,7 +353,7 @@ fn cleared(state: &AppState, headers: &HeaderMap) -> Response {
 /// `POST /auth/logout`: revokes the presented session. Idempotent: an
 /// already-ended session still gets its cookie cleared; but if auth-service
 /// cannot confirm the revocation, the answer is 503, never a fake success.
-pub async fn logout(
+pub(crate) async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -383,7 +376,7 @@ pub async fn logout(
 
 /// `POST /auth/logout/all`: revokes every session of the current user.
 #[tracing::instrument(name = "logout_all", skip_all, fields(user_id = %user.user.id))]
-pub async fn logout_all(
+pub(crate) async fn logout_all(
     State(state): State<AppState>,
     user: CurrentUser,
     headers: HeaderMap,
@@ -394,7 +387,7 @@ pub async fn logout_all(
 }
 
 /// Unknown `/auth/*` paths.
-pub async fn not_found() -> ApiError {
+pub(crate) async fn not_found() -> ApiError {
     ApiError::not_found()
 }
 
@@ -524,15 +517,6 @@ mod tests {
                 proptest::prop_assert!(!form.contains('\\'), "{:?} -> {:?}", out, form);
                 proptest::prop_assert!(!form.chars().any(char::is_control), "{:?} -> {:?}", out, form);
             }
-        }
-    }
-
-    #[test]
-    fn provider_ids_are_shaped() {
-        assert!(valid_provider_id("dev"));
-        assert!(valid_provider_id("google-2"));
-        for bad in ["", "Dev", "a/b", "a%2f", "x".repeat(33).as_str(), "a b"] {
-            assert!(!valid_provider_id(bad), "{bad}");
         }
     }
 }

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 /// Any method: proxies differ in what they send.
-pub async fn check(user: CurrentUser) -> Response {
+pub(crate) async fn check(user: CurrentUser) -> Response {
     let mut response = StatusCode::OK.into_response();
     add_identity_headers(response.headers_mut(), &user);
     response

@@ -35,7 +35,7 @@ enum Target {
 }
 
 /// The configured routes with their targets, built once at start-up.
-pub struct RouteTable {
+pub(crate) struct RouteTable {
     routes: Vec<RouteConfig>,
     targets: Vec<Target>,
 }
@@ -51,7 +51,7 @@ pub struct UnknownHandler {
 
 impl RouteTable {
     /// Resolves every route's target.
-    pub fn build(routes: &[RouteConfig], state: &AppState) -> Result<Self, UnknownHandler> {
+    pub(crate) fn build(routes: &[RouteConfig], state: &AppState) -> Result<Self, UnknownHandler> {
         let mut targets = Vec::with_capacity(routes.len());
         for (index, route) in routes.iter().enumerate() {
             targets.push(match &route.target {
@@ -77,7 +77,7 @@ impl RouteTable {
 
 /// The router's fallback: everything that is not one of the gateway's own
 /// routes.
-pub async fn dispatch(
+pub(crate) async fn dispatch(
     State(state): State<AppState>,
     table: Arc<RouteTable>,
     request: Request,

@@ -2,11 +2,11 @@
 //! shapes they answer with; configured `[[routes]]` are dispatched by
 //! [`configured`].
 
-pub mod auth;
-pub mod check;
-pub mod configured;
-pub mod health;
-pub mod sessions;
+pub(crate) mod auth;
+pub(crate) mod check;
+pub(crate) mod configured;
+pub(crate) mod health;
+pub(crate) mod sessions;
 
 use crate::error::wants_html;
 use axum::http::{HeaderMap, StatusCode};
@@ -17,7 +17,7 @@ use std::net::IpAddr;
 
 /// A user as the JSON API shows it.
 #[derive(Debug, Serialize)]
-pub struct UserView {
+pub(crate) struct UserView {
     pub id: String,
     pub email: String,
     pub email_verified: bool,
@@ -42,13 +42,13 @@ impl From<&User> for UserView {
 }
 
 /// RFC 3339 text of a protobuf timestamp.
-pub fn rfc3339(ts: Option<&prost_types::Timestamp>) -> Option<String> {
+pub(crate) fn rfc3339(ts: Option<&prost_types::Timestamp>) -> Option<String> {
     ts.map(ToString::to_string)
 }
 
 /// A session as `/auth/me` and the login answers show it.
 #[derive(Debug, Serialize)]
-pub struct SessionView {
+pub(crate) struct SessionView {
     pub id: String,
     pub created_at: Option<String>,
     pub expires_at: Option<String>,
@@ -68,7 +68,7 @@ impl From<&Session> for SessionView {
 
 /// A session in a session list.
 #[derive(Debug, Serialize)]
-pub struct SessionListItem {
+pub(crate) struct SessionListItem {
     pub id: String,
     pub created_at: Option<String>,
     pub last_seen_at: Option<String>,
@@ -81,7 +81,7 @@ pub struct SessionListItem {
 
 impl SessionListItem {
     /// `current` is whether this is the session making the request.
-    pub fn new(s: &Session, current_id: &str) -> Self {
+    pub(crate) fn new(s: &Session, current_id: &str) -> Self {
         Self {
             id: s.id.clone(),
             created_at: rfc3339(s.created_at.as_ref()),
@@ -97,14 +97,14 @@ impl SessionListItem {
 
 /// `{user, session}`.
 #[derive(Debug, Serialize)]
-pub struct Identity {
+pub(crate) struct Identity {
     pub user: UserView,
     pub session: SessionView,
 }
 
 /// Session metadata for auth-service: the user agent (at most 256 bytes,
 /// cut on a character boundary) and the peer address.
-pub fn client_info(headers: &HeaderMap, ip: Option<IpAddr>) -> ClientInfo {
+pub(crate) fn client_info(headers: &HeaderMap, ip: Option<IpAddr>) -> ClientInfo {
     let ua = headers
         .get(axum::http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
@@ -121,7 +121,7 @@ pub fn client_info(headers: &HeaderMap, ip: Option<IpAddr>) -> ClientInfo {
 
 /// The answer to a form-or-API action: back to the start page for a browser
 /// form post, `204 No Content` for API clients.
-pub fn done(headers: &HeaderMap) -> Response {
+pub(crate) fn done(headers: &HeaderMap) -> Response {
     if wants_html(headers) {
         Redirect::to("/").into_response()
     } else {

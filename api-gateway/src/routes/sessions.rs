@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 /// `GET /auth/sessions`.
-pub async fn list(
+pub(crate) async fn list(
     State(state): State<AppState>,
     user: CurrentUser,
 ) -> Result<Json<Vec<SessionListItem>>, ApiError> {
@@ -43,7 +43,7 @@ async fn revoke(
 }
 
 /// `DELETE /auth/sessions/{id}`: 204.
-pub async fn delete(
+pub(crate) async fn delete(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<String>,
@@ -53,7 +53,7 @@ pub async fn delete(
 
 /// `POST /auth/sessions/{id}/revoke`: the form version, 303 back to `/`
 /// for browsers.
-pub async fn revoke_form(
+pub(crate) async fn revoke_form(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<String>,

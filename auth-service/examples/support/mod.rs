@@ -9,10 +9,10 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic::transport::Channel;
 
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The running pair; [`Bench::stop`] shuts auth-service down cleanly.
-pub struct Bench {
+pub(crate) struct Bench {
     pub idp: DevIdp,
     pub client: AuthServiceClient<Channel>,
     stop: oneshot::Sender<()>,
@@ -21,7 +21,7 @@ pub struct Bench {
 }
 
 impl Bench {
-    pub async fn start() -> Result<Bench, BoxError> {
+    pub(crate) async fn start() -> Result<Bench, BoxError> {
         let idp = DevIdp::start(DevIdpConfig {
             listen: "127.0.0.1:0".parse()?,
             issuer: None,
@@ -66,12 +66,12 @@ issuer = "{}"
     }
 
     /// An ID token for `user` from the dev-idp, for `ExchangeToken`.
-    pub fn id_token(&self, user: &str) -> String {
+    pub(crate) fn id_token(&self, user: &str) -> String {
         self.idp
             .sign(&self.idp.id_token_claims(user, "portcullis-dev", None))
     }
 
-    pub async fn stop(self) -> Result<(), BoxError> {
+    pub(crate) async fn stop(self) -> Result<(), BoxError> {
         let _ = self.stop.send(());
         self.server.await??;
         Ok(())

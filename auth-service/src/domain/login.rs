@@ -105,9 +105,7 @@ impl Auth {
         check_param("redirect_uri", redirect_uri)?;
         let parsed = Url::parse(redirect_uri)
             .map_err(|_| AuthError::InvalidArgument("redirect_uri is not a URL".into()))?;
-        let secure = parsed.scheme() == "https"
-            || (parsed.scheme() == "http" && common::config::is_loopback_host(&parsed));
-        if !secure || parsed.fragment().is_some() {
+        if !common::config::is_https_or_loopback_http(&parsed) || parsed.fragment().is_some() {
             return Err(AuthError::InvalidArgument(
                 "redirect_uri must be an https URL without fragment".into(),
             ));

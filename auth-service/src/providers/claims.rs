@@ -11,7 +11,7 @@ use subtle::ConstantTimeEq;
 /// `aud` is a string or an array of strings (RFC 7519 4.1.3).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
-pub enum Audience {
+pub(super) enum Audience {
     /// A single audience.
     One(String),
     /// Several audiences.
@@ -30,7 +30,7 @@ impl Audience {
 /// Some providers send booleans as strings (`"true"`).
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(untagged)]
-pub enum Flag {
+pub(super) enum Flag {
     /// A JSON boolean.
     Bool(bool),
     /// A string, true only when `"true"`.
@@ -44,7 +44,7 @@ fn flag_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
 
 impl Flag {
     /// The flag's value.
-    pub fn value(self) -> bool {
+    pub(super) fn value(self) -> bool {
         match self {
             Self::Bool(b) | Self::Text(b) => b,
         }
@@ -54,7 +54,7 @@ impl Flag {
 /// The ID token claims we read. Everything is optional here so a missing
 /// claim becomes a specific rejection rather than a parse error.
 #[derive(Debug, Clone, Deserialize)]
-pub struct IdTokenClaims {
+pub(super) struct IdTokenClaims {
     pub iss: Option<String>,
     pub sub: Option<String>,
     pub aud: Option<Audience>,
@@ -72,7 +72,7 @@ pub struct IdTokenClaims {
 }
 
 /// What the claims must satisfy.
-pub struct Expected<'a> {
+pub(super) struct Expected<'a> {
     /// Issuer spellings accepted (Google has two).
     pub issuers: &'a [String],
     /// Our client id.
@@ -82,7 +82,7 @@ pub struct Expected<'a> {
 }
 
 /// Runs the claim checks in the order of OIDC Core 3.1.3.7.
-pub fn check(
+pub(super) fn check(
     claims: &IdTokenClaims,
     expected: &Expected<'_>,
     checks: Checks,

@@ -215,12 +215,7 @@ pub(crate) fn authorization_url(
 pub(crate) fn provider_url(text: &str, what: &str) -> Result<Url, AuthError> {
     let url = Url::parse(text)
         .map_err(|_| AuthError::ProviderUnavailable(format!("discovery: {what} is not a URL")))?;
-    let ok = match url.scheme() {
-        "https" => true,
-        "http" => common::config::is_loopback_host(&url),
-        _ => false,
-    };
-    if ok {
+    if common::config::is_https_or_loopback_http(&url) {
         Ok(url)
     } else {
         Err(AuthError::ProviderUnavailable(format!(

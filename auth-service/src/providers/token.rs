@@ -10,14 +10,14 @@ use serde::Deserialize;
 
 /// The token endpoint's answer (RFC 6749 5.1 / 5.2).
 #[derive(Deserialize)]
-pub struct TokenResponse {
+pub(super) struct TokenResponse {
     pub access_token: Option<String>,
     pub id_token: Option<String>,
     pub error: Option<String>,
 }
 
 /// Exchanges `code` for tokens.
-pub async fn exchange_code(
+pub(super) async fn exchange_code(
     http: &reqwest::Client,
     config: &ProviderConfig,
     endpoint: &url::Url,

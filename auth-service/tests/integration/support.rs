@@ -14,24 +14,24 @@ use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tonic::transport::Channel;
 
-pub const DEV_CLIENT: &str = "portcullis-dev";
-pub const GOOGLE_CLIENT: &str = "google-client";
-pub const GOOGLE_SECRET: &str = "google-secret";
-pub const GITHUB_CLIENT: &str = "gh-client";
-pub const GITHUB_SECRET: &str = "gh-secret";
-pub const SERVICE_TOKEN: &str = "a-service-token-of-at-least-32-characters";
-pub const REDIRECT_URI: &str = "http://127.0.0.1:1/auth/callback/dev";
+pub(crate) const DEV_CLIENT: &str = "portcullis-dev";
+pub(crate) const GOOGLE_CLIENT: &str = "google-client";
+pub(crate) const GOOGLE_SECRET: &str = "google-secret";
+pub(crate) const GITHUB_CLIENT: &str = "gh-client";
+pub(crate) const GITHUB_SECRET: &str = "gh-secret";
+pub(crate) const SERVICE_TOKEN: &str = "a-service-token-of-at-least-32-characters";
+pub(crate) const REDIRECT_URI: &str = "http://127.0.0.1:1/auth/callback/dev";
 
 /// The wall clock, read once to start the manual clock near the provider's.
 #[allow(clippy::disallowed_methods)]
-pub fn wall_now() -> i64 {
+pub(crate) fn wall_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64
 }
 
-pub struct Harness {
+pub(crate) struct Harness {
     pub idp: DevIdp,
     pub clock: ManualClock,
     pub client: AuthServiceClient<Channel>,
@@ -41,7 +41,7 @@ pub struct Harness {
     server: Option<tokio::task::JoinHandle<Result<(), auth_service::StartError>>>,
 }
 
-pub async fn start_idp() -> DevIdp {
+pub(crate) async fn start_idp() -> DevIdp {
     DevIdp::start(DevIdpConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         issuer: None,
@@ -66,7 +66,7 @@ pub async fn start_idp() -> DevIdp {
 }
 
 /// The configuration every harness starts from; `extra` is appended.
-pub fn config_text(idp: &DevIdp, data_dir: &std::path::Path, extra: &str) -> String {
+pub(crate) fn config_text(idp: &DevIdp, data_dir: &std::path::Path, extra: &str) -> String {
     let issuer = idp.issuer();
     format!(
         r#"
@@ -109,7 +109,7 @@ api_base_url = "{issuer}/github"
     )
 }
 
-pub fn secrets(name: &str) -> Option<String> {
+pub(crate) fn secrets(name: &str) -> Option<String> {
     match name {
         "GOOGLE_SECRET" => Some(GOOGLE_SECRET.into()),
         "GITHUB_SECRET" => Some(GITHUB_SECRET.into()),
@@ -119,18 +119,18 @@ pub fn secrets(name: &str) -> Option<String> {
 }
 
 impl Harness {
-    pub async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         Self::start_with(|_| String::new()).await
     }
 
     /// Starts with extra TOML, made from the provider's issuer, appended to
     /// the default configuration.
-    pub async fn start_with(extra: impl FnOnce(&str) -> String) -> Self {
+    pub(crate) async fn start_with(extra: impl FnOnce(&str) -> String) -> Self {
         Self::start_inner(extra, |text| text).await
     }
 
     /// Starts with the whole default configuration text rewritten by `edit`.
-    pub async fn start_config(edit: impl FnOnce(String) -> String) -> Self {
+    pub(crate) async fn start_config(edit: impl FnOnce(String) -> String) -> Self {
         Self::start_inner(|_| String::new(), edit).await
     }
 
@@ -168,13 +168,13 @@ impl Harness {
     }
 
     /// The injected clock's time.
-    pub fn clock_now(&self) -> i64 {
+    pub(crate) fn clock_now(&self) -> i64 {
         use auth_service::domain::clock::Clock;
         self.clock.now()
     }
 
     /// Stops auth-service gracefully and reports how it ended.
-    pub async fn stop(&mut self) {
+    pub(crate) async fn stop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -185,7 +185,11 @@ impl Harness {
 
     /// BeginLogin + the provider's consent for `user`; returns
     /// (code, state, iss, flow handle).
-    pub async fn authorize(&self, provider: &str, user: &str) -> (String, String, String, String) {
+    pub(crate) async fn authorize(
+        &self,
+        provider: &str,
+        user: &str,
+    ) -> (String, String, String, String) {
         let (params, flow_handle) = self.begin_and_consent(provider, user).await.unwrap();
         let param = |name: &str| params.get(name).cloned().unwrap_or_default();
         (param("code"), param("state"), param("iss"), flow_handle)
@@ -193,7 +197,7 @@ impl Harness {
 
     /// The whole code flow as `user`: BeginLogin, the provider's consent,
     /// CompleteLogin; a refused BeginLogin is returned as it is.
-    pub async fn code_flow(
+    pub(crate) async fn code_flow(
         &self,
         provider: &str,
         user: &str,
@@ -238,7 +242,7 @@ impl Harness {
         Ok((params, began.flow_handle))
     }
 
-    pub async fn complete(
+    pub(crate) async fn complete(
         &self,
         provider: &str,
         code: &str,
@@ -263,7 +267,7 @@ impl Harness {
             .map(|r| r.into_inner())
     }
 
-    pub async fn exchange_id_token(
+    pub(crate) async fn exchange_id_token(
         &self,
         provider: &str,
         token: &str,
@@ -275,7 +279,7 @@ impl Harness {
         .await
     }
 
-    pub async fn exchange(
+    pub(crate) async fn exchange(
         &self,
         provider: &str,
         token: exchange_token_request::Token,
@@ -292,13 +296,17 @@ impl Harness {
     }
 
     /// A fresh valid ID token for `user` from the dev provider.
-    pub fn id_token(&self, user: &str) -> String {
+    pub(crate) fn id_token(&self, user: &str) -> String {
         self.idp
             .sign(&self.idp.id_token_claims(user, DEV_CLIENT, None))
     }
 
     /// A token for `user` signed normally after `edit` changed its claims.
-    pub fn id_token_with(&self, user: &str, edit: impl FnOnce(&mut serde_json::Value)) -> String {
+    pub(crate) fn id_token_with(
+        &self,
+        user: &str,
+        edit: impl FnOnce(&mut serde_json::Value),
+    ) -> String {
         let mut claims = self.idp.id_token_claims(user, DEV_CLIENT, None);
         edit(&mut claims);
         self.idp.sign(&claims)
@@ -315,7 +323,7 @@ impl Drop for Harness {
 
 /// Visits the authorization URL as the user's browser would, picking
 /// `user` on the provider's page, and returns the redirect's query.
-pub async fn follow_authorization(
+pub(crate) async fn follow_authorization(
     url: &str,
     user: &str,
 ) -> std::collections::HashMap<String, String> {
@@ -336,7 +344,7 @@ pub async fn follow_authorization(
 }
 
 /// The machine-readable reason of a rejection.
-pub fn reason(status: &tonic::Status) -> String {
+pub(crate) fn reason(status: &tonic::Status) -> String {
     status
         .metadata()
         .get("portcullis-reason")
@@ -346,7 +354,7 @@ pub fn reason(status: &tonic::Status) -> String {
 
 /// Asserts a call failed UNAUTHENTICATED with `code` as its reason.
 #[track_caller]
-pub fn assert_rejected<T: std::fmt::Debug>(result: Result<T, tonic::Status>, code: &str) {
+pub(crate) fn assert_rejected<T: std::fmt::Debug>(result: Result<T, tonic::Status>, code: &str) {
     match result {
         Ok(v) => panic!("expected rejection {code}, got success {v:?}"),
         Err(status) => {

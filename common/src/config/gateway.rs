@@ -1,7 +1,7 @@
 //! The `[gateway]` section and the `[[routes]]` array.
 
 use super::auth_service::{Pem, check_pem_file};
-use super::{ConfigError, is_loopback_host};
+use super::{ConfigError, is_https_or_loopback_http};
 use crate::telemetry::LogFormat;
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -333,15 +333,11 @@ impl GatewayConfig {
             }
         }
         self.validate_auth_service_tls()?;
-        match self.public_url.scheme() {
-            "https" => {}
-            "http" if is_loopback_host(&self.public_url) => {}
-            _ => {
-                return Err(ConfigError::invalid(
-                    "gateway.public_url",
-                    "must be https (plain http is allowed only for localhost)",
-                ));
-            }
+        if !is_https_or_loopback_http(&self.public_url) {
+            return Err(ConfigError::invalid(
+                "gateway.public_url",
+                "must be https (plain http is allowed only for localhost)",
+            ));
         }
         if self.public_url.path() != "/" || self.public_url.query().is_some() {
             return Err(ConfigError::invalid(

@@ -12,10 +12,12 @@
 mod auth_service;
 mod gateway;
 mod providers;
+mod rules;
 
 pub use auth_service::{AuthServiceConfig, StoreKind};
 pub use gateway::{GatewayConfig, RouteConfig, RoutePolicy, RouteTarget};
 pub use providers::{ProviderConfig, ProviderKind, TokenEndpointAuth};
+pub use rules::{is_https_or_loopback_http, is_valid_provider_id};
 
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -150,9 +152,10 @@ impl Config {
 /// Checks that a URL uses HTTPS, or plain HTTP to a loopback host (local
 /// development and tests only).
 pub(crate) fn require_secure_url(key: &str, url: &url::Url) -> Result<(), ConfigError> {
+    if is_https_or_loopback_http(url) {
+        return Ok(());
+    }
     match url.scheme() {
-        "https" => Ok(()),
-        "http" if is_loopback_host(url) => Ok(()),
         "http" => Err(ConfigError::invalid(
             key,
             format!("{url} must use https (plain http is allowed only for localhost)"),
@@ -161,16 +164,6 @@ pub(crate) fn require_secure_url(key: &str, url: &url::Url) -> Result<(), Config
             key,
             format!("unsupported URL scheme {other:?}"),
         )),
-    }
-}
-
-/// Whether the URL's host is `localhost` or a loopback address.
-pub fn is_loopback_host(url: &url::Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d == "localhost" || d.ends_with(".localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
     }
 }
 

@@ -151,13 +151,7 @@ impl ProviderConfig {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<(), ConfigError> {
         let k = |f: &str| format!("{key}.{f}");
-        if self.id.is_empty()
-            || self.id.len() > 32
-            || !self
-                .id
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
-        {
+        if !super::is_valid_provider_id(&self.id) {
             return Err(ConfigError::invalid(
                 k("id"),
                 "must be 1-32 characters of a-z, 0-9, '-' or '_'",

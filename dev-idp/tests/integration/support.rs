@@ -8,13 +8,13 @@ use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 use std::collections::HashMap;
 
-pub const PUBLIC_CLIENT: &str = "portcullis-dev";
-pub const CONFIDENTIAL_CLIENT: &str = "conf-client";
-pub const CONFIDENTIAL_SECRET: &str = "conf-secret";
-pub const REDIRECT_URI: &str = "http://127.0.0.1:8080/auth/callback/dev";
-pub const VERIFIER: &str = "a-pkce-verifier-that-is-long-enough-0123456789";
+pub(crate) const PUBLIC_CLIENT: &str = "portcullis-dev";
+pub(crate) const CONFIDENTIAL_CLIENT: &str = "conf-client";
+pub(crate) const CONFIDENTIAL_SECRET: &str = "conf-secret";
+pub(crate) const REDIRECT_URI: &str = "http://127.0.0.1:8080/auth/callback/dev";
+pub(crate) const VERIFIER: &str = "a-pkce-verifier-that-is-long-enough-0123456789";
 
-pub async fn start() -> DevIdp {
+pub(crate) async fn start() -> DevIdp {
     DevIdp::start(DevIdpConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         issuer: None,
@@ -35,19 +35,19 @@ pub async fn start() -> DevIdp {
 }
 
 /// An HTTP client that shows redirects instead of following them.
-pub fn http() -> reqwest::Client {
+pub(crate) fn http() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
 }
 
-pub fn challenge(verifier: &str) -> String {
+pub(crate) fn challenge(verifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
 
 /// A complete, valid authorization request; tests edit it.
-pub fn authorize_params(client_id: &str, login_hint: Option<&str>) -> Vec<(String, String)> {
+pub(crate) fn authorize_params(client_id: &str, login_hint: Option<&str>) -> Vec<(String, String)> {
     let mut params = vec![
         ("response_type", "code".to_owned()),
         ("client_id", client_id.to_owned()),
@@ -64,14 +64,14 @@ pub fn authorize_params(client_id: &str, login_hint: Option<&str>) -> Vec<(Strin
     params.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }
 
-pub fn set(params: &mut Vec<(String, String)>, key: &str, value: Option<&str>) {
+pub(crate) fn set(params: &mut Vec<(String, String)>, key: &str, value: Option<&str>) {
     params.retain(|(k, _)| k != key);
     if let Some(value) = value {
         params.push((key.to_owned(), value.to_owned()));
     }
 }
 
-pub async fn get_authorize(idp: &DevIdp, params: &[(String, String)]) -> reqwest::Response {
+pub(crate) async fn get_authorize(idp: &DevIdp, params: &[(String, String)]) -> reqwest::Response {
     http()
         .get(format!("{}/authorize", idp.issuer()))
         .query(params)
@@ -81,7 +81,7 @@ pub async fn get_authorize(idp: &DevIdp, params: &[(String, String)]) -> reqwest
 }
 
 /// The query of a 302 back to the relying party.
-pub fn redirect_query(response: &reqwest::Response) -> HashMap<String, String> {
+pub(crate) fn redirect_query(response: &reqwest::Response) -> HashMap<String, String> {
     assert_eq!(response.status(), 302, "expected a redirect back");
     let location = response.headers()["location"].to_str().unwrap();
     assert!(location.starts_with(REDIRECT_URI), "{location}");
@@ -93,13 +93,13 @@ pub fn redirect_query(response: &reqwest::Response) -> HashMap<String, String> {
 }
 
 /// Authorizes `login` for the public client and returns the code.
-pub async fn code_for(idp: &DevIdp, client_id: &str, login: &str) -> String {
+pub(crate) async fn code_for(idp: &DevIdp, client_id: &str, login: &str) -> String {
     let response = get_authorize(idp, &authorize_params(client_id, Some(login))).await;
     redirect_query(&response)["code"].clone()
 }
 
 /// POSTs a token request as a public client.
-pub async fn redeem(idp: &DevIdp, code: &str, verifier: &str) -> reqwest::Response {
+pub(crate) async fn redeem(idp: &DevIdp, code: &str, verifier: &str) -> reqwest::Response {
     http()
         .post(format!("{}/token", idp.issuer()))
         .form(&[
@@ -114,23 +114,23 @@ pub async fn redeem(idp: &DevIdp, code: &str, verifier: &str) -> reqwest::Respon
         .unwrap()
 }
 
-pub async fn json(response: reqwest::Response) -> Value {
+pub(crate) async fn json(response: reqwest::Response) -> Value {
     response.json().await.unwrap()
 }
 
-pub async fn get_json(url: &str) -> Value {
+pub(crate) async fn get_json(url: &str) -> Value {
     json(http().get(url).send().await.unwrap()).await
 }
 
 /// The RFC 6749 error code of a failed token response with `status`.
-pub async fn oauth_error(response: reqwest::Response, status: u16) -> String {
+pub(crate) async fn oauth_error(response: reqwest::Response, status: u16) -> String {
     assert_eq!(response.status(), status);
     json(response).await["error"].as_str().unwrap().to_owned()
 }
 
 /// Verifies `token` as a relying party would: discovery, JWKS, RS256,
 /// issuer and audience.
-pub async fn verify(idp: &DevIdp, token: &str, audience: &str) -> Result<Value, String> {
+pub(crate) async fn verify(idp: &DevIdp, token: &str, audience: &str) -> Result<Value, String> {
     let discovery = get_json(&format!(
         "{}/.well-known/openid-configuration",
         idp.issuer()
