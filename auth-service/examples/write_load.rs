@@ -179,7 +179,7 @@ async fn run_validators(
             tokio::spawn(async move {
                 let mut samples = Samples::default();
                 let mut i = worker;
-                let mut ticker = pace.map(tokio::time::interval);
+                let mut ticker = pace.map(|pace| staggered(pace, worker, n));
                 while Instant::now() < deadline {
                     if let Some(ticker) = &mut ticker {
                         ticker.tick().await;
@@ -217,12 +217,12 @@ async fn run_writers(
 ) -> Result<(usize, Samples, Samples), BoxError> {
     let deadline = Instant::now() + phase;
     let tasks: Vec<_> = (0..n)
-        .map(|_| {
+        .map(|worker| {
             let mut client = client.clone();
             let id_token = id_token.to_owned();
             tokio::spawn(async move {
                 let (mut logins, mut logouts) = (Samples::default(), Samples::default());
-                let mut ticker = pace.map(tokio::time::interval);
+                let mut ticker = pace.map(|pace| staggered(pace, worker, n));
                 while Instant::now() < deadline {
                     if let Some(ticker) = &mut ticker {
                         ticker.tick().await;
@@ -253,4 +253,12 @@ async fn run_writers(
         logouts.extend(o);
     }
     Ok((logins.0.len(), logins, logouts))
+}
+
+/// A ticker of period `pace` for task `i` of `n`, its first tick offset by
+/// `i/n` of the period: paced tasks arrive spread out, as independent
+/// clients do, instead of all `n` in one burst every period.
+fn staggered(pace: Duration, i: usize, n: usize) -> tokio::time::Interval {
+    let offset = pace.mul_f64(i as f64 / n.max(1) as f64);
+    tokio::time::interval_at(tokio::time::Instant::now() + offset, pace)
 }
