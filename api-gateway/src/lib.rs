@@ -82,6 +82,7 @@ mod proxy;
 mod rate_limit;
 mod request_body;
 mod request_path;
+mod return_to;
 mod routes;
 mod server;
 mod state;
