@@ -7,15 +7,18 @@ use crate::domain::error::AuthError;
 use crate::domain::login::{Callback, LoggedIn, ProviderToken};
 use crate::domain::sessions::SessionRef;
 use crate::domain::{Auth, ClientMeta};
+use crate::revocation_stream;
 use crate::storage::{SessionRecord, UserRecord};
 use common::proto::{
     self, BeginLoginRequest, BeginLoginResponse, CompleteLoginRequest, ExchangeTokenRequest,
     ListProvidersRequest, ListProvidersResponse, ListSessionsRequest, ListSessionsResponse,
     LoginResponse, RevokeSessionRequest, RevokeSessionResponse, RevokeUserSessionsRequest,
     RevokeUserSessionsResponse, ValidateSessionRequest, ValidateSessionResponse,
-    auth_service_server::AuthService, exchange_token_request, revoke_session_request,
+    WatchRevocationsRequest, auth_service_server::AuthService, exchange_token_request,
+    revoke_session_request,
 };
 use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
 use tonic::metadata::MetadataValue;
 use tonic::{Request, Response, Status};
 use tracing::instrument;
@@ -27,12 +30,15 @@ pub const REASON_METADATA: &str = "portcullis-reason";
 /// The tonic service.
 pub struct GrpcService {
     auth: Arc<Auth>,
+    /// Cancelled when shutdown begins, so open `WatchRevocations` streams
+    /// end instead of holding the graceful shutdown open.
+    shutdown: CancellationToken,
 }
 
 impl GrpcService {
     /// Wraps the domain.
-    pub fn new(auth: Arc<Auth>) -> Self {
-        Self { auth }
+    pub fn new(auth: Arc<Auth>, shutdown: CancellationToken) -> Self {
+        Self { auth, shutdown }
     }
 }
 
@@ -276,6 +282,22 @@ impl AuthService for GrpcService {
         Ok(Response::new(ListSessionsResponse {
             sessions: sessions.iter().map(Self::session).collect(),
         }))
+    }
+
+    type WatchRevocationsStream = revocation_stream::EventStream;
+
+    #[instrument(skip_all)]
+    async fn watch_revocations(
+        &self,
+        request: Request<WatchRevocationsRequest>,
+    ) -> Result<Response<Self::WatchRevocationsStream>, Status> {
+        let resume = request.get_ref().resume.as_ref();
+        let stream = revocation_stream::start(
+            &self.auth.revocation_feed(),
+            resume.map(|r| (r.epoch.as_str(), r.position.as_str())),
+            self.shutdown.clone(),
+        );
+        Ok(Response::new(stream))
     }
 }
 

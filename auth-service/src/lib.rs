@@ -9,6 +9,8 @@ pub mod caller_auth;
 pub mod domain;
 pub mod grpc;
 pub mod providers;
+pub mod revocation_feed;
+mod revocation_stream;
 pub mod storage;
 mod store_watchdog;
 mod sweeper;
@@ -245,13 +247,21 @@ pub async fn run_with(
         .add_service(health_service)
         .add_optional_service(reflection)
         .add_service(AuthServiceServer::with_interceptor(
-            grpc::GrpcService::new(auth.clone()),
+            grpc::GrpcService::new(auth.clone(), cancel.clone()),
             caller_auth,
         ))
         // No Nagle: small gRPC replies must not wait for delayed ACKs.
         .serve_with_incoming_shutdown(
             TcpIncoming::from(listener).with_nodelay(Some(true)),
-            shutdown,
+            // Background tasks and watch streams stop as shutdown begins;
+            // in-flight calls still finish.
+            {
+                let cancel = cancel.clone();
+                async move {
+                    shutdown.await;
+                    cancel.cancel();
+                }
+            },
         )
         .await;
 

@@ -32,10 +32,11 @@ macro_rules! decode_failure {
 decode_failure!(Code::InvalidArgument =>
     ListProvidersRequest, BeginLoginRequest, CompleteLoginRequest, ExchangeTokenRequest,
     ValidateSessionRequest, RevokeSessionRequest, RevokeUserSessionsRequest, ListSessionsRequest,
+    WatchRevocationsRequest,
 );
 decode_failure!(Code::Internal =>
     ListProvidersResponse, BeginLoginResponse, LoginResponse, ValidateSessionResponse,
-    RevokeSessionResponse, RevokeUserSessionsResponse, ListSessionsResponse,
+    RevokeSessionResponse, RevokeUserSessionsResponse, ListSessionsResponse, RevocationEvent,
 );
 
 const REDACTED: &str = "<redacted>";

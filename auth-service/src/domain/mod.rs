@@ -52,6 +52,11 @@ impl Auth {
         Ok(self.store.flush().await?)
     }
 
+    /// Every revocation the store commits, for `WatchRevocations`.
+    pub fn revocation_feed(&self) -> Arc<crate::revocation_feed::RevocationFeed> {
+        self.store.revocation_feed()
+    }
+
     /// The configured providers.
     pub fn providers(&self) -> &Providers {
         &self.providers

@@ -13,9 +13,11 @@ pub mod group_commit;
 pub mod sled;
 
 use crate::domain::clock::UnixTime;
+use crate::revocation_feed::RevocationFeed;
 use async_trait::async_trait;
 use common::token::SecretHash;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// The store failed; the message never holds a secret.
 #[derive(Debug, thiserror::Error)]
@@ -186,6 +188,11 @@ pub trait SessionStore: Send + Sync + 'static {
     /// Writes a marker, reads it back and waits until it is durable: the
     /// whole write path a login takes, for the store watchdog.
     async fn probe(&self) -> Result<(), StorageError>;
+
+    /// The feed of every revocation this store commits (the
+    /// `WatchRevocations` stream); `delete_session` and
+    /// `delete_user_sessions` publish to it before they return.
+    fn revocation_feed(&self) -> Arc<RevocationFeed>;
 }
 
 /// Authorization-code flow state.

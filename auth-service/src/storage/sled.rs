@@ -14,6 +14,7 @@ use super::{
     FlowRecord, FlowStore, SessionRecord, SessionStore, StorageError, UserRecord, UserStore,
 };
 use crate::domain::clock::UnixTime;
+use crate::revocation_feed::{Revocation, RevocationFeed};
 use async_trait::async_trait;
 use common::token::SecretHash;
 use serde::Serialize;
@@ -41,6 +42,9 @@ pub struct SledStore {
     flows: sled::Tree,
     /// Bookkeeping that is no user data: the watchdog's probe marker.
     meta: sled::Tree,
+    /// Revocations, as this process commits them (one process per sled
+    /// directory, so that is every revocation).
+    feed: Arc<RevocationFeed>,
 }
 
 /// The key of the watchdog's probe marker in the `meta` tree.
@@ -89,6 +93,9 @@ impl SledStore {
             identities: db.open_tree("identities")?,
             flows: db.open_tree("flows")?,
             meta: db.open_tree("meta")?,
+            feed: Arc::new(RevocationFeed::with_random_epoch().map_err(|e| {
+                StorageError::Backend(format!("cannot draw the revocation feed's epoch: {e}"))
+            })?),
         })
     }
 
@@ -341,6 +348,15 @@ impl SessionStore for SledStore {
                 None => Ok(None),
             })
             .await?;
+        // Published before the flush: a watcher evicting early is harmless,
+        // and this way the event is out by the time the revoke is acknowledged.
+        if let Some(session) = &removed {
+            self.feed.publish(Revocation::Session {
+                token_hash: session.token_hash,
+                session_id: session.id.clone(),
+                user_id: session.user.id.clone(),
+            });
+        }
         // Flushed even when it was gone already: a concurrent revoke of the
         // same session may still be waiting for its flush, and the caller
         // acknowledges the revocation either way.
@@ -364,10 +380,13 @@ impl SessionStore for SledStore {
     }
 
     async fn delete_user_sessions(&self, user_id: &str) -> Result<u32, StorageError> {
-        let user_id = user_id.to_owned();
+        let owned_id = user_id.to_owned();
         let count = self
-            .blocking(move |store| store.remove_user_sessions(&user_id))
+            .blocking(move |store| store.remove_user_sessions(&owned_id))
             .await?;
+        self.feed.publish(Revocation::User {
+            user_id: user_id.to_owned(),
+        });
         // Flushed even when nothing was found, for the same reason as in
         // `delete_session`.
         self.flush().await?;
@@ -386,6 +405,10 @@ impl SessionStore for SledStore {
 
     async fn flush(&self) -> Result<(), StorageError> {
         Ok(self.commit.durable().await?)
+    }
+
+    fn revocation_feed(&self) -> Arc<RevocationFeed> {
+        self.feed.clone()
     }
 
     async fn probe(&self) -> Result<(), StorageError> {

@@ -16,5 +16,6 @@ mod id_token;
 mod jwks;
 mod mtls;
 mod provider_responses;
+mod revocation_watch;
 mod sessions;
 mod token_flow;
