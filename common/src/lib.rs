@@ -6,6 +6,7 @@ pub mod error_chain;
 pub mod grpc_codec;
 pub mod proto;
 pub mod reason;
+pub mod service_token;
 pub mod shutdown;
 pub mod startup;
 pub mod telemetry;
