@@ -60,6 +60,10 @@ pub fn status(error: AuthError) -> Status {
             tracing::error!(error = %e, "store write not confirmed durable");
             Status::unavailable("store unavailable: write not confirmed durable")
         }
+        AuthError::Storage(e @ crate::storage::StorageError::Unavailable(_)) => {
+            tracing::error!(error = %e, "store unavailable");
+            Status::unavailable("store unavailable")
+        }
         e @ (AuthError::Storage(_) | AuthError::Random(_)) => {
             tracing::error!(error = ?e, "internal error");
             Status::internal("internal error")
@@ -296,7 +300,7 @@ impl AuthService for GrpcService {
             &self.auth.revocation_feed(),
             resume.map(|r| (r.epoch.as_str(), r.position.as_str())),
             self.shutdown.clone(),
-        );
+        )?;
         Ok(Response::new(stream))
     }
 }

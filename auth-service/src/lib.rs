@@ -25,6 +25,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use storage::Store;
+use storage::redis::RedisStore;
 use storage::sled::SledStore;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -82,6 +83,22 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
                 path,
                 reason: e.to_string(),
             })?;
+            Ok(Arc::new(store))
+        }
+        StoreKind::Redis => {
+            let Some(redis) = &config.auth_service.redis else {
+                return Err(StartError::Store {
+                    path: "[auth_service.redis]".into(),
+                    reason: "missing".into(),
+                });
+            };
+            // Named by section, not URL: a URL may carry a password.
+            let store = RedisStore::open(redis)
+                .await
+                .map_err(|e| StartError::Store {
+                    path: "[auth_service.redis]".into(),
+                    reason: e.to_string(),
+                })?;
             Ok(Arc::new(store))
         }
     }

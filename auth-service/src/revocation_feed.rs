@@ -11,8 +11,12 @@
 //! [`FeedItem::Reset`] and must drop everything they cached: failing safe
 //! costs cache misses, never a revoked session served.
 //!
-//! The epoch names this feed's history: the sled store draws a random one
-//! per process start, so after a restart every resume is refused.
+//! The epoch names this feed's history: each process draws a random one at
+//! start, so after a restart every resume is refused.
+//!
+//! A feed fed from outside the process (the Redis store tails a stream) is
+//! offline while that tail is down: it refuses new watchers, because a
+//! `Synced` it cannot keep would let a caller cache what it cannot evict.
 
 use common::token::{RandomError, random_text};
 use std::collections::VecDeque;
@@ -85,7 +89,15 @@ struct History {
     /// Nothing has been dropped since the epoch began, so a watcher that
     /// subscribed before the first event (position "") can still resume.
     from_start: bool,
+    /// Every revocation committed from now on will be published here.
+    online: bool,
 }
+
+/// The feed cannot promise to deliver every revocation right now (its
+/// source is disconnected); watchers must not cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the revocation feed is offline")]
+pub struct FeedOffline;
 
 /// The feed: one per store, shared by every `WatchRevocations` stream.
 #[derive(Debug)]
@@ -110,6 +122,7 @@ impl RevocationFeed {
                 entries: VecDeque::new(),
                 next_sequence: 0,
                 from_start: true,
+                online: true,
             }),
             sender,
         }
@@ -145,11 +158,28 @@ impl RevocationFeed {
         let _ = self.sender.send(FeedItem::Reset);
     }
 
+    /// Tells every watcher to reset and refuses new ones until
+    /// [`Self::go_online`]: the source of events was lost, so events may be
+    /// missed until it is back.
+    pub fn go_offline(&self) {
+        self.reset();
+        self.lock().online = false;
+    }
+
+    /// Accepts watchers again: the source is back and every revocation
+    /// committed from now on will be published.
+    pub fn go_online(&self) {
+        self.lock().online = true;
+    }
+
     /// Starts a watcher. With `resume` (epoch, position) from an earlier
     /// stream, the events since are replayed when this feed still holds
     /// them; otherwise the subscription starts with `reset`.
-    pub fn subscribe(&self, resume: Option<(&str, &str)>) -> Subscription {
+    pub fn subscribe(&self, resume: Option<(&str, &str)>) -> Result<Subscription, FeedOffline> {
         let history = self.lock();
+        if !history.online {
+            return Err(FeedOffline);
+        }
         let live = self.sender.subscribe();
         let head = history.entries.back().map(|e| e.position.clone());
         let (reset, replay) = match resume {
@@ -169,13 +199,13 @@ impl RevocationFeed {
                 }
             }
         };
-        Subscription {
+        Ok(Subscription {
             epoch: self.epoch.clone(),
             reset,
             replay,
             head,
             live,
-        }
+        })
     }
 
     fn append(history: &mut History, sender: &broadcast::Sender<FeedItem>, entry: Entry) {
@@ -221,7 +251,7 @@ mod tests {
     fn a_fresh_watcher_gets_every_later_event_once() {
         let feed = RevocationFeed::new("e".into());
         feed.publish(user("before"));
-        let mut sub = feed.subscribe(None);
+        let mut sub = feed.subscribe(None).unwrap();
         assert!(!sub.reset);
         assert!(sub.replay.is_empty());
         assert_eq!(sub.head.as_deref(), Some("1"));
@@ -239,11 +269,11 @@ mod tests {
         for id in ["a", "b", "c"] {
             feed.publish(user(id));
         }
-        let sub = feed.subscribe(Some(("e", "1")));
+        let sub = feed.subscribe(Some(("e", "1"))).unwrap();
         assert!(!sub.reset);
         let replayed: Vec<_> = sub.replay.iter().map(|e| e.revocation.clone()).collect();
         assert_eq!(replayed, vec![user("b"), user("c")]);
-        let at_head = feed.subscribe(Some(("e", "3")));
+        let at_head = feed.subscribe(Some(("e", "3"))).unwrap();
         assert!(!at_head.reset && at_head.replay.is_empty());
     }
 
@@ -251,12 +281,13 @@ mod tests {
     fn an_unknown_epoch_or_position_resets() {
         let feed = RevocationFeed::new("e".into());
         feed.publish(user("a"));
-        assert!(feed.subscribe(Some(("other", "1"))).reset);
-        assert!(feed.subscribe(Some(("e", "99"))).reset);
+        assert!(feed.subscribe(Some(("other", "1"))).unwrap().reset);
+        assert!(feed.subscribe(Some(("e", "99"))).unwrap().reset);
         // An empty history holds no position either.
         assert!(
             RevocationFeed::new("e".into())
                 .subscribe(Some(("e", "1")))
+                .unwrap()
                 .reset
         );
     }
@@ -264,14 +295,14 @@ mod tests {
     #[test]
     fn a_watcher_from_before_the_first_event_resumes_while_history_is_whole() {
         let feed = RevocationFeed::new("e".into());
-        let empty = feed.subscribe(Some(("e", "")));
+        let empty = feed.subscribe(Some(("e", ""))).unwrap();
         assert!(!empty.reset && empty.replay.is_empty());
         feed.publish(user("a"));
-        let sub = feed.subscribe(Some(("e", "")));
+        let sub = feed.subscribe(Some(("e", ""))).unwrap();
         assert!(!sub.reset);
         assert_eq!(sub.replay.len(), 1);
         feed.reset();
-        assert!(feed.subscribe(Some(("e", ""))).reset);
+        assert!(feed.subscribe(Some(("e", ""))).unwrap().reset);
     }
 
     #[test]
@@ -280,8 +311,10 @@ mod tests {
         for i in 0..HISTORY + 10 {
             feed.publish(user(&i.to_string()));
         }
-        assert!(feed.subscribe(Some(("e", "5"))).reset);
-        let recent = feed.subscribe(Some(("e", &(HISTORY + 5).to_string())));
+        assert!(feed.subscribe(Some(("e", "5"))).unwrap().reset);
+        let recent = feed
+            .subscribe(Some(("e", &(HISTORY + 5).to_string())))
+            .unwrap();
         assert!(!recent.reset);
         assert_eq!(recent.replay.len(), 5);
     }
@@ -290,10 +323,21 @@ mod tests {
     fn reset_reaches_watchers_and_forgets_history() {
         let feed = RevocationFeed::new("e".into());
         feed.publish(user("a"));
-        let mut sub = feed.subscribe(None);
+        let mut sub = feed.subscribe(None).unwrap();
         feed.reset();
         assert_eq!(sub.live.try_recv().unwrap(), FeedItem::Reset);
-        assert!(feed.subscribe(Some(("e", "1"))).reset);
+        assert!(feed.subscribe(Some(("e", "1"))).unwrap().reset);
+    }
+
+    #[test]
+    fn an_offline_feed_resets_its_watchers_and_refuses_new_ones() {
+        let feed = RevocationFeed::new("e".into());
+        let mut sub = feed.subscribe(None).unwrap();
+        feed.go_offline();
+        assert_eq!(sub.live.try_recv().unwrap(), FeedItem::Reset);
+        assert_eq!(feed.subscribe(None).err(), Some(FeedOffline));
+        feed.go_online();
+        assert!(feed.subscribe(None).is_ok());
     }
 
     #[test]

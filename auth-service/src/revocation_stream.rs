@@ -42,11 +42,15 @@ pub(crate) fn start(
     feed: &RevocationFeed,
     resume: Option<(&str, &str)>,
     shutdown: CancellationToken,
-) -> EventStream {
-    let subscription = feed.subscribe(resume);
+) -> Result<EventStream, Status> {
+    // Offline: the watcher retries with backoff (another replica may be
+    // online) and meanwhile validates every request.
+    let subscription = feed
+        .subscribe(resume)
+        .map_err(|e| Status::unavailable(e.to_string()))?;
     let (outbox, stream) = mpsc::channel(OUTBOX);
     tokio::spawn(pump(subscription, outbox, HEARTBEAT_INTERVAL, shutdown));
-    Box::pin(ReceiverStream::new(stream))
+    Ok(Box::pin(ReceiverStream::new(stream)))
 }
 
 /// Writes the subscription to `outbox` until one side is done.
@@ -162,7 +166,7 @@ mod tests {
     #[tokio::test]
     async fn fresh_stream_opens_synced_then_carries_revocations() {
         let feed = RevocationFeed::new("ep".into());
-        let mut stream = start(&feed, None, CancellationToken::new());
+        let mut stream = start(&feed, None, CancellationToken::new()).unwrap();
         assert_eq!(kind(&next(&mut stream).await), "synced");
         feed.publish(Revocation::Session {
             token_hash: [7; 32],
@@ -187,7 +191,7 @@ mod tests {
         for id in ["a", "b", "c"] {
             feed.publish(user(id));
         }
-        let mut stream = start(&feed, Some(("ep", "1")), CancellationToken::new());
+        let mut stream = start(&feed, Some(("ep", "1")), CancellationToken::new()).unwrap();
         let kinds = [
             next(&mut stream).await,
             next(&mut stream).await,
@@ -203,7 +207,7 @@ mod tests {
     #[tokio::test]
     async fn unhonoured_resume_opens_with_reset() {
         let feed = RevocationFeed::new("ep".into());
-        let mut stream = start(&feed, Some(("old", "9")), CancellationToken::new());
+        let mut stream = start(&feed, Some(("old", "9")), CancellationToken::new()).unwrap();
         assert_eq!(kind(&next(&mut stream).await), "reset");
         assert_eq!(kind(&next(&mut stream).await), "synced");
     }
@@ -211,7 +215,7 @@ mod tests {
     #[tokio::test]
     async fn idle_stream_sends_heartbeats() {
         let feed = RevocationFeed::new("ep".into());
-        let mut stream = start(&feed, None, CancellationToken::new());
+        let mut stream = start(&feed, None, CancellationToken::new()).unwrap();
         assert_eq!(kind(&next(&mut stream).await), "synced");
         let e = next(&mut stream).await;
         assert_eq!(kind(&e), "heartbeat");
@@ -224,7 +228,7 @@ mod tests {
     #[tokio::test]
     async fn feed_reset_is_forwarded_and_ends_the_stream() {
         let feed = RevocationFeed::new("ep".into());
-        let mut stream = start(&feed, None, CancellationToken::new());
+        let mut stream = start(&feed, None, CancellationToken::new()).unwrap();
         assert_eq!(kind(&next(&mut stream).await), "synced");
         feed.reset();
         assert_eq!(kind(&next(&mut stream).await), "reset");
@@ -232,10 +236,18 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_offline_feed_refuses_watchers_as_unavailable() {
+        let feed = RevocationFeed::new("ep".into());
+        feed.go_offline();
+        let refused = start(&feed, None, CancellationToken::new()).err().unwrap();
+        assert_eq!(refused.code(), tonic::Code::Unavailable);
+    }
+
+    #[tokio::test]
     async fn shutdown_ends_the_stream() {
         let feed = RevocationFeed::new("ep".into());
         let shutdown = CancellationToken::new();
-        let mut stream = start(&feed, None, shutdown.clone());
+        let mut stream = start(&feed, None, shutdown.clone()).unwrap();
         assert_eq!(kind(&next(&mut stream).await), "synced");
         shutdown.cancel();
         let end = tokio::time::timeout(Duration::from_secs(5), stream.next()).await;

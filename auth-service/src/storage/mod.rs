@@ -1,16 +1,23 @@
 //! The storage boundary: users, sessions and login-flow state.
 //!
-//! The traits speak only domain records, so a second backend (Redis, for
-//! several auth-service replicas) slots in without touching the domain or the
-//! gRPC layer. Secrets are never stored: sessions are keyed by the SHA-256 of
+//! The traits speak only domain records, so the two backends (sled,
+//! embedded, one node; Redis, shared by several auth-service replicas) slot
+//! in without touching the domain or the gRPC layer. Secrets are never stored: sessions are keyed by the SHA-256 of
 //! their token and flows by the SHA-256 of their `state`.
 //!
 //! Durability contract: creating a session and every method that revokes
 //! (deletes) one return only after the change is on disk, so an acknowledged
 //! login or revocation survives a crash.
 
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod conformance;
 pub mod group_commit;
+pub mod redis;
 pub mod sled;
+#[cfg(test)]
+#[allow(clippy::panic)]
+mod test_redis;
 
 use crate::domain::clock::UnixTime;
 use crate::revocation_feed::RevocationFeed;
@@ -32,6 +39,10 @@ pub enum StorageError {
     /// be acknowledged (a stuck or failing disk).
     #[error("write not confirmed durable: {0}")]
     NotDurable(#[from] group_commit::CommitError),
+    /// The store cannot be reached (or is failing over) right now; the
+    /// call may be retried and was not acknowledged.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// A user, keyed by the provider's `(issuer, subject)`.

@@ -452,36 +452,10 @@ impl FlowStore for SledStore {
 
 #[cfg(test)]
 mod tests {
+    //! What only sled does: sweeping. The rules both stores share are in
+    //! [`super::super::conformance`].
+    use super::super::conformance::{flow, session};
     use super::*;
-
-    fn user(id: &str) -> UserRecord {
-        UserRecord {
-            id: id.into(),
-            provider_id: "dev".into(),
-            issuer: "https://idp".into(),
-            subject: format!("sub-{id}"),
-            email: String::new(),
-            email_verified: false,
-            name: String::new(),
-            picture: String::new(),
-            created_at: 0,
-            last_login_at: 0,
-        }
-    }
-
-    fn session(id: &str, user_id: &str, token: &str, ends: UnixTime) -> SessionRecord {
-        SessionRecord {
-            id: id.into(),
-            token_hash: SecretHash::of(token).0,
-            user: user(user_id),
-            created_at: 0,
-            last_seen_at: 0,
-            absolute_expires_at: ends,
-            idle_expires_at: ends,
-            user_agent: String::new(),
-            client_ip: String::new(),
-        }
-    }
 
     #[tokio::test]
     async fn purge_removes_only_expired_sessions_and_their_index_entries() {
@@ -516,69 +490,16 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn touch_never_resurrects_a_revoked_session() {
+    async fn expired_flows_are_purged() {
         let dir = tempfile::tempdir().unwrap();
         let store = SledStore::open(dir.path()).unwrap();
         store
-            .insert_session(&session("s1", "u1", "t1", 100))
+            .insert_flow(&SecretHash::of("b"), &flow(100))
             .await
             .unwrap();
-        assert!(store.delete_session("s1").await.unwrap().is_some());
-        store
-            .touch_session(&SecretHash::of("t1"), 50, 150)
-            .await
-            .unwrap();
-        assert!(
-            store
-                .session_by_token(&SecretHash::of("t1"))
-                .await
-                .unwrap()
-                .is_none()
-        );
-        assert!(store.delete_session("s1").await.unwrap().is_none());
-    }
-
-    #[tokio::test]
-    async fn flows_are_taken_once_and_purged_when_expired() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SledStore::open(dir.path()).unwrap();
-        let flow = FlowRecord {
-            provider_id: "dev".into(),
-            handle_hash: [0; 32],
-            nonce: "n".into(),
-            pkce_verifier: "v".into(),
-            redirect_uri: "https://app/cb".into(),
-            return_to: "/".into(),
-            expires_at: 100,
-        };
-        store
-            .insert_flow(&SecretHash::of("a"), &flow)
-            .await
-            .unwrap();
-        store
-            .insert_flow(&SecretHash::of("b"), &flow)
-            .await
-            .unwrap();
-        assert_eq!(
-            store.take_flow(&SecretHash::of("a")).await.unwrap(),
-            Some(flow)
-        );
-        assert_eq!(store.take_flow(&SecretHash::of("a")).await.unwrap(), None);
         assert_eq!(store.purge_expired_flows(50).await.unwrap(), 0);
         assert_eq!(store.purge_expired_flows(100).await.unwrap(), 1);
         assert_eq!(store.take_flow(&SecretHash::of("b")).await.unwrap(), None);
-    }
-
-    #[tokio::test]
-    async fn identities_link_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SledStore::open(dir.path()).unwrap();
-        assert_eq!(store.link_identity("iss", "sub", "u1").await.unwrap(), "u1");
-        assert_eq!(store.link_identity("iss", "sub", "u2").await.unwrap(), "u1");
-        assert_eq!(
-            store.link_identity("iss", "sub2", "u2").await.unwrap(),
-            "u2"
-        );
     }
 
     impl SledStore {

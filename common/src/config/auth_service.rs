@@ -1,6 +1,7 @@
 //! The `[auth_service]` section.
 
 use super::ConfigError;
+use super::redis::RedisConfig;
 use crate::telemetry::LogFormat;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -17,6 +18,8 @@ pub enum StoreKind {
     /// Embedded sled database in `data_dir` (one node).
     #[default]
     Sled,
+    /// A Redis-protocol server (`[auth_service.redis]`): several replicas.
+    Redis,
 }
 
 /// Settings of the auth-service binary.
@@ -29,6 +32,8 @@ pub struct AuthServiceConfig {
     pub store: StoreKind,
     /// Directory of the sled database. Default `./data`.
     pub data_dir: PathBuf,
+    /// The Redis store's settings; required with `store = "redis"`.
+    pub redis: Option<RedisConfig>,
     /// Absolute session lifetime, whatever the activity. Default `7d`.
     #[serde(with = "humantime_serde")]
     pub session_lifetime: Duration,
@@ -101,6 +106,7 @@ impl Default for AuthServiceConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
             store: StoreKind::Sled,
             data_dir: PathBuf::from("./data"),
+            redis: None,
             session_lifetime: Duration::from_secs(7 * 24 * 3600),
             session_idle_timeout: Duration::from_secs(24 * 3600),
             clock_skew: Duration::from_secs(60),
@@ -147,6 +153,22 @@ impl AuthServiceConfig {
             }
         }
         self.validate_tls()?;
+        match (self.store, &mut self.redis) {
+            (StoreKind::Redis, Some(redis)) => redis.validate(env)?,
+            (StoreKind::Redis, None) => {
+                return Err(ConfigError::invalid(
+                    key("redis"),
+                    "store = \"redis\" needs an [auth_service.redis] section with url",
+                ));
+            }
+            (StoreKind::Sled, Some(_)) => {
+                return Err(ConfigError::invalid(
+                    key("redis"),
+                    "set store = \"redis\" to use it (the store is sled)",
+                ));
+            }
+            (StoreKind::Sled, None) => {}
+        }
         if !self.listen.ip().is_loopback() && !self.authenticates_callers() && !self.insecure_listen
         {
             return Err(ConfigError::invalid(

@@ -12,11 +12,13 @@
 mod auth_service;
 mod gateway;
 mod providers;
+mod redis;
 mod rules;
 
 pub use auth_service::{AuthServiceConfig, StoreKind};
 pub use gateway::{GatewayConfig, RouteConfig, RoutePolicy, RouteTarget};
 pub use providers::{ProviderConfig, ProviderKind, TokenEndpointAuth};
+pub use redis::RedisConfig;
 pub use rules::{is_https_or_loopback_http, is_valid_provider_id};
 
 use serde::Deserialize;

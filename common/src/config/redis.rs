@@ -1,0 +1,218 @@
+//! The `[auth_service.redis]` section: where the Redis store lives and how
+//! durable its writes must be (`store = "redis"`, for several auth-service
+//! replicas; ../shared/SCALE-OUT.md).
+
+use super::ConfigError;
+use serde::Deserialize;
+use std::time::Duration;
+
+/// Settings of the Redis store.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedisConfig {
+    /// A standalone server: `redis://host:port/db`, `rediss://…` (TLS) or
+    /// `redis+unix:///path/to/redis.sock`. Exclusive with `sentinels`.
+    pub url: Option<String>,
+    /// Sentinel addresses (`redis://host:26379`) that name the primary of
+    /// `master_name`; the primary is resolved again after every lost
+    /// connection or `READONLY` reply, so a failover is followed without a
+    /// restart. Exclusive with `url`.
+    pub sentinels: Vec<String>,
+    /// The Sentinel service name of the primary. Required with `sentinels`.
+    pub master_name: Option<String>,
+    /// Name of the environment variable holding the server's password
+    /// (ACL user password with `username`). Unset: no AUTH.
+    pub password_env: Option<String>,
+    /// ACL user name sent with the password. Unset: the default user.
+    pub username: Option<String>,
+    /// The password read from `password_env` at load time.
+    #[serde(skip)]
+    pub password: Option<secrecy::SecretString>,
+    /// Prefix of every key this store writes, so one server can hold
+    /// several deployments and an ACL can confine the user to it.
+    /// Default `pc:`.
+    pub key_prefix: String,
+    /// Replicas that must have received each login and revocation (Redis
+    /// `WAIT`) before it is acknowledged; fewer in time is an error answer,
+    /// never a silent success. Default 0 (the primary's own fsync only).
+    pub min_replicas_ack: u32,
+    /// How long a write waits for `min_replicas_ack` replicas. Default
+    /// `500ms`.
+    #[serde(with = "humantime_serde")]
+    pub barrier_timeout: Duration,
+    /// How long one command may take before the store counts as
+    /// unreachable (`ValidateSession` answers UNAVAILABLE). Default `2s`.
+    #[serde(with = "humantime_serde")]
+    pub command_timeout: Duration,
+    /// Run against a server without `appendonly yes` + `appendfsync
+    /// always`. Then an acknowledged revocation can be undone by a server
+    /// crash; logged at every start. Default false.
+    pub allow_volatile: bool,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            sentinels: Vec::new(),
+            master_name: None,
+            password_env: None,
+            username: None,
+            password: None,
+            key_prefix: "pc:".to_owned(),
+            min_replicas_ack: 0,
+            barrier_timeout: Duration::from_millis(500),
+            command_timeout: Duration::from_secs(2),
+            allow_volatile: false,
+        }
+    }
+}
+
+/// The URL schemes the store accepts.
+const SCHEMES: [&str; 3] = ["redis://", "rediss://", "redis+unix://"];
+
+impl RedisConfig {
+    pub(crate) fn validate(
+        &mut self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<(), ConfigError> {
+        let key = |k: &str| format!("auth_service.redis.{k}");
+        let scheme_ok = |url: &str| SCHEMES.iter().any(|s| url.starts_with(s));
+        match (&self.url, self.sentinels.is_empty()) {
+            (Some(_), false) => {
+                return Err(ConfigError::invalid(
+                    key("sentinels"),
+                    "set either url (one server) or sentinels + master_name, not both",
+                ));
+            }
+            (None, true) => {
+                return Err(ConfigError::invalid(
+                    key("url"),
+                    "required with store = \"redis\" (or sentinels + master_name)",
+                ));
+            }
+            (Some(url), true) if !scheme_ok(url) => {
+                return Err(ConfigError::invalid(
+                    key("url"),
+                    "must start with redis://, rediss:// or redis+unix://",
+                ));
+            }
+            (Some(_), true) => {}
+            (None, false) => {
+                if let Some(bad) = self.sentinels.iter().find(|s| !scheme_ok(s)) {
+                    return Err(ConfigError::invalid(
+                        key("sentinels"),
+                        format!("{bad:?} must start with redis:// or rediss://"),
+                    ));
+                }
+                if self.master_name.as_deref().is_none_or(str::is_empty) {
+                    return Err(ConfigError::invalid(
+                        key("master_name"),
+                        "required with sentinels",
+                    ));
+                }
+            }
+        }
+        if self.key_prefix.is_empty() || self.key_prefix.chars().any(char::is_whitespace) {
+            return Err(ConfigError::invalid(
+                key("key_prefix"),
+                "must be non-empty and without whitespace",
+            ));
+        }
+        for (name, value) in [
+            ("barrier_timeout", self.barrier_timeout),
+            ("command_timeout", self.command_timeout),
+        ] {
+            if value < Duration::from_millis(10) || value > Duration::from_secs(60) {
+                return Err(ConfigError::invalid(
+                    key(name),
+                    "must be between 10ms and 60s",
+                ));
+            }
+        }
+        if let Some(var) = &self.password_env {
+            match env(var) {
+                Some(password) if !password.is_empty() => {
+                    self.password = Some(secrecy::SecretString::from(password));
+                }
+                _ => {
+                    return Err(ConfigError::invalid(
+                        key("password_env"),
+                        format!("environment variable {var} is not set"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use crate::config::{Config, StoreKind};
+
+    fn load(redis: &str) -> Result<Config, String> {
+        let text = format!("[auth_service]\nstore = \"redis\"\n{redis}");
+        Config::from_toml(&text, &|name| (name == "REDIS_PW").then(|| "pw".to_owned()))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_url_and_its_defaults_load() {
+        let config = load(
+            "[auth_service.redis]\nurl = \"redis://127.0.0.1:6379/0\"\npassword_env = \"REDIS_PW\"",
+        )
+        .unwrap();
+        assert_eq!(config.auth_service.store, StoreKind::Redis);
+        let redis = config.auth_service.redis.unwrap();
+        assert_eq!(redis.key_prefix, "pc:");
+        assert_eq!(redis.min_replicas_ack, 0);
+        assert!(redis.password.is_some());
+    }
+
+    #[test]
+    fn every_mistake_names_its_key() {
+        for (section, key) in [
+            ("", "auth_service.redis"),
+            ("[auth_service.redis]", "auth_service.redis.url"),
+            (
+                "[auth_service.redis]\nurl = \"http://x\"",
+                "auth_service.redis.url",
+            ),
+            (
+                "[auth_service.redis]\nurl = \"redis://x\"\nsentinels = [\"redis://s:26379\"]",
+                "auth_service.redis.sentinels",
+            ),
+            (
+                "[auth_service.redis]\nsentinels = [\"redis://s:26379\"]",
+                "auth_service.redis.master_name",
+            ),
+            (
+                "[auth_service.redis]\nurl = \"redis://x\"\npassword_env = \"UNSET\"",
+                "auth_service.redis.password_env",
+            ),
+            (
+                "[auth_service.redis]\nurl = \"redis://x\"\nkey_prefix = \"\"",
+                "auth_service.redis.key_prefix",
+            ),
+            (
+                "[auth_service.redis]\nurl = \"redis://x\"\nbarrier_timeout = \"1ms\"",
+                "auth_service.redis.barrier_timeout",
+            ),
+        ] {
+            let error = load(section)
+                .err()
+                .unwrap_or_else(|| panic!("{section} loaded"));
+            assert!(error.contains(&format!("`{key}`")), "{section}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_redis_section_without_the_redis_store_is_refused() {
+        let error = Config::from_toml("[auth_service.redis]\nurl = \"redis://x\"", &|_| None)
+            .err()
+            .unwrap();
+        assert!(error.to_string().contains("auth_service.redis"), "{error}");
+    }
+}
