@@ -1036,6 +1036,69 @@ mod tests {
         );
     }
 
+    /// The ACL line docs/deployment.md recommends is enough for the store.
+    #[tokio::test]
+    async fn the_store_works_under_the_documented_acl_user() {
+        let doc = include_str!("../../../docs/deployment.md");
+        let rule = doc
+            .lines()
+            .find_map(|l| l.strip_prefix("user portcullis "))
+            .unwrap();
+        let server = RedisServer::start().await;
+        let mut admin = server.connection().await;
+        let mut setuser = redis::cmd("ACL");
+        setuser.arg("SETUSER").arg("portcullis");
+        for word in rule.split_whitespace() {
+            setuser.arg(word.replace("CHANGE-ME", "secret-pw"));
+        }
+        setuser.query_async::<()>(&mut admin).await.unwrap();
+        let acl_user = RedisConfig {
+            username: Some("portcullis".into()),
+            password: Some("secret-pw".to_owned().into()),
+            ..config(&server)
+        };
+        let store = RedisStore::open(&acl_user).await.unwrap();
+        let mut watcher = online(&store).await;
+        store
+            .insert_session(&session("s1", "u1", "t1", LATER))
+            .await
+            .unwrap();
+        store
+            .touch_session(&SecretHash::of("t1"), 1, LATER)
+            .await
+            .unwrap();
+        assert_eq!(store.user_sessions("u1").await.unwrap().len(), 1);
+        store.delete_session("s1").await.unwrap().unwrap();
+        store.delete_user_sessions("u1").await.unwrap();
+        store.link_identity("i", "s", "u1").await.unwrap();
+        store
+            .put_user(&super::super::conformance::user("u1"))
+            .await
+            .unwrap();
+        store
+            .insert_flow(&SecretHash::of("f"), &flow(LATER))
+            .await
+            .unwrap();
+        store
+            .take_flow(&SecretHash::of("f"))
+            .await
+            .unwrap()
+            .unwrap();
+        store.probe().await.unwrap();
+        let event = tokio::time::timeout(Duration::from_secs(10), watcher.live.recv()).await;
+        assert!(
+            matches!(event, Ok(Ok(crate::revocation_feed::FeedItem::Event(_)))),
+            "{event:?}"
+        );
+        // Confined to the prefix.
+        let outside = RedisConfig {
+            key_prefix: "other:".into(),
+            ..acl_user
+        };
+        let other = RedisStore::open(&outside).await.unwrap();
+        assert!(other.user("u1").await.is_err());
+    }
+
     #[tokio::test]
     async fn a_revocation_without_enough_replicas_is_not_acknowledged() {
         let server = RedisServer::start().await;
