@@ -1036,6 +1036,34 @@ mod tests {
         );
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_touch_at_one_replica_never_resurrects_a_revoke_at_another() {
+        let server = RedisServer::start().await;
+        let a = RedisStore::open(&config(&server)).await.unwrap();
+        let b = RedisStore::open(&config(&server)).await.unwrap();
+        for round in 0..1000 {
+            let (id, token) = (format!("s{round}"), format!("t{round}"));
+            a.insert_session(&session(&id, "u1", &token, LATER))
+                .await
+                .unwrap();
+            let hash = SecretHash::of(&token);
+            let toucher = {
+                let a = a.clone();
+                tokio::spawn(async move { a.touch_session(&hash, 1, LATER).await })
+            };
+            let revoker = {
+                let b = b.clone();
+                tokio::spawn(async move { b.delete_session(&id).await })
+            };
+            toucher.await.unwrap().unwrap();
+            revoker.await.unwrap().unwrap().unwrap();
+            assert!(
+                a.session_by_token(&hash).await.unwrap().is_none(),
+                "round {round}"
+            );
+        }
+    }
+
     /// The ACL line docs/deployment.md recommends is enough for the store.
     #[tokio::test]
     async fn the_store_works_under_the_documented_acl_user() {

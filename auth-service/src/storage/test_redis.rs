@@ -1,7 +1,9 @@
 //! A real `redis-server` for tests: its own process on a Unix socket in a
 //! temporary directory (no port to collide on), durable settings as in
 //! production, killed on drop. A missing `redis-server` fails the test:
-//! `.ci/run` installs it.
+//! `.ci/run` installs it. Shared with the integration tests (by `#[path]`),
+//! which do not use every method.
+#![allow(dead_code)]
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

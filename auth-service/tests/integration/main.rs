@@ -16,6 +16,7 @@ mod id_token;
 mod jwks;
 mod mtls;
 mod provider_responses;
+mod replicas;
 mod revocation_watch;
 mod sessions;
 mod token_flow;

@@ -32,11 +32,14 @@ pub(crate) fn wall_now() -> i64 {
 }
 
 pub(crate) struct Harness {
-    pub idp: DevIdp,
+    /// Shared by the replicas of one test ([`Harness::replica`]).
+    pub idp: std::sync::Arc<DevIdp>,
     pub clock: ManualClock,
     pub client: AuthServiceClient<Channel>,
     pub addr: SocketAddr,
     pub dir: TempDir,
+    /// The configuration it runs, for starting another replica of it.
+    config_text: String,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<Result<(), auth_service::StartError>>>,
 }
@@ -142,6 +145,26 @@ impl Harness {
         let dir = tempfile::tempdir().unwrap();
         let extra = extra(&idp.issuer());
         let text = edit(config_text(&idp, &dir.path().join("data"), &extra));
+        Self::launch(std::sync::Arc::new(idp), text, dir).await
+    }
+
+    /// An auth-service on the Redis store at `url`.
+    pub(crate) async fn start_on_redis(url: &str) -> Self {
+        Self::start_config(|text| {
+            let text = text.replacen("[auth_service]\n", "[auth_service]\nstore = \"redis\"\n", 1);
+            format!("{text}\n[auth_service.redis]\nurl = \"{url}\"\n")
+        })
+        .await
+    }
+
+    /// Another auth-service with the same configuration and provider (on
+    /// a shared store, a second replica), on a port of its own.
+    pub(crate) async fn replica(&self) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        Self::launch(self.idp.clone(), self.config_text.clone(), dir).await
+    }
+
+    async fn launch(idp: std::sync::Arc<DevIdp>, text: String, dir: TempDir) -> Self {
         let config = Config::from_toml(&text, &secrets).unwrap();
         let clock = ManualClock::new(wall_now());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -162,6 +185,7 @@ impl Harness {
             client: AuthServiceClient::new(channel),
             addr,
             dir,
+            config_text: text,
             shutdown: Some(tx),
             server: Some(server),
         }
