@@ -178,10 +178,11 @@ impl Link {
         }
     }
 
-    async fn connection(&self) -> Result<MultiplexedConnection, StorageError> {
+    /// The current connection (and whether it was made just now).
+    async fn connection(&self) -> Result<(MultiplexedConnection, bool), StorageError> {
         let mut current = self.current.lock().await;
         if let Some(connection) = current.as_ref() {
-            return Ok(connection.clone());
+            return Ok((connection.clone(), false));
         }
         let connection = self
             .target
@@ -189,17 +190,34 @@ impl Link {
             .await
             .map_err(storage_error)?;
         *current = Some(connection.clone());
-        Ok(connection)
+        Ok((connection, true))
     }
 
-    /// Runs `work` on the connection; a failure that means "this connection
-    /// or this server is no good" drops it, so the next call reconnects.
+    /// Runs `work` on the connection. A failure that means "this connection
+    /// or this server is no good" drops the connection, so the next call
+    /// reconnects (asking Sentinel anew). A kept connection that turns out
+    /// dead (the server restarted since its last use) is replaced and
+    /// `work` runs once more: the command never reached a server, and
+    /// every write here is safe to repeat.
     async fn run<T, F, Fut>(&self, work: F) -> Result<T, StorageError>
     where
-        F: FnOnce(MultiplexedConnection) -> Fut,
+        F: Fn(MultiplexedConnection) -> Fut,
         Fut: Future<Output = Result<T, RedisError>>,
     {
-        let connection = self.connection().await?;
+        let (connection, fresh) = self.connection().await?;
+        let error = match work(connection).await {
+            Ok(value) => return Ok(value),
+            Err(e) => e,
+        };
+        if !is_unavailable(&error) {
+            return Err(storage_error(error));
+        }
+        *self.current.lock().await = None;
+        let dead_before_sending = error.is_io_error() || error.is_connection_dropped();
+        if fresh || !dead_before_sending {
+            return Err(storage_error(error));
+        }
+        let (connection, _) = self.connection().await?;
         match work(connection).await {
             Ok(value) => Ok(value),
             Err(e) => {
@@ -378,11 +396,12 @@ impl RedisStore {
     /// the writes of its own connection only).
     async fn durable<T, F, Fut>(&self, work: F) -> Result<T, StorageError>
     where
-        F: FnOnce(MultiplexedConnection) -> Fut,
+        F: Fn(MultiplexedConnection) -> Fut,
         Fut: Future<Output = Result<T, RedisError>>,
     {
         let wanted = self.min_replicas_ack;
         let timeout_ms = u64::try_from(self.barrier_timeout.as_millis()).unwrap_or(u64::MAX);
+        let work = &work;
         let (value, acked) = self
             .writes
             .run(|connection| async move {
@@ -642,6 +661,7 @@ impl SessionStore for RedisStore {
             .arg(absolute)
             .arg("GT")
             .ignore();
+        let pipe = &pipe;
         self.durable(|mut c| async move { pipe.query_async::<()>(&mut c).await })
             .await
     }
@@ -696,12 +716,8 @@ impl SessionStore for RedisStore {
     }
 
     async fn delete_session(&self, id: &str) -> Result<Option<SessionRecord>, StorageError> {
-        let script = self.revoke_session.clone();
-        let (key, prefix, id) = (
-            self.keys.session_id(id),
-            self.keys.prefix.clone(),
-            id.to_owned(),
-        );
+        let script = &self.revoke_session;
+        let (key, prefix) = (&self.keys.session_id(id), &self.keys.prefix);
         let record: Option<String> = self
             .durable(|mut c| async move {
                 script
@@ -772,12 +788,8 @@ impl SessionStore for RedisStore {
     }
 
     async fn delete_user_sessions(&self, user_id: &str) -> Result<u32, StorageError> {
-        let script = self.revoke_user.clone();
-        let (key, prefix, user_id) = (
-            self.keys.user_sessions(user_id),
-            self.keys.prefix.clone(),
-            user_id.to_owned(),
-        );
+        let script = &self.revoke_user;
+        let (key, prefix) = (&self.keys.user_sessions(user_id), &self.keys.prefix);
         self.durable(|mut c| async move {
             script
                 .key(key)
@@ -1060,6 +1072,47 @@ mod tests {
             assert!(
                 a.session_by_token(&hash).await.unwrap().is_none(),
                 "round {round}"
+            );
+        }
+    }
+
+    /// An acknowledged revoke survives `kill -9` of the server: it was in
+    /// the append-only file before the reply.
+    #[tokio::test]
+    async fn an_acknowledged_revoke_survives_a_server_crash() {
+        let mut server = RedisServer::start().await;
+        let store = RedisStore::open(&config(&server)).await.unwrap();
+        for round in 0..20 {
+            let (kept, revoked) = (format!("k{round}"), format!("r{round}"));
+            for (id, user) in [(&kept, "keep"), (&revoked, "gone")] {
+                store
+                    .insert_session(&session(id, user, id, LATER))
+                    .await
+                    .unwrap();
+            }
+            if round % 2 == 0 {
+                store.delete_session(&revoked).await.unwrap().unwrap();
+            } else {
+                assert_eq!(store.delete_user_sessions("gone").await.unwrap(), 1);
+            }
+            server.kill();
+            server.restart().await;
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let kept_back = loop {
+                match store.session_by_id(&kept).await {
+                    Ok(found) => break found,
+                    Err(e) => assert!(Instant::now() < deadline, "round {round}: {e}"),
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            };
+            assert!(kept_back.is_some(), "round {round}: the login was lost");
+            assert!(
+                store
+                    .session_by_token(&SecretHash::of(&revoked))
+                    .await
+                    .unwrap()
+                    .is_none(),
+                "round {round}: the revoked session came back"
             );
         }
     }
