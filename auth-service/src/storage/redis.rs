@@ -1117,6 +1117,71 @@ mod tests {
         }
     }
 
+    /// A revoke acknowledged with one replica's `WAIT` stays revoked when
+    /// the primary dies and Sentinel promotes the replica; the store follows
+    /// the failover by itself.
+    #[tokio::test]
+    async fn a_sentinel_failover_is_followed_and_keeps_acknowledged_revokes() {
+        use super::super::test_redis::{MASTER_NAME, SentinelGroup};
+        let mut group = SentinelGroup::start().await;
+        let via_sentinels = RedisConfig {
+            sentinels: group.sentinels.clone(),
+            master_name: Some(MASTER_NAME.into()),
+            min_replicas_ack: 1,
+            barrier_timeout: Duration::from_secs(2),
+            ..RedisConfig::default()
+        };
+        let store = RedisStore::open(&via_sentinels).await.unwrap();
+        store
+            .insert_session(&session("kept", "u1", "kept", LATER))
+            .await
+            .unwrap();
+        store
+            .insert_session(&session("gone", "u1", "gone", LATER))
+            .await
+            .unwrap();
+        store.delete_session("gone").await.unwrap().unwrap();
+        group.kill_primary();
+        let started = Instant::now();
+        let kept = loop {
+            match store.session_by_id("kept").await {
+                Ok(found) => break found,
+                Err(e) => assert!(
+                    started.elapsed() < Duration::from_secs(30),
+                    "no failover within 30 s: {e}"
+                ),
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        eprintln!("failover followed after {:?}", started.elapsed());
+        assert!(kept.is_some());
+        assert!(
+            store
+                .session_by_token(&SecretHash::of("gone"))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        // Reads and writes go to the promoted replica now.
+        let client = redis::Client::open(group.replica_url()).unwrap();
+        let mut promoted = client.get_multiplexed_async_connection().await.unwrap();
+        let role: Vec<redis::Value> = redis::cmd("ROLE").query_async(&mut promoted).await.unwrap();
+        assert_eq!(
+            role.first(),
+            Some(&redis::Value::BulkString(b"master".to_vec()))
+        );
+        let alone = RedisConfig {
+            min_replicas_ack: 0,
+            ..via_sentinels
+        };
+        let after = RedisStore::open(&alone).await.unwrap();
+        after
+            .insert_session(&session("new", "u1", "new", LATER))
+            .await
+            .unwrap();
+        assert!(store.session_by_id("new").await.unwrap().is_some());
+    }
+
     /// The ACL line docs/deployment.md recommends is enough for the store.
     #[tokio::test]
     async fn the_store_works_under_the_documented_acl_user() {

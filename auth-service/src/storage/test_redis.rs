@@ -115,3 +115,155 @@ impl Drop for RedisServer {
         self.kill();
     }
 }
+
+/// A port free right now (Sentinel and replication need TCP: they announce
+/// and dial each other's addresses, which a Unix socket cannot carry).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("no free port: {e}"))
+}
+
+/// The Sentinel service name the group monitors.
+pub(crate) const MASTER_NAME: &str = "portcullis";
+
+/// A primary, one replica and three Sentinels, all durable (AOF always),
+/// failing over 500 ms after the primary stops answering.
+pub(crate) struct SentinelGroup {
+    primary: Option<Child>,
+    others: Vec<Child>,
+    /// `redis://127.0.0.1:<port>` of each Sentinel.
+    pub(crate) sentinels: Vec<String>,
+    replica_port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl SentinelGroup {
+    pub(crate) async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+        let (primary_port, replica_port) = (free_port(), free_port());
+        let server = |port: u16, name: &str, extra: &[String]| {
+            let data = dir.path().join(name);
+            std::fs::create_dir_all(&data).unwrap_or_else(|e| panic!("{e}"));
+            Command::new("redis-server")
+                .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+                .arg("--dir")
+                .arg(&data)
+                .args([
+                    "--appendonly",
+                    "yes",
+                    "--appendfsync",
+                    "always",
+                    "--save",
+                    "",
+                ])
+                .args(extra)
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start redis-server: {e}"))
+        };
+        let primary = server(primary_port, "primary", &[]);
+        let replica = server(
+            replica_port,
+            "replica",
+            &[
+                "--replicaof".into(),
+                "127.0.0.1".into(),
+                primary_port.to_string(),
+            ],
+        );
+        let mut others = vec![replica];
+        let mut sentinels = Vec::new();
+        for i in 0..3 {
+            let port = free_port();
+            let conf = dir.path().join(format!("sentinel-{i}.conf"));
+            std::fs::write(
+                &conf,
+                format!(
+                    "port {port}\nbind 127.0.0.1\nsentinel monitor {MASTER_NAME} 127.0.0.1 {primary_port} 2\n\
+                     sentinel down-after-milliseconds {MASTER_NAME} 500\n\
+                     sentinel failover-timeout {MASTER_NAME} 5000\n"
+                ),
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+            others.push(
+                Command::new("redis-server")
+                    .arg(&conf)
+                    .arg("--sentinel")
+                    .stdout(Stdio::null())
+                    .spawn()
+                    .unwrap_or_else(|e| panic!("cannot start a sentinel: {e}")),
+            );
+            sentinels.push(format!("redis://127.0.0.1:{port}"));
+        }
+        let group = Self {
+            primary: Some(primary),
+            others,
+            sentinels,
+            replica_port,
+            _dir: dir,
+        };
+        // Ready when every Sentinel sees the replica and both other Sentinels.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !group.ready().await {
+            assert!(
+                Instant::now() < deadline,
+                "sentinel group not ready within 20 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        group
+    }
+
+    async fn ready(&self) -> bool {
+        for url in &self.sentinels {
+            let Ok(client) = redis::Client::open(url.as_str()) else {
+                return false;
+            };
+            let Ok(mut c) = client.get_multiplexed_async_connection().await else {
+                return false;
+            };
+            let master: Result<Vec<String>, _> = redis::cmd("SENTINEL")
+                .arg("MASTER")
+                .arg(MASTER_NAME)
+                .query_async(&mut c)
+                .await;
+            let Ok(fields) = master else { return false };
+            let field = |name: &str| {
+                fields
+                    .chunks(2)
+                    .find(|kv| kv[0] == name)
+                    .map(|kv| kv[1].clone())
+                    .unwrap_or_default()
+            };
+            if field("num-slaves") != "1" || field("num-other-sentinels") != "2" {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// SIGKILLs the primary.
+    pub(crate) fn kill_primary(&mut self) {
+        if let Some(mut primary) = self.primary.take() {
+            let _ = primary.kill();
+            let _ = primary.wait();
+        }
+    }
+
+    /// The replica's own address, for checking its role.
+    pub(crate) fn replica_url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.replica_port)
+    }
+}
+
+impl Drop for SentinelGroup {
+    fn drop(&mut self) {
+        self.kill_primary();
+        for child in &mut self.others {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
