@@ -17,6 +17,9 @@ use support::{Bench, BoxError};
 
 #[derive(clap::Parser)]
 struct Args {
+    /// Run against the Redis server at this URL instead of sled.
+    #[arg(long)]
+    redis_url: Option<String>,
     /// How long to run.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
@@ -31,7 +34,7 @@ struct Args {
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
     let args: Args = clap::Parser::parse();
-    let bench = Bench::start().await?;
+    let bench = Bench::start(args.redis_url.as_deref()).await?;
     let mut client = bench.client.clone();
 
     let mut tokens = Vec::with_capacity(args.sessions);

@@ -28,6 +28,9 @@ use tonic::transport::Channel;
 
 #[derive(clap::Parser)]
 struct Args {
+    /// Run against the Redis server at this URL instead of sled.
+    #[arg(long)]
+    redis_url: Option<String>,
     /// Length of each phase.
     #[arg(long, default_value_t = 5)]
     seconds: u64,
@@ -69,7 +72,7 @@ impl Samples {
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
     let args: Args = clap::Parser::parse();
-    let bench = Bench::start().await?;
+    let bench = Bench::start(args.redis_url.as_deref()).await?;
     let client = bench.client.clone();
     // One ID token per writer: users are keyed by subject, and "alice"
     // is a verified dev-idp user, so every writer is alice.

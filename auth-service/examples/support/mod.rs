@@ -1,6 +1,7 @@
 //! What every auth-service load generator starts with: the development
-//! provider and auth-service (sled in a temporary directory), both on
-//! 127.0.0.1 port 0 in this process, and a client on one HTTP/2 channel.
+//! provider and auth-service (sled in a temporary directory, or the Redis
+//! server at `--redis-url`), both on 127.0.0.1 port 0 in this process, and a
+//! client on one HTTP/2 channel.
 
 use common::config::Config;
 use common::proto::auth_service_client::AuthServiceClient;
@@ -21,7 +22,10 @@ pub(crate) struct Bench {
 }
 
 impl Bench {
-    pub(crate) async fn start() -> Result<Bench, BoxError> {
+    /// Starts on sled, or on the Redis server at `redis_url` (one the
+    /// operator started, e.g. `redis-server --port 0 --unixsocket /tmp/r.sock
+    /// --appendonly yes --appendfsync always`).
+    pub(crate) async fn start(redis_url: Option<&str>) -> Result<Bench, BoxError> {
         let idp = DevIdp::start(DevIdpConfig {
             listen: "127.0.0.1:0".parse()?,
             issuer: None,
@@ -33,10 +37,15 @@ impl Bench {
         })
         .await?;
         let dir = tempfile::tempdir()?;
+        let store = match redis_url {
+            Some(url) => format!("store = \"redis\"\nredis = {{ url = \"{url}\" }}"),
+            None => String::new(),
+        };
         let text = format!(
             r#"
 [auth_service]
 data_dir = "{}"
+{store}
 [[providers]]
 id = "dev"
 kind = "oidc"

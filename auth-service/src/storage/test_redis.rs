@@ -132,6 +132,7 @@ pub(crate) const MASTER_NAME: &str = "portcullis";
 /// failing over 500 ms after the primary stops answering.
 pub(crate) struct SentinelGroup {
     primary: Option<Child>,
+    primary_port: u16,
     others: Vec<Child>,
     /// `redis://127.0.0.1:<port>` of each Sentinel.
     pub(crate) sentinels: Vec<String>,
@@ -197,26 +198,53 @@ impl SentinelGroup {
             );
             sentinels.push(format!("redis://127.0.0.1:{port}"));
         }
-        let group = Self {
+        let mut group = Self {
             primary: Some(primary),
+            primary_port,
             others,
             sentinels,
             replica_port,
             _dir: dir,
         };
-        // Ready when every Sentinel sees the replica and both other Sentinels.
-        let deadline = Instant::now() + Duration::from_secs(20);
+        // Ready when the replica is in sync and every Sentinel sees it and
+        // both other Sentinels.
+        let deadline = Instant::now() + Duration::from_secs(30);
         while !group.ready().await {
+            group.assert_all_running();
             assert!(
                 Instant::now() < deadline,
-                "sentinel group not ready within 20 s"
+                "sentinel group not ready within 30 s"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         group
     }
 
+    /// A process that exited (a port taken meanwhile) fails the test now,
+    /// not at the deadline.
+    fn assert_all_running(&mut self) {
+        for child in self.primary.iter_mut().chain(self.others.iter_mut()) {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("a redis-server of the sentinel group exited: {status}");
+            }
+        }
+    }
+
     async fn ready(&self) -> bool {
+        let primary = format!("redis://127.0.0.1:{}", self.primary_port);
+        let Ok(client) = redis::Client::open(primary.as_str()) else {
+            return false;
+        };
+        let Ok(mut c) = client.get_multiplexed_async_connection().await else {
+            return false;
+        };
+        let replication: Result<String, _> = redis::cmd("INFO")
+            .arg("replication")
+            .query_async(&mut c)
+            .await;
+        if !replication.is_ok_and(|info| info.contains("state=online")) {
+            return false;
+        }
         for url in &self.sentinels {
             let Ok(client) = redis::Client::open(url.as_str()) else {
                 return false;
