@@ -4,10 +4,12 @@
 //! `https` `auth_service_url`, with a client certificate for mutual TLS
 //! when one is configured. Every call has the
 //! `gateway.auth_timeout` deadline, carries the service token when one is
-//! configured, is timed for `/metrics`, and has its failure mapped to an
-//! [`ApiError`] once, in [`ApiError::from_status`] (fail closed).
+//! configured, is timed for `/metrics`, and has its failure classified
+//! once, here, into an [`AuthCallError`]: which call failed and how
+//! ([`AuthFailure`]). Callers branch on that enum; the HTTP answer is made
+//! from it at the edge (`From<AuthCallError> for ApiError` in `error.rs`),
+//! so this module knows nothing of HTTP.
 
-use crate::error::{ApiError, AuthCall};
 use crate::metrics::Metrics;
 use common::config::GatewayConfig;
 use common::error_chain::error_chain;
@@ -18,6 +20,7 @@ use common::proto::{
     RevokeUserSessionsRequest, Session, ValidateSessionRequest, ValidateSessionResponse,
     exchange_token_request, revoke_session_request,
 };
+use common::reason::Reason;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use secrecy::ExposeSecret;
@@ -29,7 +32,7 @@ use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
-use tonic::{Request, Status};
+use tonic::{Code, Request, Status};
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
@@ -57,6 +60,143 @@ pub(crate) enum ProviderToken {
     Id(String),
     /// An OAuth 2.0 access token.
     Access(String),
+}
+
+/// The gRPC metadata key in which auth-service names why it refused.
+const REASON_METADATA: &str = "portcullis-reason";
+
+/// Which auth-service call failed: what a failure means differs per call (a
+/// bad session token is a 401, never a 400).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AuthCall {
+    ListProviders,
+    BeginLogin,
+    CompleteLogin,
+    ExchangeToken,
+    ValidateSession,
+    RevokeSession,
+    RevokeUserSessions,
+    ListSessions,
+    Health,
+}
+
+impl AuthCall {
+    /// The RPC name, used as a metrics label.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::ListProviders => "ListProviders",
+            Self::BeginLogin => "BeginLogin",
+            Self::CompleteLogin => "CompleteLogin",
+            Self::ExchangeToken => "ExchangeToken",
+            Self::ValidateSession => "ValidateSession",
+            Self::RevokeSession => "RevokeSession",
+            Self::RevokeUserSessions => "RevokeUserSessions",
+            Self::ListSessions => "ListSessions",
+            Self::Health => "Health",
+        }
+    }
+
+    /// Whether the call completes a login (code flow callback or token
+    /// exchange).
+    pub(crate) fn completes_login(self) -> bool {
+        matches!(self, Self::CompleteLogin | Self::ExchangeToken)
+    }
+
+    /// Whether the call is part of a login, its start included.
+    pub(crate) fn is_login(self) -> bool {
+        self.completes_login() || self == Self::BeginLogin
+    }
+}
+
+/// How an auth-service call failed: its `tonic::Status` classified once.
+/// Every sign that auth-service is unreachable or slow is [`Unavailable`],
+/// so a caller cannot mistake an outage for a refusal (fail closed).
+///
+/// [`Unavailable`]: AuthFailure::Unavailable
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AuthFailure {
+    /// `UNAUTHENTICATED`: the session or the login was refused, with the
+    /// reason auth-service gave when it is on our closed list.
+    Unauthenticated(Option<Reason>),
+    /// `PERMISSION_DENIED`: the caller may not do this.
+    PermissionDenied,
+    /// `INVALID_ARGUMENT`, with the reason as for `Unauthenticated`.
+    InvalidArgument(Option<Reason>),
+    /// `NOT_FOUND` (e.g. revoking a session that is not the caller's).
+    NotFound,
+    /// `UNAVAILABLE` with reason `provider_unavailable`: auth-service
+    /// answered, but the identity provider could not be reached.
+    ProviderUnavailable,
+    /// auth-service could not be reached or did not answer in time:
+    /// `UNAVAILABLE` (for any other reason), `DEADLINE_EXCEEDED`,
+    /// `CANCELLED` (our timeout), `UNKNOWN` (transport failures),
+    /// `RESOURCE_EXHAUSTED`.
+    Unavailable,
+    /// Any other code (`INTERNAL`, `UNIMPLEMENTED`, ...): a bug or an
+    /// answer we do not expect.
+    Internal,
+}
+
+impl AuthFailure {
+    /// Classifies `status`. Only a reason on the closed list
+    /// ([`Reason::from_code`]) is kept: it may be repeated to a client.
+    pub(crate) fn classify(status: &Status) -> Self {
+        let reason = status
+            .metadata()
+            .get(REASON_METADATA)
+            .and_then(|v| v.to_str().ok())
+            .and_then(Reason::from_code);
+        match status.code() {
+            Code::Unauthenticated => Self::Unauthenticated(reason),
+            Code::PermissionDenied => Self::PermissionDenied,
+            Code::InvalidArgument => Self::InvalidArgument(reason),
+            Code::NotFound => Self::NotFound,
+            Code::Unavailable if reason == Some(Reason::ProviderUnavailable) => {
+                Self::ProviderUnavailable
+            }
+            Code::Unavailable
+            | Code::DeadlineExceeded
+            | Code::Cancelled
+            | Code::Unknown
+            | Code::ResourceExhausted => Self::Unavailable,
+            _ => Self::Internal,
+        }
+    }
+}
+
+/// A failed auth-service call. `Display` is for the log only: it holds
+/// auth-service's status message and raw reason (never a secret, but not
+/// for clients either).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{detail}")]
+pub(crate) struct AuthCallError {
+    /// The call that failed.
+    pub call: AuthCall,
+    /// How it failed.
+    pub failure: AuthFailure,
+    /// Call name, status code, message and raw reason.
+    detail: String,
+}
+
+impl AuthCallError {
+    /// The failure of `call` answered with `status`.
+    pub(crate) fn from_status(call: AuthCall, status: &Status) -> Self {
+        let raw_reason = status
+            .metadata()
+            .get(REASON_METADATA)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        Self {
+            call,
+            failure: AuthFailure::classify(status),
+            detail: format!(
+                "{} failed: {:?} {} {raw_reason}",
+                call.name(),
+                status.code(),
+                status.message()
+            ),
+        }
+    }
 }
 
 /// Why the client could not be set up.
@@ -220,7 +360,7 @@ impl AuthClient {
         &self,
         call: AuthCall,
         future: impl Future<Output = Result<tonic::Response<T>, Status>>,
-    ) -> Result<T, ApiError> {
+    ) -> Result<T, AuthCallError> {
         let started = Instant::now();
         // The channel has the same deadline; this one also bounds waiting
         // for a connection slot.
@@ -240,13 +380,13 @@ impl AuthClient {
                 let code = format!("{:?}", status.code());
                 self.metrics
                     .record_auth_call(call.name(), elapsed, Some(&code));
-                Err(ApiError::from_status(call, &status))
+                Err(AuthCallError::from_status(call, &status))
             }
         }
     }
 
     /// `ListProviders`.
-    pub(crate) async fn list_providers(&self) -> Result<Vec<Provider>, ApiError> {
+    pub(crate) async fn list_providers(&self) -> Result<Vec<Provider>, AuthCallError> {
         let mut c = self.auth.clone();
         let r = self
             .call(
@@ -263,7 +403,7 @@ impl AuthClient {
         provider_id: &str,
         redirect_uri: String,
         return_to: String,
-    ) -> Result<BeginLoginResponse, ApiError> {
+    ) -> Result<BeginLoginResponse, AuthCallError> {
         let mut c = self.auth.clone();
         let request = BeginLoginRequest {
             provider_id: provider_id.to_owned(),
@@ -278,7 +418,7 @@ impl AuthClient {
     pub(crate) async fn complete_login(
         &self,
         request: CompleteLoginRequest,
-    ) -> Result<LoginResponse, ApiError> {
+    ) -> Result<LoginResponse, AuthCallError> {
         let mut c = self.auth.clone();
         self.call(AuthCall::CompleteLogin, c.complete_login(request))
             .await
@@ -290,7 +430,7 @@ impl AuthClient {
         provider_id: String,
         token: ProviderToken,
         client: ClientInfo,
-    ) -> Result<LoginResponse, ApiError> {
+    ) -> Result<LoginResponse, AuthCallError> {
         let mut c = self.auth.clone();
         let token = match token {
             ProviderToken::Id(t) => exchange_token_request::Token::IdToken(t),
@@ -309,7 +449,7 @@ impl AuthClient {
     pub(crate) async fn validate_session(
         &self,
         token: &str,
-    ) -> Result<ValidateSessionResponse, ApiError> {
+    ) -> Result<ValidateSessionResponse, AuthCallError> {
         let mut c = self.auth.clone();
         let request = ValidateSessionRequest {
             session_token: token.to_owned(),
@@ -319,7 +459,7 @@ impl AuthClient {
     }
 
     /// `RevokeSession` by token (logout).
-    pub(crate) async fn revoke_session_by_token(&self, token: &str) -> Result<(), ApiError> {
+    pub(crate) async fn revoke_session_by_token(&self, token: &str) -> Result<(), AuthCallError> {
         let mut c = self.auth.clone();
         let request = RevokeSessionRequest {
             target: Some(revoke_session_request::Target::SessionToken(
@@ -337,7 +477,7 @@ impl AuthClient {
         &self,
         session_id: &str,
         user_id: &str,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), AuthCallError> {
         let mut c = self.auth.clone();
         let request = RevokeSessionRequest {
             target: Some(revoke_session_request::Target::SessionId(
@@ -351,7 +491,7 @@ impl AuthClient {
     }
 
     /// `RevokeUserSessions`: how many were revoked.
-    pub(crate) async fn revoke_user_sessions(&self, user_id: &str) -> Result<u32, ApiError> {
+    pub(crate) async fn revoke_user_sessions(&self, user_id: &str) -> Result<u32, AuthCallError> {
         let mut c = self.auth.clone();
         let request = RevokeUserSessionsRequest {
             user_id: user_id.to_owned(),
@@ -366,7 +506,7 @@ impl AuthClient {
     }
 
     /// `ListSessions`.
-    pub(crate) async fn list_sessions(&self, user_id: &str) -> Result<Vec<Session>, ApiError> {
+    pub(crate) async fn list_sessions(&self, user_id: &str) -> Result<Vec<Session>, AuthCallError> {
         let mut c = self.auth.clone();
         let request = ListSessionsRequest {
             user_id: user_id.to_owned(),
@@ -389,9 +529,12 @@ impl AuthClient {
         match self.call(AuthCall::Health, h.check(request)).await {
             Ok(r) if r.status != ServingStatus::Serving as i32 => return false,
             Ok(_) => {}
-            // Unimplemented (no health service) maps to `internal`.
-            Err(e) if e.code != "internal" => return false,
-            Err(_) => {}
+            // No health service (`UNIMPLEMENTED`): ask `ListProviders`.
+            Err(AuthCallError {
+                failure: AuthFailure::Internal,
+                ..
+            }) => {}
+            Err(_) => return false,
         }
         self.list_providers().await.is_ok()
     }
@@ -420,6 +563,87 @@ mod tests {
 
     fn new(config: &GatewayConfig) -> Result<AuthClient, AuthClientError> {
         AuthClient::new(config, Arc::new(Metrics::default()))
+    }
+
+    fn with_reason(code: Code, reason: &'static str) -> Status {
+        let mut status = Status::new(code, "x");
+        status
+            .metadata_mut()
+            .insert(REASON_METADATA, MetadataValue::from_static(reason));
+        status
+    }
+
+    #[test]
+    fn status_codes_are_classified_once() {
+        use AuthFailure::*;
+        let cases = [
+            (Code::Unauthenticated, Unauthenticated(None)),
+            (Code::PermissionDenied, PermissionDenied),
+            (Code::InvalidArgument, InvalidArgument(None)),
+            (Code::NotFound, NotFound),
+            (Code::Unavailable, Unavailable),
+            (Code::DeadlineExceeded, Unavailable),
+            (Code::Cancelled, Unavailable),
+            (Code::Unknown, Unavailable),
+            (Code::ResourceExhausted, Unavailable),
+            (Code::Internal, Internal),
+            (Code::Unimplemented, Internal),
+            (Code::FailedPrecondition, Internal),
+            (Code::Aborted, Internal),
+        ];
+        for (code, failure) in cases {
+            assert_eq!(
+                AuthFailure::classify(&Status::new(code, "x")),
+                failure,
+                "{code:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_known_reasons_are_kept() {
+        let cases = [
+            (
+                with_reason(Code::Unauthenticated, "nonce_mismatch"),
+                AuthFailure::Unauthenticated(Some(Reason::NonceMismatch)),
+            ),
+            (
+                with_reason(Code::InvalidArgument, "bad_signature"),
+                AuthFailure::InvalidArgument(Some(Reason::BadSignature)),
+            ),
+            (
+                with_reason(Code::Unauthenticated, "<script>"),
+                AuthFailure::Unauthenticated(None),
+            ),
+            (
+                with_reason(Code::Unavailable, "provider_unavailable"),
+                AuthFailure::ProviderUnavailable,
+            ),
+            (
+                with_reason(Code::DeadlineExceeded, "provider_unavailable"),
+                AuthFailure::Unavailable,
+            ),
+            (
+                with_reason(Code::Unavailable, "nonce_mismatch"),
+                AuthFailure::Unavailable,
+            ),
+        ];
+        for (status, failure) in cases {
+            assert_eq!(AuthFailure::classify(&status), failure, "{status:?}");
+        }
+    }
+
+    #[test]
+    fn the_error_names_the_call_and_the_status_for_the_log() {
+        let error = AuthCallError::from_status(
+            AuthCall::ValidateSession,
+            &with_reason(Code::Unauthenticated, "invalid_session"),
+        );
+        assert_eq!(error.call, AuthCall::ValidateSession);
+        assert_eq!(
+            error.to_string(),
+            "ValidateSession failed: Unauthenticated x invalid_session"
+        );
     }
 
     #[tokio::test]

@@ -17,14 +17,14 @@
 //! Client-sent `X-Forwarded-*` headers themselves are never forwarded (see
 //! [`crate::proxy`]). `Forwarded` (RFC 7239) is not read.
 
-use crate::state::AppState;
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{Extensions, HeaderMap, HeaderName};
 use common::config::GatewayConfig;
 use ipnet::IpNet;
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 /// `X-Forwarded-For` (de facto standard; RFC 7239 section 5.2 describes its
 /// `for=` successor).
@@ -126,15 +126,17 @@ impl ClientIp {
     }
 }
 
-impl FromRequestParts<AppState> for ClientIp {
+/// Takes the trusted proxies from any state that holds them (`FromRef`).
+impl<S> FromRequestParts<S> for ClientIp
+where
+    S: Send + Sync,
+    Arc<TrustedProxies>: FromRef<S>,
+{
     type Rejection = Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Infallible> {
-        Ok(Self::of(
-            &parts.extensions,
-            &parts.headers,
-            &state.trusted_proxies,
-        ))
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Infallible> {
+        let trusted = Arc::<TrustedProxies>::from_ref(state);
+        Ok(Self::of(&parts.extensions, &parts.headers, &trusted))
     }
 }
 

@@ -8,9 +8,12 @@
 //! `examples/error-handling`). Messages are fixed texts: they never echo a
 //! token, code, cookie or provider secret.
 
+use crate::auth_client::{AuthCall, AuthCallError, AuthFailure};
 use crate::client_headers::UnderscoreHeader;
 use crate::cookies::AmbiguousCookie;
 use crate::policy::RouteError;
+use crate::proxy::ProxyError;
+use crate::request_body::BodyError;
 use crate::request_path::PathError;
 use axum::Json;
 use axum::extract::Request;
@@ -19,10 +22,6 @@ use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use common::reason::Reason;
 use std::borrow::Cow;
-use tonic::Code;
-
-/// The gRPC metadata key in which auth-service names why it refused.
-const REASON_METADATA: &str = "portcullis-reason";
 
 /// A failure answered to the client.
 #[derive(Debug, Clone)]
@@ -37,38 +36,6 @@ pub(crate) struct ApiError {
     pub internal: Option<String>,
     /// Seconds for a `Retry-After` header (429 and 503 answers).
     pub retry_after: Option<u64>,
-}
-
-/// Which auth-service call failed: the mapping differs per call (a bad
-/// session token is a 401, never a 400).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum AuthCall {
-    ListProviders,
-    BeginLogin,
-    CompleteLogin,
-    ExchangeToken,
-    ValidateSession,
-    RevokeSession,
-    RevokeUserSessions,
-    ListSessions,
-    Health,
-}
-
-impl AuthCall {
-    /// The RPC name, used as a metrics label.
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Self::ListProviders => "ListProviders",
-            Self::BeginLogin => "BeginLogin",
-            Self::CompleteLogin => "CompleteLogin",
-            Self::ExchangeToken => "ExchangeToken",
-            Self::ValidateSession => "ValidateSession",
-            Self::RevokeSession => "RevokeSession",
-            Self::RevokeUserSessions => "RevokeUserSessions",
-            Self::ListSessions => "ListSessions",
-            Self::Health => "Health",
-        }
-    }
 }
 
 impl ApiError {
@@ -205,61 +172,74 @@ impl ApiError {
         )
         .with_internal(cause)
     }
+}
 
-    /// Maps a failed auth-service call, once, for every call site.
-    ///
-    /// Unauthenticated 401, PermissionDenied 403, InvalidArgument 400
-    /// (401 for ValidateSession and the logins: a bad token is never a 400),
-    /// NotFound 404, and every sign that auth-service is unreachable or slow
-    /// (Unavailable, DeadlineExceeded, Cancelled by our timeout, Unknown
-    /// transport failures, ResourceExhausted) 503, so nothing protected is
-    /// ever served without an answer from auth-service.
-    pub(crate) fn from_status(call: AuthCall, status: &tonic::Status) -> Self {
-        let login = matches!(call, AuthCall::CompleteLogin | AuthCall::ExchangeToken);
-        let starts_login = login || call == AuthCall::BeginLogin;
-        // The reason auth-service attaches (e.g. `nonce_mismatch`); only a
-        // code on our closed list is ever repeated to a client.
-        let raw_reason = status
-            .metadata()
-            .get(REASON_METADATA)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        let reason = Reason::from_code(raw_reason);
-        let mapped = match (status.code(), reason) {
-            (Code::Unavailable, Some(Reason::ProviderUnavailable)) if starts_login => {
-                Self::provider_unavailable()
-            }
-            (Code::Unauthenticated | Code::InvalidArgument, Some(reason)) if starts_login => {
+/// A failed auth-service call, mapped once for every call site.
+///
+/// Unauthenticated 401, PermissionDenied 403, InvalidArgument 400 (401 for
+/// ValidateSession and the logins: a bad token is never a 400), NotFound
+/// 404, and every sign that auth-service is unreachable or slow 503, so
+/// nothing protected is ever served without an answer from auth-service.
+/// During a login, a reason on the closed list becomes the error code, and
+/// an unreachable identity provider is a 502.
+impl From<AuthCallError> for ApiError {
+    fn from(e: AuthCallError) -> Self {
+        let call = e.call;
+        let mapped = match e.failure {
+            AuthFailure::ProviderUnavailable if call.is_login() => Self::provider_unavailable(),
+            AuthFailure::Unauthenticated(Some(reason))
+            | AuthFailure::InvalidArgument(Some(reason))
+                if call.is_login() =>
+            {
                 Self::login_refused(reason)
             }
-            (Code::Unauthenticated, _) if login => Self::login_failed(),
-            (Code::Unauthenticated, _) => Self::unauthenticated(),
-            (Code::PermissionDenied, _) => Self::forbidden(),
-            (Code::InvalidArgument, _) if call == AuthCall::ValidateSession => {
+            AuthFailure::Unauthenticated(_) if call.completes_login() => Self::login_failed(),
+            AuthFailure::Unauthenticated(_) => Self::unauthenticated(),
+            AuthFailure::PermissionDenied => Self::forbidden(),
+            AuthFailure::InvalidArgument(_) if call == AuthCall::ValidateSession => {
                 Self::unauthenticated()
             }
-            (Code::InvalidArgument, _) if login => Self::login_failed(),
-            (Code::InvalidArgument, _) => {
+            AuthFailure::InvalidArgument(_) if call.completes_login() => Self::login_failed(),
+            AuthFailure::InvalidArgument(_) => {
                 Self::bad_request("invalid_request", "The request is not valid.")
             }
-            (Code::NotFound, _) => Self::not_found(),
-            (
-                Code::Unavailable
-                | Code::DeadlineExceeded
-                | Code::Cancelled
-                | Code::Unknown
-                | Code::ResourceExhausted,
-                _,
-            ) => Self::auth_unavailable(),
-            _ => Self::internal(String::new()),
+            AuthFailure::NotFound => Self::not_found(),
+            AuthFailure::ProviderUnavailable | AuthFailure::Unavailable => Self::auth_unavailable(),
+            AuthFailure::Internal => Self::internal(String::new()),
         };
         // auth-service's message never contains secrets either.
-        mapped.with_internal(format!(
-            "{} failed: {:?} {} {raw_reason}",
-            call.name(),
-            status.code(),
-            status.message()
-        ))
+        mapped.with_internal(e.to_string())
+    }
+}
+
+/// The proxy failed: 502 when the upstream could not be reached or broke the
+/// exchange, 504 when it did not answer in time, 413/400 for a request body
+/// that could not be read, 500 for a URI we could not build.
+impl From<ProxyError> for ApiError {
+    fn from(e: ProxyError) -> Self {
+        match e {
+            ProxyError::Body(body) => Self::from(body),
+            ProxyError::UpstreamUri(_) => Self::internal(e.to_string()),
+            ProxyError::Upstream { .. } => Self::upstream_error().with_internal(e.to_string()),
+            ProxyError::Timeout { .. } => Self::upstream_timeout().with_internal(e.to_string()),
+        }
+    }
+}
+
+/// A request body that could not be read: 413 over the cap, 400 otherwise.
+impl From<BodyError> for ApiError {
+    fn from(error: BodyError) -> Self {
+        match error {
+            BodyError::TooLarge { .. } => Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                "The request body is too large.",
+            ),
+            BodyError::Malformed(_) => {
+                Self::bad_request("bad_body", "The request body is malformed or incomplete.")
+            }
+        }
+        .with_internal(error.to_string())
     }
 }
 
@@ -416,6 +396,17 @@ pub(crate) async fn render_errors(request: Request, next: Next) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tonic::Code;
+
+    /// The REASON metadata key auth-service sends.
+    const REASON_METADATA: &str = "portcullis-reason";
+
+    impl ApiError {
+        /// The answer to `call` failing with `status`.
+        fn from_status(call: AuthCall, status: &tonic::Status) -> Self {
+            Self::from(AuthCallError::from_status(call, status))
+        }
+    }
 
     #[test]
     fn status_mapping_table() {
@@ -535,6 +526,88 @@ mod tests {
             assert_eq!(e.status.as_u16(), http, "{call:?} {code:?} {reason}");
             assert_eq!(e.code, name, "{call:?} {code:?} {reason}");
         }
+    }
+
+    #[test]
+    fn body_errors_map_to_413_and_400() {
+        let cases = [
+            (
+                BodyError::TooLarge { limit: 5 },
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+            ),
+            (
+                BodyError::Malformed("invalid chunk size".into()),
+                StatusCode::BAD_REQUEST,
+                "bad_body",
+            ),
+        ];
+        for (error, status, code) in cases {
+            let shown = error.to_string();
+            let e = ApiError::from(error);
+            assert_eq!((e.status, e.code), (status, code), "{shown}");
+            assert_eq!(e.internal.as_deref(), Some(shown.as_str()));
+        }
+    }
+
+    #[tokio::test]
+    async fn proxy_errors_map_to_502_504_and_the_body_codes() {
+        let upstream: url::Url = "http://127.0.0.1:1".parse().unwrap();
+        // A real connection failure, for a real `hyper_util` error.
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build_http::<axum::body::Body>();
+        let source = client
+            .get("http://127.0.0.1:1/".parse().unwrap())
+            .await
+            .unwrap_err();
+        let cases = [
+            (
+                ProxyError::Upstream {
+                    upstream: Box::new(upstream.clone()),
+                    source,
+                },
+                StatusCode::BAD_GATEWAY,
+                "upstream_error",
+            ),
+            (
+                ProxyError::Timeout {
+                    upstream: Box::new(upstream.clone()),
+                    after: std::time::Duration::from_secs(3),
+                },
+                StatusCode::GATEWAY_TIMEOUT,
+                "upstream_timeout",
+            ),
+            (
+                ProxyError::Body(BodyError::TooLarge { limit: 1 }),
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+            ),
+            (
+                ProxyError::Body(BodyError::Malformed("x".into())),
+                StatusCode::BAD_REQUEST,
+                "bad_body",
+            ),
+            (
+                ProxyError::UpstreamUri("http://a b".parse::<axum::http::Uri>().unwrap_err()),
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+            ),
+        ];
+        for (error, status, code) in cases {
+            let shown = error.to_string();
+            let e = ApiError::from(error);
+            assert_eq!((e.status, e.code), (status, code), "{shown}");
+            assert!(e.internal.is_some(), "{shown}");
+        }
+        let timeout = ApiError::from(ProxyError::Timeout {
+            upstream: Box::new(upstream),
+            after: std::time::Duration::from_secs(3),
+        });
+        assert_eq!(
+            timeout.internal.as_deref(),
+            Some("upstream http://127.0.0.1:1/: no answer in 3s")
+        );
     }
 
     #[test]

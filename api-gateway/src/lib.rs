@@ -71,6 +71,7 @@ mod client_ip;
 mod conn_idle;
 mod conn_limit;
 mod cookies;
+mod credential;
 mod error;
 mod extract;
 mod framing;
@@ -154,12 +155,12 @@ fn apps(config: &Config) -> Result<(Router, Router), StartError> {
         rate_limit::DEFAULT_MAX_CLIENTS,
     );
     let state = AppState::new(Inner {
-        cookies: CookieFactory::new(&gateway),
+        cookies: Arc::new(CookieFactory::new(&gateway)),
         auth,
         proxy,
         metrics,
         public_origin,
-        trusted_proxies,
+        trusted_proxies: Arc::new(trusted_proxies),
         login_limiter,
         gateway,
     });
@@ -202,7 +203,7 @@ fn apps(config: &Config) -> Result<(Router, Router), StartError> {
     let max_body = state.gateway.max_request_body_bytes;
     let sensitive = Arc::new([header::COOKIE, header::AUTHORIZATION]);
     let mut router = Router::new()
-        .route("/", get(pages::index))
+        .route("/", get(routes::index::index))
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz));
     // Off by default: request counts by route and auth-service error rates

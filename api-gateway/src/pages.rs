@@ -1,14 +1,11 @@
-//! Server-rendered HTML: the login page at `/` and error pages. No
-//! JavaScript: links start logins, plain forms log out and revoke sessions.
-//! Every value that goes into HTML passes through [`escape`].
+//! Server-rendered HTML, as pure functions of what they show: the start
+//! page at `/` (served by [`crate::routes::index`]) and error pages
+//! (rendered by `error.rs`). No JavaScript: links start logins, plain forms
+//! log out and revoke sessions. Every value that goes into HTML passes
+//! through [`escape`].
 
-use crate::error::ApiError;
-use crate::extract::CurrentUser;
-use crate::state::AppState;
-use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Html;
-use common::proto::{Provider, Session};
+use common::proto::{Provider, Session, User};
 use std::fmt::Write as _;
 
 /// Escapes text for HTML element content and quoted attribute values.
@@ -109,49 +106,49 @@ fn sessions_html(sessions: &[Session], current_id: &str) -> String {
     out
 }
 
-/// `GET /`: who is logged in and their sessions, or the provider buttons.
-pub(crate) async fn index(
-    State(state): State<AppState>,
-    user: Option<CurrentUser>,
-) -> Result<Html<String>, ApiError> {
+/// The start page of a logged-in user: who they are, the logout forms and
+/// their sessions (`current_session_id` is the one making the request).
+pub(crate) fn signed_in_page(
+    user: &User,
+    sessions: &[Session],
+    current_session_id: &str,
+) -> String {
     let mut body = String::from("<h1>Portcullis</h1>");
-    match user {
-        Some(user) => {
-            let sessions = state.auth.list_sessions(&user.user.id).await?;
-            let u = &user.user;
-            let name = if u.name.is_empty() { &u.email } else { &u.name };
-            let _ = write!(
-                body,
-                "<p>Signed in as <strong>{}</strong> {} via <code>{}</code>.</p>",
-                escape(name),
-                if u.email.is_empty() {
-                    String::new()
-                } else {
-                    format!("&lt;{}&gt;", escape(&u.email))
-                },
-                escape(&u.provider_id)
-            );
-            if !u.roles.is_empty() {
-                let _ = write!(
-                    body,
-                    "<p class=\"muted\">Roles: {}</p>",
-                    escape(&u.roles.join(", "))
-                );
-            }
-            body.push_str(
-                "<p><form method=\"post\" action=\"/auth/logout\">\
+    let u = user;
+    let name = if u.name.is_empty() { &u.email } else { &u.name };
+    let _ = write!(
+        body,
+        "<p>Signed in as <strong>{}</strong> {} via <code>{}</code>.</p>",
+        escape(name),
+        if u.email.is_empty() {
+            String::new()
+        } else {
+            format!("&lt;{}&gt;", escape(&u.email))
+        },
+        escape(&u.provider_id)
+    );
+    if !u.roles.is_empty() {
+        let _ = write!(
+            body,
+            "<p class=\"muted\">Roles: {}</p>",
+            escape(&u.roles.join(", "))
+        );
+    }
+    body.push_str(
+        "<p><form method=\"post\" action=\"/auth/logout\">\
 <button type=\"submit\">Log out</button></form> \
 <form method=\"post\" action=\"/auth/logout/all\">\
 <button type=\"submit\">Log out everywhere</button></form></p>",
-            );
-            body.push_str(&sessions_html(&sessions, &user.session.id));
-        }
-        None => {
-            let providers = state.auth.list_providers().await?;
-            body.push_str(&providers_html(&providers));
-        }
-    }
-    Ok(Html(layout("Portcullis", &body)))
+    );
+    body.push_str(&sessions_html(sessions, current_session_id));
+    layout("Portcullis", &body)
+}
+
+/// The start page of an anonymous visitor: one button per provider.
+pub(crate) fn sign_in_page(providers: &[Provider]) -> String {
+    let mut body = String::from("<h1>Portcullis</h1>");
+    body.push_str(&providers_html(providers));
+    layout("Portcullis", &body)
 }
 
 #[cfg(test)]

@@ -15,11 +15,14 @@
 //!   have seeded; `-Proto` and `-Host` come from `gateway.public_url`;
 //! * the gateway's own cookies and a Portcullis bearer token never leave the
 //!   gateway, and an upstream cannot set our cookies.
+//!
+//! A leaf: it takes the caller's identity as plain values
+//! ([`UpstreamIdentity`]) and fails with its own [`ProxyError`], which
+//! becomes an HTTP answer at the edge (`error.rs`).
 
 use crate::cookies::CookieFactory;
-use crate::error::ApiError;
-use crate::extract::{CurrentUser, bearer};
-use crate::request_body;
+use crate::credential::bearer;
+use crate::request_body::{self, BodyError};
 use axum::body::Body;
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use axum::http::{Request, Response, Uri, Version};
@@ -47,12 +50,52 @@ pub(crate) struct Proxy {
     max_body: usize,
 }
 
+/// Why a request could not be forwarded.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ProxyError {
+    /// The request body could not be read whole (nothing was sent).
+    #[error(transparent)]
+    Body(#[from] BodyError),
+    /// The upstream URL and the request path do not make a URI.
+    #[error("cannot build upstream URI: {0}")]
+    UpstreamUri(#[source] axum::http::uri::InvalidUri),
+    /// The upstream could not be reached or broke the exchange.
+    #[error("upstream {upstream}: {source:?}")]
+    Upstream {
+        /// The route's upstream (boxed: keeps the error small).
+        upstream: Box<Url>,
+        /// What hyper reported.
+        source: hyper_util::client::legacy::Error,
+    },
+    /// The upstream did not answer within `upstream_timeout`.
+    #[error("upstream {upstream}: no answer in {after:?}")]
+    Timeout {
+        /// The route's upstream (boxed: keeps the error small).
+        upstream: Box<Url>,
+        /// `upstream_timeout`.
+        after: Duration,
+    },
+}
+
+/// The logged-in caller as the upstream learns it, in `X-Auth-*` headers.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct UpstreamIdentity<'a> {
+    /// `X-Auth-User-Id`.
+    pub user_id: &'a str,
+    /// `X-Auth-Email`.
+    pub email: &'a str,
+    /// `X-Auth-Session-Id`.
+    pub session_id: &'a str,
+    /// `X-Auth-Roles`, comma-separated.
+    pub roles: &'a [String],
+}
+
 /// What the proxy needs to know about the request besides its headers.
 pub(crate) struct ForwardContext<'a> {
     /// Our cookies, to strip.
     pub cookies: &'a CookieFactory,
     /// The logged-in caller, if any.
-    pub user: Option<&'a CurrentUser>,
+    pub user: Option<UpstreamIdentity<'a>>,
     /// The client's address, resolved through the trusted proxies.
     pub client_ip: Option<IpAddr>,
     /// Our public URL (for `X-Forwarded-Proto` / `-Host`).
@@ -86,7 +129,7 @@ impl Proxy {
         upstream: &Url,
         request: Request<Body>,
         ctx: ForwardContext<'_>,
-    ) -> Result<Response<Body>, ApiError> {
+    ) -> Result<Response<Body>, ProxyError> {
         let (mut parts, body) = request.into_parts();
         // Whole before the upstream sees a byte: see `request_body`.
         let body = Body::from(request_body::read_whole(body, self.max_body).await?);
@@ -103,20 +146,22 @@ impl Proxy {
             add_identity_headers(&mut parts.headers, user);
         }
         let request = Request::from_parts(parts, body);
-        let response =
-            match tokio::time::timeout(self.timeout, self.client.request(request)).await {
-                Ok(Ok(response)) => response,
-                Ok(Err(e)) => {
-                    return Err(ApiError::upstream_error()
-                        .with_internal(format!("upstream {upstream}: {e:?}")));
-                }
-                Err(_) => {
-                    return Err(ApiError::upstream_timeout().with_internal(format!(
-                        "upstream {upstream}: no answer in {:?}",
-                        self.timeout
-                    )));
-                }
-            };
+        let response = match tokio::time::timeout(self.timeout, self.client.request(request)).await
+        {
+            Ok(Ok(response)) => response,
+            Ok(Err(source)) => {
+                return Err(ProxyError::Upstream {
+                    upstream: Box::new(upstream.clone()),
+                    source,
+                });
+            }
+            Err(_) => {
+                return Err(ProxyError::Timeout {
+                    upstream: Box::new(upstream.clone()),
+                    after: self.timeout,
+                });
+            }
+        };
         let (mut parts, body) = response.into_parts();
         sanitize_response_headers(&mut parts.headers, ctx.cookies);
         parts.extensions.insert(Proxied);
@@ -125,7 +170,7 @@ impl Proxy {
 }
 
 /// `upstream` + the request's path and query.
-fn upstream_uri(upstream: &Url, path_and_query: &str) -> Result<Uri, ApiError> {
+fn upstream_uri(upstream: &Url, path_and_query: &str) -> Result<Uri, ProxyError> {
     let authority = &upstream[url::Position::BeforeHost..url::Position::AfterPort];
     let base_path = upstream.path().trim_end_matches('/');
     format!(
@@ -133,7 +178,7 @@ fn upstream_uri(upstream: &Url, path_and_query: &str) -> Result<Uri, ApiError> {
         upstream.scheme()
     )
     .parse()
-    .map_err(|e| ApiError::internal(format!("cannot build upstream URI: {e}")))
+    .map_err(ProxyError::UpstreamUri)
 }
 
 /// Hop-by-hop headers (RFC 9110 7.6.1), plus any the `Connection` header
@@ -213,12 +258,12 @@ fn add_forwarding_headers(headers: &mut HeaderMap, client_ip: Option<IpAddr>, pu
 }
 
 /// `X-Auth-User-Id`, `X-Auth-Email`, `X-Auth-Session-Id`, `X-Auth-Roles`.
-pub(crate) fn add_identity_headers(headers: &mut HeaderMap, user: &CurrentUser) {
-    let roles = user.user.roles.join(",");
+pub(crate) fn add_identity_headers(headers: &mut HeaderMap, user: UpstreamIdentity<'_>) {
+    let roles = user.roles.join(",");
     for (name, value) in [
-        ("x-auth-user-id", user.user.id.as_str()),
-        ("x-auth-email", user.user.email.as_str()),
-        ("x-auth-session-id", user.session.id.as_str()),
+        ("x-auth-user-id", user.user_id),
+        ("x-auth-email", user.email),
+        ("x-auth-session-id", user.session_id),
         ("x-auth-roles", roles.as_str()),
     ] {
         match HeaderValue::from_bytes(value.as_bytes()) {
@@ -261,7 +306,6 @@ fn sanitize_response_headers(headers: &mut HeaderMap, cookies: &CookieFactory) {
 mod tests {
     use super::*;
     use common::config::GatewayConfig;
-    use common::proto::{Session, User};
 
     fn cookies() -> CookieFactory {
         CookieFactory::new(&GatewayConfig::default())
@@ -374,19 +418,14 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("x-auth-user-id", HeaderValue::from_static("forged"));
         sanitize_request_headers(&mut h, &cookies());
-        let user = CurrentUser {
-            user: User {
-                id: "u1".into(),
-                email: "a@example.com".into(),
-                roles: vec!["admin".into(), "ops".into()],
-                ..User::default()
-            },
-            session: Session {
-                id: "s1".into(),
-                ..Session::default()
-            },
+        let roles = ["admin".to_owned(), "ops".to_owned()];
+        let user = UpstreamIdentity {
+            user_id: "u1",
+            email: "a@example.com",
+            session_id: "s1",
+            roles: &roles,
         };
-        add_identity_headers(&mut h, &user);
+        add_identity_headers(&mut h, user);
         let public: Url = "https://app.example.com".parse().unwrap();
         add_forwarding_headers(&mut h, Some("10.0.0.1".parse().unwrap()), &public);
         assert_eq!(h.get("x-auth-user-id").unwrap(), "u1");

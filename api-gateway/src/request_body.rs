@@ -16,10 +16,10 @@
 //! requests that passed the route's policy are buffered (the proxy calls
 //! this after the policy check), so an anonymous client cannot make the
 //! gateway hold bodies for protected routes.
+//!
+//! A leaf: [`BodyError`] becomes an HTTP answer at the edge (`error.rs`).
 
-use crate::error::ApiError;
 use axum::body::{Body, Bytes};
-use axum::http::StatusCode;
 use http_body_util::LengthLimitError;
 use std::error::Error as _;
 
@@ -54,22 +54,6 @@ pub(crate) async fn read_whole(body: Body, limit: usize) -> Result<Bytes, BodyEr
     })
 }
 
-impl From<BodyError> for ApiError {
-    fn from(error: BodyError) -> Self {
-        match error {
-            BodyError::TooLarge { .. } => ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                "The request body is too large.",
-            ),
-            BodyError::Malformed(_) => {
-                ApiError::bad_request("bad_body", "The request body is malformed or incomplete.")
-            }
-        }
-        .with_internal(error.to_string())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,8 +72,6 @@ mod tests {
             matches!(error, BodyError::TooLarge { limit: 5 }),
             "{error:?}"
         );
-        let api = ApiError::from(error);
-        assert_eq!(api.status, StatusCode::PAYLOAD_TOO_LARGE);
         // Limited by an outer layer first: still too large.
         let outer = Body::new(Limited::new(Body::from("hello!"), 3));
         let error = read_whole(outer, 100).await.unwrap_err();
@@ -108,6 +90,5 @@ mod tests {
         let body = Body::new(StreamBody::new(frames).boxed());
         let error = read_whole(body, 100).await.unwrap_err();
         assert!(matches!(error, BodyError::Malformed(_)), "{error:?}");
-        assert_eq!(ApiError::from(error).status, StatusCode::BAD_REQUEST);
     }
 }

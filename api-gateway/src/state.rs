@@ -2,6 +2,9 @@
 //! auth-service client, the upstream client, the metrics, the trusted
 //! proxies and the login rate limiter. Passed in, never global, so two
 //! gateways can run in one test process.
+//!
+//! Extractors do not name [`AppState`]: they ask for their part of it
+//! through the `FromRef` impls below, so they depend on that part alone.
 
 use crate::auth_client::AuthClient;
 use crate::client_ip::TrustedProxies;
@@ -9,6 +12,7 @@ use crate::cookies::CookieFactory;
 use crate::metrics::Metrics;
 use crate::proxy::Proxy;
 use crate::rate_limit::RateLimiter;
+use axum::extract::FromRef;
 use common::config::GatewayConfig;
 use std::ops::Deref;
 use std::sync::Arc;
@@ -22,7 +26,7 @@ pub(crate) struct Inner {
     /// The `[gateway]` section.
     pub gateway: GatewayConfig,
     /// Builds and reads our cookies.
-    pub cookies: CookieFactory,
+    pub cookies: Arc<CookieFactory>,
     /// The auth-service client.
     pub auth: AuthClient,
     /// The upstream HTTP client.
@@ -33,7 +37,7 @@ pub(crate) struct Inner {
     /// the CSRF check.
     pub public_origin: String,
     /// `gateway.trusted_proxies`, for resolving the client IP.
-    pub trusted_proxies: TrustedProxies,
+    pub trusted_proxies: Arc<TrustedProxies>,
     /// Per-client-IP bucket shared by the login endpoints.
     pub login_limiter: RateLimiter,
 }
@@ -50,5 +54,26 @@ impl Deref for AppState {
 
     fn deref(&self) -> &Inner {
         &self.0
+    }
+}
+
+/// For [`crate::extract::CurrentUser`].
+impl FromRef<AppState> for AuthClient {
+    fn from_ref(state: &AppState) -> Self {
+        state.auth.clone()
+    }
+}
+
+/// For the session credential ([`crate::extract::credential`]).
+impl FromRef<AppState> for Arc<CookieFactory> {
+    fn from_ref(state: &AppState) -> Self {
+        state.cookies.clone()
+    }
+}
+
+/// For [`crate::client_ip::ClientIp`].
+impl FromRef<AppState> for Arc<TrustedProxies> {
+    fn from_ref(state: &AppState) -> Self {
+        state.trusted_proxies.clone()
     }
 }

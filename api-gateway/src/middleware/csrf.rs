@@ -12,8 +12,8 @@
 //!   too (login CSRF), but tolerates requests with neither header: browsers
 //!   always send `Origin` on such a POST, and non-browser clients send none.
 
+use crate::credential::{CredentialKind, credential_from};
 use crate::error::ApiError;
-use crate::extract::{CredentialKind, credential};
 use crate::state::AppState;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, header};
@@ -89,7 +89,7 @@ pub(crate) async fn enforce(
     next: Next,
 ) -> Response {
     let headers = request.headers();
-    let authority = match credential(&state, headers) {
+    let authority = match credential_from(&state.cookies, headers) {
         Ok(Some(c)) if c.kind == CredentialKind::Bearer => Authority::Bearer,
         Ok(Some(_)) => Authority::Cookie,
         // Two session cookies: the request is refused later; until then it

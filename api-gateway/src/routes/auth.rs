@@ -3,7 +3,7 @@
 //! (`POST /auth/session`), `/auth/me`, `/auth/providers`, logout.
 
 use super::{Identity, SessionView, UserView, client_info, done};
-use crate::auth_client::ProviderToken;
+use crate::auth_client::{AuthCallError, AuthFailure, ProviderToken};
 use crate::client_ip::ClientIp;
 use crate::cookies;
 use crate::error::ApiError;
@@ -172,6 +172,7 @@ async fn complete(
             client: Some(client_info(headers, ip)),
         })
         .await
+        .map_err(ApiError::from)
 }
 
 /// Sets the session cookie for a new session. Max-Age runs to the session's
@@ -304,8 +305,12 @@ pub(crate) async fn logout(
             .await
         {
             Ok(()) => {}
-            Err(e) if matches!(e.status, StatusCode::UNAUTHORIZED | StatusCode::NOT_FOUND) => {}
-            Err(e) => return Err(e),
+            // Already ended, or never ours: the cookie is cleared anyway.
+            Err(AuthCallError {
+                failure: AuthFailure::Unauthenticated(_) | AuthFailure::NotFound,
+                ..
+            }) => {}
+            Err(e) => return Err(e.into()),
         }
     }
     Ok(cleared(&state, &headers))

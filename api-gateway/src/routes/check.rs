@@ -11,6 +11,6 @@ use axum::response::{IntoResponse, Response};
 /// Any method: proxies differ in what they send.
 pub(crate) async fn check(user: CurrentUser) -> Response {
     let mut response = StatusCode::OK.into_response();
-    add_identity_headers(response.headers_mut(), &user);
+    add_identity_headers(response.headers_mut(), user.identity());
     response
 }

@@ -12,7 +12,7 @@ use crate::business;
 use crate::client_headers;
 use crate::client_ip::ClientIp;
 use crate::error::ApiError;
-use crate::extract::{credential, lookup};
+use crate::extract::{CurrentUser, credential, lookup};
 use crate::middleware::request_metrics::RouteLabel;
 use crate::policy::{Decision, evaluate, resolve};
 use crate::proxy::ForwardContext;
@@ -178,11 +178,11 @@ async fn serve(
         Some(Target::Upstream(url)) => {
             let ctx = ForwardContext {
                 cookies: &state.cookies,
-                user: user.as_deref(),
+                user: user.as_deref().map(CurrentUser::identity),
                 client_ip,
                 public_url: &state.gateway.public_url,
             };
-            state.proxy.forward(url, request, ctx).await
+            Ok(state.proxy.forward(url, request, ctx).await?)
         }
         None => Err(ApiError::internal("route without target")),
     }

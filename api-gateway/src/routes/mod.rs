@@ -6,6 +6,7 @@ pub(crate) mod auth;
 pub(crate) mod check;
 pub(crate) mod configured;
 pub(crate) mod health;
+pub(crate) mod index;
 pub(crate) mod sessions;
 
 use crate::error::wants_html;
