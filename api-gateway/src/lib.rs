@@ -171,24 +171,26 @@ fn apps(config: &Config) -> Result<(Router, Router), StartError> {
     let table = Arc::new(RouteTable::build(&config.routes, &state)?);
 
     let auth_routes = Router::new()
-        .route("/auth/providers", get(routes::auth::providers))
+        .route("/auth/providers", get(routes::auth::views::providers))
         .route(
             "/auth/login/{provider}",
-            get(routes::auth::login).layer(limit_logins()),
+            get(routes::auth::code_flow::login).layer(limit_logins()),
         )
         .route(
             "/auth/callback/{provider}",
-            get(routes::auth::callback).layer(limit_callbacks),
+            get(routes::auth::code_flow::callback).layer(limit_callbacks),
         )
         .route(
             "/auth/session",
-            post(routes::auth::token_login)
-                .layer(DefaultBodyLimit::max(routes::auth::TOKEN_LOGIN_MAX_BODY))
+            post(routes::auth::token_login::token_login)
+                .layer(DefaultBodyLimit::max(
+                    routes::auth::token_login::TOKEN_LOGIN_MAX_BODY,
+                ))
                 .layer(limit_logins()),
         )
-        .route("/auth/me", get(routes::auth::me))
-        .route("/auth/logout", post(routes::auth::logout))
-        .route("/auth/logout/all", post(routes::auth::logout_all))
+        .route("/auth/me", get(routes::auth::views::me))
+        .route("/auth/logout", post(routes::auth::logout::logout))
+        .route("/auth/logout/all", post(routes::auth::logout::logout_all))
         .route("/auth/sessions", get(routes::sessions::list))
         .route("/auth/sessions/{id}", delete(routes::sessions::delete))
         .route(
@@ -196,8 +198,8 @@ fn apps(config: &Config) -> Result<(Router, Router), StartError> {
             post(routes::sessions::revoke_form),
         )
         .route("/auth/check", any(routes::check::check))
-        .route("/auth", any(routes::auth::not_found))
-        .route("/auth/{*rest}", any(routes::auth::not_found));
+        .route("/auth", any(routes::auth::views::not_found))
+        .route("/auth/{*rest}", any(routes::auth::views::not_found));
 
     let request_timeout = state.gateway.request_timeout;
     let max_body = state.gateway.max_request_body_bytes;

@@ -8,13 +8,16 @@
 //! and takes a token only when it does not complete a login: a completing
 //! callback needs a flow that a charged `/auth/login` began (flows are
 //! single use), while failed callbacks (guessed codes, replayed or forged
-//! state) each cost a token like any other attempt.
+//! state) each cost a token like any other attempt. A callback completed a
+//! login when its handler marked the response with
+//! [`LoginCompleted`], not when it merely looks like a success.
 
 use crate::client_ip::ClientIp;
 use crate::error::ApiError;
+use crate::rate_limit::RateLimiter;
+use crate::routes::auth::LoginCompleted;
 use crate::state::AppState;
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::net::IpAddr;
@@ -46,11 +49,16 @@ pub(crate) async fn callback(
         return refuse(ip, wait.as_secs_ceil());
     }
     let response = next.run(request).await;
-    // The callback answers 303 only when it set a session.
-    if response.status() != StatusCode::SEE_OTHER {
-        state.login_limiter.charge(ip, Instant::now());
-    }
+    charge_unless_completed(&state.login_limiter, ip, &response);
     response
+}
+
+/// Charges `ip` for a callback unless its handler marked the response
+/// [`LoginCompleted`] (it set a session).
+fn charge_unless_completed(limiter: &RateLimiter, ip: IpAddr, response: &Response) {
+    if response.extensions().get::<LoginCompleted>().is_none() {
+        limiter.charge(ip, Instant::now());
+    }
 }
 
 fn client_ip(state: &AppState, request: &Request) -> Option<IpAddr> {
@@ -66,4 +74,31 @@ fn refuse(ip: IpAddr, retry_after_secs: u64) -> Response {
     ApiError::rate_limited(retry_after_secs)
         .with_internal(format!("login rate limit for {ip}"))
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::StatusCode;
+
+    #[test]
+    fn a_callback_is_free_only_when_marked_as_a_completed_login() {
+        let ip: IpAddr = "198.51.100.7".parse().unwrap();
+        let limiter = RateLimiter::new(1, 1, 16);
+        // A redirect that completed no login (whatever its status) costs a
+        // token: past the burst, the next callback is refused.
+        let redirect = StatusCode::SEE_OTHER.into_response();
+        for _ in 0..3 {
+            charge_unless_completed(&limiter, ip, &redirect);
+        }
+        assert!(limiter.peek(ip, Instant::now()).is_err());
+
+        let other: IpAddr = "198.51.100.8".parse().unwrap();
+        let mut completed = StatusCode::SEE_OTHER.into_response();
+        completed.extensions_mut().insert(LoginCompleted);
+        for _ in 0..3 {
+            charge_unless_completed(&limiter, other, &completed);
+        }
+        assert!(limiter.peek(other, Instant::now()).is_ok());
+    }
 }
