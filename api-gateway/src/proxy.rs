@@ -27,6 +27,7 @@ use axum::body::Body;
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use axum::http::{Request, Response, Uri, Version};
 use common::token::SessionToken;
+use cookie::Cookie;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -220,25 +221,32 @@ pub(crate) fn sanitize_request_headers(headers: &mut HeaderMap, cookies: &Cookie
     if bearer(headers).is_some_and(|t| SessionToken::parse(t).is_ok()) {
         headers.remove(header::AUTHORIZATION);
     }
-    let kept: Vec<String> = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .map(str::trim)
-        .filter(|pair| !pair.is_empty())
-        .filter(|pair| {
-            let name = pair.split('=').next().unwrap_or("").trim();
-            !cookies.is_own(name)
-        })
-        .map(str::to_owned)
-        .collect();
+    let kept = forwarded_cookies(headers, cookies);
     headers.remove(header::COOKIE);
     if !kept.is_empty()
         && let Ok(value) = HeaderValue::from_str(&kept.join("; "))
     {
         headers.insert(header::COOKIE, value);
     }
+}
+
+/// The `name=value` pairs of every `Cookie` header that the upstream may
+/// see: all but ours. Parsed by the `cookie` crate, as `cookies.rs` reads
+/// them, so the proxy and the session lookup agree on where one cookie
+/// ends. A piece that is not a cookie pair (RFC 6265 4.2.1: no `=`, or an
+/// empty name) is dropped: it cannot be attributed to a name, so it is not
+/// passed on to an upstream that might parse it more leniently.
+fn forwarded_cookies(headers: &HeaderMap, cookies: &CookieFactory) -> Vec<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .filter(|cookie| !cookies.is_own(cookie.name()))
+        // As sent: `value()` keeps quotes and percent-escapes.
+        .map(|cookie| format!("{}={}", cookie.name(), cookie.value()))
+        .collect()
 }
 
 /// Our own forwarding headers, from what we saw ourselves.
@@ -385,6 +393,27 @@ mod tests {
         sanitize_request_headers(&mut h, &cookies());
         let left: Vec<_> = h.keys().map(|k| k.as_str()).collect();
         assert_eq!(left, vec!["x_custom"]);
+    }
+
+    #[test]
+    fn several_cookies_lose_ours_and_the_malformed_piece() {
+        let mut h = HeaderMap::new();
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_static(
+                "a=1;  portcullis=SECRET ;garbage; =nameless; b=\"q v\"; ; c=x%20y",
+            ),
+        );
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_static("portcullis_flow=F;d=; e=2=3"),
+        );
+        sanitize_request_headers(&mut h, &cookies());
+        assert_eq!(h.get_all(header::COOKIE).iter().count(), 1);
+        assert_eq!(
+            h.get(header::COOKIE).unwrap(),
+            "a=1; b=\"q v\"; c=x%20y; d=; e=2=3"
+        );
     }
 
     #[test]
