@@ -1,28 +1,16 @@
 //! Server-rendered HTML, as pure functions of what they show: the start
 //! page at `/` (served by [`crate::routes::index`]) and error pages
 //! (rendered by `error.rs`). No JavaScript: links start logins, plain forms
-//! log out and revoke sessions. Every value that goes into HTML passes
-//! through [`escape`].
+//! log out and revoke sessions.
+//!
+//! Written with `maud`: every value spliced into a page is escaped by
+//! construction, and only the fixed style sheet is inserted unescaped
+//! (`PreEscaped`). The CSP (`middleware/security_headers.rs`) allows that
+//! inline style and no script.
 
 use axum::http::StatusCode;
 use common::proto::{Provider, Session, User};
-use std::fmt::Write as _;
-
-/// Escapes text for HTML element content and quoted attribute values.
-pub(crate) fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#x27;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 /// Percent-encodes a path segment (ids go into form actions and links).
 fn path_segment(text: &str) -> String {
@@ -35,75 +23,80 @@ border:1px solid #888;border-radius:.3rem;background:#f4f4f4;color:#222;text-dec
 font-size:1rem;cursor:pointer}table{border-collapse:collapse;width:100%}td,th{text-align:left;\
 padding:.3rem;border-bottom:1px solid #ddd;font-size:.9rem}form{display:inline}.muted{color:#666}";
 
-fn layout(title: &str, body: &str) -> String {
-    format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-<title>{}</title><style>{STYLE}</style></head><body>{body}</body></html>",
-        escape(title)
-    )
+fn layout(title: &str, body: Markup) -> String {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) }
+                style { (PreEscaped(STYLE)) }
+            }
+            body { (body) }
+        }
+    }
+    .into_string()
 }
 
 /// A readable error page for browser navigations.
 pub(crate) fn error_page(status: StatusCode, code: &str, message: &str) -> String {
-    let body = format!(
-        "<h1>{} {}</h1><p>{}</p><p class=\"muted\">Error code: <code>{}</code></p>\
-<p><a class=\"button\" href=\"/\">Back to the start page</a></p>",
-        status.as_u16(),
-        escape(status.canonical_reason().unwrap_or("Error")),
-        escape(message),
-        escape(code)
-    );
-    layout("Error", &body)
+    layout(
+        "Error",
+        html! {
+            h1 { (status.as_u16()) " " (status.canonical_reason().unwrap_or("Error")) }
+            p { (message) }
+            p.muted { "Error code: " code { (code) } }
+            p { a.button href="/" { "Back to the start page" } }
+        },
+    )
 }
 
-fn providers_html(providers: &[Provider]) -> String {
-    if providers.is_empty() {
-        return "<p>No identity providers are configured.</p>".to_owned();
+fn providers_html(providers: &[Provider]) -> Markup {
+    html! {
+        @if providers.is_empty() {
+            p { "No identity providers are configured." }
+        } @else {
+            p { "Sign in with:" }
+            ul {
+                @for p in providers {
+                    li {
+                        a.button href={ "/auth/login/" (path_segment(&p.id)) } { (p.name) }
+                    }
+                }
+            }
+        }
     }
-    let mut out = String::from("<p>Sign in with:</p><ul>");
-    for p in providers {
-        let _ = write!(
-            out,
-            "<li><a class=\"button\" href=\"/auth/login/{}\">{}</a></li>",
-            escape(&path_segment(&p.id)),
-            escape(&p.name)
-        );
-    }
-    out.push_str("</ul>");
-    out
 }
 
 fn time(ts: Option<&prost_types::Timestamp>) -> String {
     ts.map(|t| t.to_string()).unwrap_or_default()
 }
 
-fn sessions_html(sessions: &[Session], current_id: &str) -> String {
-    let mut out = String::from(
-        "<h2>Your sessions</h2><table><tr><th>Started</th><th>Last seen</th>\
-<th>Browser</th><th>IP</th><th></th></tr>",
-    );
-    for s in sessions {
-        let action = if s.id == current_id {
-            "<strong>this session</strong>".to_owned()
-        } else {
-            format!(
-                "<form method=\"post\" action=\"/auth/sessions/{}/revoke\">\
-<button type=\"submit\">Revoke</button></form>",
-                escape(&path_segment(&s.id))
-            )
-        };
-        let _ = write!(
-            out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{action}</td></tr>",
-            escape(&time(s.created_at.as_ref())),
-            escape(&time(s.last_seen_at.as_ref())),
-            escape(&s.user_agent),
-            escape(&s.client_ip),
-        );
+fn sessions_html(sessions: &[Session], current_id: &str) -> Markup {
+    html! {
+        h2 { "Your sessions" }
+        table {
+            tr { th { "Started" } th { "Last seen" } th { "Browser" } th { "IP" } th {} }
+            @for s in sessions {
+                tr {
+                    td { (time(s.created_at.as_ref())) }
+                    td { (time(s.last_seen_at.as_ref())) }
+                    td { (s.user_agent) }
+                    td { (s.client_ip) }
+                    td {
+                        @if s.id == current_id {
+                            strong { "this session" }
+                        } @else {
+                            form method="post" action={ "/auth/sessions/" (path_segment(&s.id)) "/revoke" } {
+                                button type="submit" { "Revoke" }
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
-    out.push_str("</table>");
-    out
 }
 
 /// The start page of a logged-in user: who they are, the logout forms and
@@ -113,42 +106,46 @@ pub(crate) fn signed_in_page(
     sessions: &[Session],
     current_session_id: &str,
 ) -> String {
-    let mut body = String::from("<h1>Portcullis</h1>");
-    let u = user;
-    let name = if u.name.is_empty() { &u.email } else { &u.name };
-    let _ = write!(
-        body,
-        "<p>Signed in as <strong>{}</strong> {} via <code>{}</code>.</p>",
-        escape(name),
-        if u.email.is_empty() {
-            String::new()
-        } else {
-            format!("&lt;{}&gt;", escape(&u.email))
+    let name = if user.name.is_empty() {
+        &user.email
+    } else {
+        &user.name
+    };
+    layout(
+        "Portcullis",
+        html! {
+            h1 { "Portcullis" }
+            p {
+                "Signed in as " strong { (name) } " "
+                @if !user.email.is_empty() { "<" (user.email) ">" }
+                " via " code { (user.provider_id) } "."
+            }
+            @if !user.roles.is_empty() {
+                p.muted { "Roles: " (user.roles.join(", ")) }
+            }
+            p {
+                form method="post" action="/auth/logout" {
+                    button type="submit" { "Log out" }
+                }
+                " "
+                form method="post" action="/auth/logout/all" {
+                    button type="submit" { "Log out everywhere" }
+                }
+            }
+            (sessions_html(sessions, current_session_id))
         },
-        escape(&u.provider_id)
-    );
-    if !u.roles.is_empty() {
-        let _ = write!(
-            body,
-            "<p class=\"muted\">Roles: {}</p>",
-            escape(&u.roles.join(", "))
-        );
-    }
-    body.push_str(
-        "<p><form method=\"post\" action=\"/auth/logout\">\
-<button type=\"submit\">Log out</button></form> \
-<form method=\"post\" action=\"/auth/logout/all\">\
-<button type=\"submit\">Log out everywhere</button></form></p>",
-    );
-    body.push_str(&sessions_html(sessions, current_session_id));
-    layout("Portcullis", &body)
+    )
 }
 
 /// The start page of an anonymous visitor: one button per provider.
 pub(crate) fn sign_in_page(providers: &[Provider]) -> String {
-    let mut body = String::from("<h1>Portcullis</h1>");
-    body.push_str(&providers_html(providers));
-    layout("Portcullis", &body)
+    layout(
+        "Portcullis",
+        html! {
+            h1 { "Portcullis" }
+            (providers_html(providers))
+        },
+    )
 }
 
 #[cfg(test)]
@@ -157,10 +154,48 @@ mod tests {
 
     #[test]
     fn escapes_markup_and_quotes() {
-        assert_eq!(
-            escape("<script>alert('x')</script> & \"y\""),
-            "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; &quot;y&quot;"
+        let html = error_page(
+            StatusCode::BAD_REQUEST,
+            "c",
+            "<script>alert('x')</script> & \"y\"",
         );
+        assert!(
+            html.contains("&lt;script&gt;alert('x')&lt;/script&gt; &amp; &quot;y&quot;"),
+            "{html}"
+        );
+        assert!(!html.contains("<script>"), "{html}");
+        // Inside an attribute value, a quote cannot end the attribute.
+        let html = providers_html(&[Provider {
+            id: "x".into(),
+            name: "\" onclick=\"alert(1)".into(),
+            kind: "oidc".into(),
+        }])
+        .into_string();
+        assert!(!html.contains("\" onclick"), "{html}");
+    }
+
+    #[test]
+    fn the_signed_in_page_shows_the_user_and_escapes_them() {
+        let user = User {
+            name: "<b>Bob</b>".into(),
+            email: "bob@example.com".into(),
+            provider_id: "dev".into(),
+            roles: vec!["admin".into()],
+            ..User::default()
+        };
+        let session = Session {
+            id: "s1".into(),
+            ..Session::default()
+        };
+        let html = signed_in_page(&user, &[session], "s1");
+        assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
+        assert!(html.contains("&lt;b&gt;Bob&lt;/b&gt;"), "{html}");
+        assert!(html.contains("&lt;bob@example.com&gt;"), "{html}");
+        assert!(html.contains("action=\"/auth/logout\""), "{html}");
+        assert!(html.contains("action=\"/auth/logout/all\""), "{html}");
+        assert!(html.contains("this session"), "{html}");
+        assert!(html.contains("Roles: admin"), "{html}");
+        assert!(!html.contains("<script"), "{html}");
     }
 
     #[test]
@@ -169,7 +204,8 @@ mod tests {
             id: "a\"b".into(),
             name: "<b>Evil</b>".into(),
             kind: "oidc".into(),
-        }]);
+        }])
+        .into_string();
         assert!(!html.contains("<b>Evil"), "{html}");
         assert!(html.contains("/auth/login/a%22b"), "{html}");
     }
@@ -183,7 +219,8 @@ mod tests {
                 ..Session::default()
             }],
             "other",
-        );
+        )
+        .into_string();
         assert!(!html.contains("<img"), "{html}");
         assert!(html.contains("/auth/sessions/s1/revoke"));
     }

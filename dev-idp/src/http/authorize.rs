@@ -4,12 +4,13 @@
 //! back with a code, the state and the issuer (RFC 9207).
 
 use super::Shared;
-use super::pages::{error_page, escape, page};
+use super::pages::{error_page, page};
 use crate::grants::CodeRequest;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use maud::html;
 use serde::Deserialize;
 use url::{Host, Url};
 
@@ -208,42 +209,31 @@ fn consent_page(provider: &Shared, params: &AuthorizeParams) -> Response {
         ("code_challenge", &params.code_challenge),
         ("code_challenge_method", &params.code_challenge_method),
     ];
-    let hidden: String = carried
-        .iter()
-        .filter_map(|(name, value)| {
-            value.as_deref().map(|v| {
-                format!(
-                    r#"<input type="hidden" name="{name}" value="{}">"#,
-                    escape(v)
-                )
-            })
-        })
-        .collect();
-    let buttons: String = provider
-        .users
-        .iter()
-        .map(|u| {
-            format!(
-                r#"<button type="submit" name="login_hint" value="{login}">{name} &lt;{email}&gt;{unverified}</button>"#,
-                login = escape(&u.login),
-                name = escape(&u.name),
-                email = escape(&u.email),
-                unverified = if u.email_verified { "" } else { " — e-mail not verified" },
-            )
-        })
-        .collect();
-    let client = escape(params.client_id.as_deref().unwrap_or_default());
-    let scope = escape(params.scope.as_deref().unwrap_or_default());
-    let action = escape(&format!("{}/authorize", provider.base_path));
+    let action = format!("{}/authorize", provider.base_path);
     page(
         StatusCode::OK,
         "Sign in",
-        &format!(
-            r#"<p><code>{client}</code> asks to sign you in (scope <code>{scope}</code>). Pick a development user:</p>
-<form method="get" action="{action}">{hidden}
-{buttons}
-<button type="submit" name="deny" value="1">Deny</button>
-</form>"#
-        ),
+        html! {
+            p {
+                code { (params.client_id.as_deref().unwrap_or_default()) }
+                " asks to sign you in (scope "
+                code { (params.scope.as_deref().unwrap_or_default()) }
+                "). Pick a development user:"
+            }
+            form method="get" action=(action) {
+                @for (name, value) in carried {
+                    @if let Some(value) = value {
+                        input type="hidden" name=(name) value=(value);
+                    }
+                }
+                @for u in &provider.users {
+                    button type="submit" name="login_hint" value=(u.login) {
+                        (u.name) " <" (u.email) ">"
+                        @if !u.email_verified { " — e-mail not verified" }
+                    }
+                }
+                button type="submit" name="deny" value="1" { "Deny" }
+            }
+        },
     )
 }
