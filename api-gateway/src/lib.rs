@@ -3,66 +3,96 @@
 //! proxy; every identity question goes to auth-service over gRPC.
 //!
 //! [`run`] takes an already-bound listener and a shutdown future (as
-//! mini-redis does), so tests start it on port 0 and stop it cleanly.
-//! Everything else is private: `main.rs` and the end-to-end tests (which
-//! start the binary) need nothing more.
+//! mini-redis does), so tests start it on port 0 and stop it cleanly;
+//! [`run_with_metrics`] adds the metrics listener. They and [`StartError`]
+//! are the crate's whole public surface: `main.rs` needs nothing more, and
+//! the end-to-end tests start the binary. Every module is private.
 //!
 //! # A request's path through the code
 //!
 //! In the order a request meets them (file names under `src/`):
 //!
-//! 1. **Accept loop**, `server.rs`: takes one of `max_connections` slots and
-//!    one of the client IP's `max_connections_per_ip` slots (`conn_limit.rs`;
-//!    over the cap the connection is closed at once), does the TLS handshake
-//!    when the gateway terminates TLS (`tls.rs`), and hands the connection to
+//! 1. **Start-up**, `main.rs`: loads the configuration, binds the public
+//!    listener (and `metrics_listen`), then calls [`run_with_metrics`],
+//!    which loads the TLS certificate (`tls.rs`) and builds the
+//!    application in `apps` below: the shared state (`state.rs`: the
+//!    auth-service client `auth_client.rs`, the upstream client `proxy.rs`,
+//!    the cookie factory `cookies.rs`, the trusted proxies, the login
+//!    limiter `rate_limit.rs`, the metrics `metrics.rs`) and the configured
+//!    `[[routes]]` (`routes/configured.rs`).
+//! 2. **Listener and connection limits**, `server.rs`: the accept loop takes
+//!    one of `max_connections` slots and one of the peer IP's
+//!    `max_connections_per_ip` slots (`conn_limit.rs`; trusted proxies are
+//!    exempt; over the cap the connection is closed at once), does the TLS
+//!    handshake when the gateway terminates TLS, and hands the connection to
 //!    hyper with `header_read_timeout`. Each request gets the TCP peer as
-//!    `ConnectInfo` and is counted by the idle tracker (`conn_idle.rs`), which
-//!    closes connections idle past `header_read_timeout` (before the first
-//!    request) or `keep_alive_timeout`. `/metrics` (`metrics.rs`) has its
-//!    own listener (`metrics_listen`), and is on the public one only with
-//!    `public_metrics`.
-//! 2. **Layers**, built in [`app`], outermost first: `Cookie` and
-//!    `Authorization` marked sensitive; the trace span (method and path only,
-//!    never the query); `Set-Cookie` marked sensitive; request counts
+//!    `ConnectInfo` and is counted by the idle tracker (`conn_idle.rs`),
+//!    which closes connections idle past `header_read_timeout` (before the
+//!    first request) or `keep_alive_timeout`. `/metrics` has its own
+//!    listener, and is on the public one only with `public_metrics`.
+//! 3. **Layers**, built in `apps`, outermost first: `Cookie` and
+//!    `Authorization` marked sensitive; the trace span (method and path
+//!    only, never the query); `Set-Cookie` marked sensitive; request counts
 //!    (`middleware/request_metrics.rs`); security headers
-//!    (`middleware/security_headers.rs`); error rendering
-//!    (`error.rs`, `render_errors`); the Host framing check
-//!    (`middleware/framing.rs` over `framing.rs`, RFC 9112 §3.2); the request
-//!    timeout (408); the body cap (413); the CSRF origin check
-//!    (`middleware/csrf.rs`).
-//! 3. **Routing**, the axum `Router` in [`app`]: `/` (`pages.rs`), `/healthz`
-//!    and `/readyz` (`routes/health.rs`), and `/auth/*` (`routes/auth.rs`,
-//!    `routes/sessions.rs`, `routes/check.rs`). The login endpoints
-//!    (`/auth/login/{provider}`, `/auth/callback/{provider}`,
-//!    `POST /auth/session`) pass the per-client-IP login limit first
+//!    (`middleware/security_headers.rs`); error rendering (`error.rs`,
+//!    `render_errors`); the Host framing check (`middleware/framing.rs`
+//!    over `framing.rs`, RFC 9112 §3.2); the request timeout (408); the
+//!    body cap (413); the CSRF origin check (`middleware/csrf.rs`, which
+//!    reads the session credential with `credential.rs`).
+//! 4. **Client IP**, `client_ip.rs`: the TCP peer or, behind a
+//!    `gateway.trusted_proxies` entry, the address that proxy saw. Read by
+//!    the login rate limit, the login handlers (session metadata) and the
+//!    proxy (`X-Forwarded-For`).
+//! 5. **Routing**, the axum `Router` in `apps`: `/` (`routes/index.rs`,
+//!    drawn by the pure renderer `pages.rs`), `/healthz` and `/readyz`
+//!    (`routes/health.rs`), and `/auth/*`, cut by flow: the code flow
+//!    (`routes/auth/code_flow.rs`: `/auth/login/{provider}`,
+//!    `/auth/callback/{provider}`, which sends the browser back only to a
+//!    path `return_to.rs` accepts), the token login
+//!    (`routes/auth/token_login.rs`: `POST /auth/session`), logout
+//!    (`routes/auth/logout.rs`), the read-only views
+//!    (`routes/auth/views.rs`), session lists and revocation
+//!    (`routes/sessions.rs`) and forward auth (`routes/check.rs`). The login
+//!    endpoints pass the per-client-IP login limit first
 //!    (`middleware/rate_limit.rs` over `rate_limit.rs`: `429` with
-//!    `Retry-After`; a login is charged once, when it begins). Everything
-//!    else falls through to `routes/configured.rs` (`dispatch`).
-//! 4. **Policy**, for configured `[[routes]]`, in `dispatch`: header names
-//!    with `_` are refused (`client_headers.rs`), the path is put in its one
-//!    canonical form or refused (`request_path.rs`), the route is found on
-//!    that path (`policy.rs`, `resolve`: longest prefix, whole segments), the
-//!    caller is looked up and the route's policy applied (`policy.rs`,
+//!    `Retry-After`); a login is charged when it begins, and a callback
+//!    only when its handler did not mark the response `LoginCompleted`
+//!    (`routes/auth/mod.rs`). Everything else falls through to
+//!    `routes/configured.rs` (`dispatch`).
+//! 6. **Extractors**: the session credential (cookie or `Bearer`,
+//!    `credential.rs`) and `CurrentUser` (`extract.rs`), asked of
+//!    auth-service (`auth_client.rs`) at most once per request and cached in
+//!    its extensions; `ClientIp` (`client_ip.rs`). Each takes only its part
+//!    of the state (`AuthClient`, the cookie factory, the trusted proxies)
+//!    through axum's `FromRef`, implemented for `AppState` in `state.rs`.
+//! 7. **Policy**, for configured `[[routes]]`, in `dispatch`: header names
+//!    with `_` are refused (`client_headers.rs`), the path is put in its
+//!    one canonical form or refused (`request_path.rs`), the route is found
+//!    on that path (`policy.rs`, `resolve`: longest prefix, whole segments),
+//!    the caller is looked up and the route's policy applied (`policy.rs`,
 //!    `evaluate`: 401 without a login, 403 when no allow-list admits them).
-//! 5. **Extractors**, `extract.rs` and `client_ip.rs`: the session credential
-//!    (cookie or `Bearer`) and `CurrentUser`, asked of auth-service
-//!    (`auth_client.rs`) at most once per request and cached in its
-//!    extensions; `ClientIp`, the TCP peer or, behind a
-//!    `gateway.trusted_proxies` entry, the address that proxy saw. The
-//!    gateway's own handlers take the same extractors; shared state is
-//!    `state.rs`.
-//! 6. **Handlers or proxy**: a gateway route's handler in `routes/`, a
-//!    built-in `{ handler = "..." }` target in `business/`, or an
-//!    `{ upstream = "..." }` target forwarded by `proxy.rs`, which reads the
-//!    body whole up to the cap first (`request_body.rs`), strips what a
-//!    client may not send (`client_headers.rs`) and adds the identity and
-//!    forwarding headers. Cookies are set and removed only through
-//!    `cookies.rs`.
-//! 7. **Error mapping**, `error.rs`: every failure on the way is an
-//!    `ApiError` (auth-service's gRPC status is mapped once, fail closed),
-//!    answered as JSON `{"error","message"}`; on the way back out through
-//!    the layers, `render_errors` turns it into an HTML page (`pages.rs`) for
-//!    a browser navigation and logs its internal cause.
+//! 8. **Handler or proxy**: a built-in `{ handler = "..." }` target in
+//!    `business/`, or an `{ upstream = "..." }` target forwarded by
+//!    `proxy.rs`, which takes the caller as plain values
+//!    (`UpstreamIdentity`), reads the body whole up to the cap first
+//!    (`request_body.rs`), strips what a client may not send
+//!    (`client_headers.rs`) and our cookies and session bearer token, and
+//!    adds the identity and forwarding headers. Cookies are set and removed
+//!    only through `cookies.rs`.
+//! 9. **Errors**, on the way back out: each leaf fails with its own type
+//!    (`AuthCallError { call, failure }` from `auth_client.rs`, where the
+//!    gRPC status is classified once; `ProxyError`; `BodyError`;
+//!    `PathError`; `RouteError`; `UnderscoreHeader`; `AmbiguousCookie`) and
+//!    callers branch on those enums. `error.rs` turns each into the one
+//!    HTTP answer type, `ApiError`, with one `From` impl per leaf (fail
+//!    closed), answered as JSON `{"error","message"}`; `render_errors`
+//!    logs its internal cause and, for a browser navigation, renders it as
+//!    an HTML page (`pages.rs`).
+//!
+//! The modules form no cycle: leaves (`auth_client.rs`, `proxy.rs`,
+//! `request_body.rs`, `credential.rs`, `cookies.rs`, `pages.rs`, ...) know
+//! nothing of `error.rs`, the extractors or the state; `error.rs` knows the
+//! leaves; extractors, middleware and handlers know `error.rs`.
 
 mod auth_client;
 mod business;
@@ -133,12 +163,8 @@ pub enum StartError {
     Io(#[from] std::io::Error),
 }
 
-/// Builds the whole HTTP application (routes and middleware) for `config`.
-pub fn app(config: &Config) -> Result<Router, StartError> {
-    apps(config).map(|(public, _metrics)| public)
-}
-
-/// The public application and the metrics-only one, sharing one registry.
+/// The whole HTTP application (routes and middleware) for `config`, and the
+/// metrics-only one, sharing one registry.
 fn apps(config: &Config) -> Result<(Router, Router), StartError> {
     let gateway = config.gateway.clone();
     let metrics = Arc::new(Metrics::default());

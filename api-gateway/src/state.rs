@@ -57,21 +57,21 @@ impl Deref for AppState {
     }
 }
 
-/// For [`crate::extract::CurrentUser`].
+/// For `CurrentUser` (`extract.rs`).
 impl FromRef<AppState> for AuthClient {
     fn from_ref(state: &AppState) -> Self {
         state.auth.clone()
     }
 }
 
-/// For the session credential ([`crate::extract::credential`]).
+/// For the session credential (`extract.rs`, `credential`).
 impl FromRef<AppState> for Arc<CookieFactory> {
     fn from_ref(state: &AppState) -> Self {
         state.cookies.clone()
     }
 }
 
-/// For [`crate::client_ip::ClientIp`].
+/// For `ClientIp` (`client_ip.rs`).
 impl FromRef<AppState> for Arc<TrustedProxies> {
     fn from_ref(state: &AppState) -> Self {
         state.trusted_proxies.clone()
