@@ -57,7 +57,8 @@
 //!    (`middleware/rate_limit.rs` over `rate_limit.rs`: `429` with
 //!    `Retry-After`); a login is charged when it begins, and a callback
 //!    only when its handler did not mark the response `LoginCompleted`
-//!    (`routes/auth/mod.rs`). Everything else falls through to
+//!    (set by `routes/auth/mod.rs` when a session starts). Everything else
+//!    falls through to
 //!    `routes/configured.rs` (`dispatch`).
 //! 6. **Extractors**: the session credential (cookie or `Bearer`,
 //!    `credential.rs`) and `CurrentUser` (`extract.rs`), asked of

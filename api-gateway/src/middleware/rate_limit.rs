@@ -15,13 +15,20 @@
 use crate::client_ip::ClientIp;
 use crate::error::ApiError;
 use crate::rate_limit::RateLimiter;
-use crate::routes::auth::LoginCompleted;
 use crate::state::AppState;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::net::IpAddr;
 use std::time::Instant;
+
+/// A response extension set by the handlers that complete a login (a new
+/// session, its cookie set: `routes/auth/mod.rs`). Read here rather than
+/// guessing success from a status code. Defined by the middleware that
+/// reads it, as `RouteLabel` is, so handlers depend on middleware and never
+/// the other way round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LoginCompleted;
 
 /// The middleware for endpoints that begin a login.
 pub(crate) async fn login(State(state): State<AppState>, request: Request, next: Next) -> Response {

@@ -9,8 +9,9 @@
 //!   `/auth/me`, and unknown `/auth/*` paths.
 //!
 //! What the two login flows share lives here: starting the session (its
-//! cookie) and the [`LoginCompleted`] mark. Where a browser may be sent
-//! back to after a login is [`crate::return_to`].
+//! cookie, and the [`LoginCompleted`] mark the login rate limiter reads).
+//! Where a browser may be sent back to after a login is
+//! [`crate::return_to`].
 
 pub(crate) mod code_flow;
 pub(crate) mod logout;
@@ -18,17 +19,11 @@ pub(crate) mod token_login;
 pub(crate) mod views;
 
 use crate::cookies;
+use crate::middleware::rate_limit::LoginCompleted;
 use crate::state::AppState;
 use axum::response::Response;
 use common::proto::LoginResponse;
 use std::time::Duration;
-
-/// A response extension set by the handlers that complete a login (a new
-/// session, its cookie set). The login rate limiter reads it rather than
-/// guessing success from a status code
-/// ([`crate::middleware::rate_limit`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct LoginCompleted;
 
 /// Ends a successful login: sets the session cookie on `response` and marks
 /// it [`LoginCompleted`]. Max-Age runs to the session's absolute end,
