@@ -58,8 +58,7 @@
 //!    `Retry-After`); a login is charged when it begins, and a callback
 //!    only when its handler did not mark the response `LoginCompleted`
 //!    (set by `routes/auth/mod.rs` when a session starts). Everything else
-//!    falls through to
-//!    `routes/configured.rs` (`dispatch`).
+//!    falls through to `routes/configured.rs` (`dispatch`).
 //! 6. **Extractors**: the session credential (cookie or `Bearer`,
 //!    `credential.rs`) and `CurrentUser` (`extract.rs`), asked of
 //!    auth-service (`auth_client.rs`) at most once per request and cached in

@@ -152,6 +152,16 @@ pub(crate) fn sign_in_page(providers: &[Provider]) -> String {
 mod tests {
     use super::*;
 
+    /// The provider list with one provider.
+    fn providers_of(id: &str, name: &str) -> String {
+        let provider = Provider {
+            id: id.into(),
+            name: name.into(),
+            kind: "oidc".into(),
+        };
+        providers_html(&[provider]).into_string()
+    }
+
     #[test]
     fn escapes_markup_and_quotes() {
         let html = error_page(
@@ -165,12 +175,7 @@ mod tests {
         );
         assert!(!html.contains("<script>"), "{html}");
         // Inside an attribute value, a quote cannot end the attribute.
-        let html = providers_html(&[Provider {
-            id: "x".into(),
-            name: "\" onclick=\"alert(1)".into(),
-            kind: "oidc".into(),
-        }])
-        .into_string();
+        let html = providers_of("x", "\" onclick=\"alert(1)");
         assert!(!html.contains("\" onclick"), "{html}");
     }
 
@@ -200,12 +205,7 @@ mod tests {
 
     #[test]
     fn provider_names_and_ids_are_escaped() {
-        let html = providers_html(&[Provider {
-            id: "a\"b".into(),
-            name: "<b>Evil</b>".into(),
-            kind: "oidc".into(),
-        }])
-        .into_string();
+        let html = providers_of("a\"b", "<b>Evil</b>");
         assert!(!html.contains("<b>Evil"), "{html}");
         assert!(html.contains("/auth/login/a%22b"), "{html}");
     }
