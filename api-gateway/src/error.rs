@@ -1,5 +1,12 @@
-//! `ApiError`: every failure the gateway answers with, and the one place
-//! where auth-service's gRPC status codes become HTTP statuses.
+//! `ApiError`: every failure the gateway answers with, built at the edge.
+//!
+//! Each leaf module fails with its own error type and knows nothing of HTTP:
+//! `AuthCallError` (`auth_client.rs`, the gRPC status already classified),
+//! `ProxyError` (`proxy.rs`), `BodyError` (`request_body.rs`), `PathError`
+//! (`request_path.rs`), `RouteError` (`policy.rs`), `UnderscoreHeader`
+//! (`client_headers.rs`) and `AmbiguousCookie` (`cookies.rs`). Each has one
+//! `From` impl here, the one place its variants become an HTTP status, a
+//! code and a message (linkerd's `app/core/src/errors.rs` does the same).
 //!
 //! An error renders as JSON `{"error": "<code>", "message": "<text>"}`. The
 //! [`render_errors`] middleware turns it into a readable HTML page when the
