@@ -46,9 +46,7 @@ impl CurrentUser {
     pub(crate) fn has_role(&self, role: &str) -> bool {
         self.user.roles.iter().any(|r| r == role)
     }
-}
 
-impl CurrentUser {
     /// The identity the proxy and `/auth/check` pass on in `X-Auth-*`
     /// headers.
     pub(crate) fn identity(&self) -> UpstreamIdentity<'_> {
