@@ -341,6 +341,7 @@ async fn assert_refused(stack: &TestStack, case: &Case, flow: Flow, user: &str) 
 /// Logs in through `flow` as `user`, expects it to work and returns the
 /// session token.
 async fn assert_accepted(stack: &TestStack, flow: Flow, user: &str, what: &str) -> String {
+    let seen = stack.audit_events().len();
     let response = attempt(stack, flow, user).await;
     let Some(cookie) = set_cookie(&response, &stack.session_cookie).map(str::to_owned) else {
         panic!(
@@ -350,6 +351,13 @@ async fn assert_accepted(stack: &TestStack, flow: Flow, user: &str, what: &str) 
         );
     };
     assert!(matches!(response.status().as_u16(), 200 | 303), "{what}");
+    // The login's own audit line is written asynchronously; wait for it, so
+    // the next case's count of new lines starts after it.
+    let logged = new_audit_events(stack, seen).await;
+    assert!(
+        logged.iter().any(|e| e["event"] == "login"),
+        "{what}: no login audit line in {logged:?}"
+    );
     cookie_value(&cookie).to_owned()
 }
 
