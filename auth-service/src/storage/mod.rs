@@ -2,8 +2,10 @@
 //!
 //! The traits speak only domain records, so the two backends (sled,
 //! embedded, one node; Redis, shared by several auth-service replicas) slot
-//! in without touching the domain or the gRPC layer. Secrets are never stored: sessions are keyed by the SHA-256 of
-//! their token and flows by the SHA-256 of their `state`.
+//! in without touching the domain or the gRPC layer. Secrets are never
+//! stored: sessions are keyed by the SHA-256 of their token and flows by the
+//! SHA-256 of their `state`. Both stores keep records as the same JSON
+//! ([`encode`], [`decode`]).
 //!
 //! Durability contract: creating a session and every method that revokes
 //! (deletes) one return only after the change is on disk, so an acknowledged
@@ -43,6 +45,19 @@ pub enum StorageError {
     /// call may be retried and was not acknowledged.
     #[error("store unavailable: {0}")]
     Unavailable(String),
+}
+
+/// A record as its stored JSON bytes.
+fn encode<T: Serialize>(value: &T, what: &'static str) -> Result<Vec<u8>, StorageError> {
+    serde_json::to_vec(value).map_err(|_| StorageError::Corrupt(what))
+}
+
+/// A record from its stored JSON bytes; `what` names the table for the error.
+fn decode<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    what: &'static str,
+) -> Result<T, StorageError> {
+    serde_json::from_slice(bytes).map_err(|_| StorageError::Corrupt(what))
 }
 
 /// A user, keyed by the provider's `(issuer, subject)`.

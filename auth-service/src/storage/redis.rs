@@ -29,6 +29,7 @@
 
 use super::{
     FlowRecord, FlowStore, SessionRecord, SessionStore, StorageError, UserRecord, UserStore,
+    decode, encode,
 };
 use crate::domain::clock::UnixTime;
 use crate::revocation_feed::{Revocation, RevocationFeed};
@@ -39,7 +40,6 @@ use redis::aio::MultiplexedConnection;
 use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServerType};
 use redis::{AsyncConnectionConfig, Client, FromRedisValue, IntoConnectionInfo, RedisError};
 use secrecy::ExposeSecret;
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -323,14 +323,6 @@ fn unhex(text: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
-fn encode<T: Serialize>(value: &T, what: &'static str) -> Result<String, StorageError> {
-    serde_json::to_string(value).map_err(|_| StorageError::Corrupt(what))
-}
-
-fn decode<T: DeserializeOwned>(text: &str, what: &'static str) -> Result<T, StorageError> {
-    serde_json::from_str(text).map_err(|_| StorageError::Corrupt(what))
-}
-
 /// Unix seconds as the milliseconds `PXAT` takes.
 fn millis(t: UnixTime) -> i64 {
     t.saturating_mul(1000)
@@ -432,8 +424,8 @@ impl RedisStore {
         key: String,
         what: &'static str,
     ) -> Result<Option<T>, StorageError> {
-        let text: Option<String> = self.reads.query(redis::cmd("GET").arg(key)).await?;
-        text.map(|t| decode(&t, what)).transpose()
+        let bytes: Option<Vec<u8>> = self.reads.query(redis::cmd("GET").arg(key)).await?;
+        bytes.map(|b| decode(&b, what)).transpose()
     }
 }
 
@@ -718,7 +710,7 @@ impl SessionStore for RedisStore {
     async fn delete_session(&self, id: &str) -> Result<Option<SessionRecord>, StorageError> {
         let script = &self.revoke_session;
         let (key, prefix) = (&self.keys.session_id(id), &self.keys.prefix);
-        let record: Option<String> = self
+        let record: Option<Vec<u8>> = self
             .durable(|mut c| async move {
                 script
                     .key(key)
@@ -766,13 +758,13 @@ impl SessionStore for RedisStore {
         }
         let mut out = Vec::new();
         if !session_keys.is_empty() {
-            let records: Vec<Option<String>> = self
+            let records: Vec<Option<Vec<u8>>> = self
                 .reads
                 .query(redis::cmd("MGET").arg(&session_keys))
                 .await?;
             for (id, record) in live_ids.into_iter().zip(records) {
                 match record {
-                    Some(text) => out.push(decode(&text, "sessions")?),
+                    Some(bytes) => out.push(decode(&bytes, "sessions")?),
                     // Idle-expired: its pointer outlives it.
                     None => gone.push(id.clone()),
                 }
@@ -854,11 +846,11 @@ impl FlowStore for RedisStore {
 
     async fn take_flow(&self, state_hash: &SecretHash) -> Result<Option<FlowRecord>, StorageError> {
         // GETDEL: two replicas can never both consume one `state`.
-        let text: Option<String> = self
+        let bytes: Option<Vec<u8>> = self
             .reads
             .query(redis::cmd("GETDEL").arg(self.keys.flow(&state_hash.0)))
             .await?;
-        text.map(|t| decode(&t, "flows")).transpose()
+        bytes.map(|b| decode(&b, "flows")).transpose()
     }
 
     /// Nothing to do: every flow key carries its own TTL.

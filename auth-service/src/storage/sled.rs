@@ -12,13 +12,12 @@
 use super::group_commit::GroupCommit;
 use super::{
     FlowRecord, FlowStore, SessionRecord, SessionStore, StorageError, UserRecord, UserStore,
+    decode, encode,
 };
 use crate::domain::clock::UnixTime;
 use crate::revocation_feed::{Revocation, RevocationFeed};
 use async_trait::async_trait;
 use common::token::SecretHash;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use std::path::Path;
@@ -54,14 +53,6 @@ impl From<sled::Error> for StorageError {
     fn from(e: sled::Error) -> Self {
         StorageError::Backend(e.to_string())
     }
-}
-
-fn encode<T: Serialize>(value: &T, tree: &'static str) -> Result<Vec<u8>, StorageError> {
-    serde_json::to_vec(value).map_err(|_| StorageError::Corrupt(tree))
-}
-
-fn decode<T: DeserializeOwned>(bytes: &[u8], tree: &'static str) -> Result<T, StorageError> {
-    serde_json::from_slice(bytes).map_err(|_| StorageError::Corrupt(tree))
 }
 
 fn pair_key(a: &str, b: &str) -> Vec<u8> {
