@@ -5,17 +5,23 @@
 //! routes are path templates or configured prefixes, never raw paths; calls
 //! are RPC names; errors are gRPC code names.
 
+use crate::auth_client::SessionCache;
 use axum::Router;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::collector::Collector;
 use prometheus_client::encoding::text::encode;
-use prometheus_client::metrics::counter::Counter;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+use session_cache::FeedState;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// Upper bounds of the latency buckets, in seconds.
@@ -53,8 +59,9 @@ pub(crate) struct Metrics {
     auth_errors: Family<CallErrorLabels, Counter>,
 }
 
-impl Default for Metrics {
-    fn default() -> Self {
+impl Metrics {
+    /// The registry, with the session cache's figures when there is one.
+    pub(crate) fn new(session_cache: Option<Arc<SessionCache>>) -> Self {
         let requests = Family::<RequestLabels, Counter>::default();
         let auth_latency =
             Family::<CallLabels, Histogram>::new_with_constructor(|| Histogram::new(BUCKETS));
@@ -75,6 +82,9 @@ impl Default for Metrics {
             "Failed calls to auth-service, by gRPC code",
             auth_errors.clone(),
         );
+        if let Some(cache) = session_cache {
+            registry.register_collector(Box::new(SessionCacheFigures(cache)));
+        }
         Self {
             registry,
             requests,
@@ -82,9 +92,6 @@ impl Default for Metrics {
             auth_errors,
         }
     }
-}
-
-impl Metrics {
     /// Counts one answered HTTP request.
     pub(crate) fn record_request(&self, route: &str, status: u16) {
         self.requests
@@ -132,6 +139,77 @@ impl Metrics {
     }
 }
 
+/// The session cache's own counters, read at each scrape: hits, misses,
+/// flushes, entries held, and where it stands with its feed.
+struct SessionCacheFigures(Arc<SessionCache>);
+
+impl std::fmt::Debug for SessionCacheFigures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionCacheFigures")
+            .field("state", &self.0.state())
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FeedStateLabels {
+    state: &'static str,
+}
+
+impl Collector for SessionCacheFigures {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let stats = self.0.stats();
+        for (name, help, value) in [
+            (
+                "session_cache_hits",
+                "Validations answered from the session cache",
+                &stats.hits,
+            ),
+            (
+                "session_cache_misses",
+                "Validations that went to auth-service (the feed not healthy included)",
+                &stats.misses,
+            ),
+            (
+                "session_cache_flushes",
+                "Times the whole session cache was dropped (feed lost, stalled or reset)",
+                &stats.flushes,
+            ),
+        ] {
+            let counter = ConstCounter::new(value.load(Ordering::Relaxed));
+            counter.encode(encoder.encode_descriptor(
+                name,
+                help,
+                None,
+                counter.metric_type(),
+            )?)?;
+        }
+        let entries = ConstGauge::new(i64::try_from(self.0.entry_count()).unwrap_or(i64::MAX));
+        entries.encode(encoder.encode_descriptor(
+            "session_cache_entries",
+            "Validations held in the session cache",
+            None,
+            entries.metric_type(),
+        )?)?;
+        let current = self.0.state();
+        let mut family = encoder.encode_descriptor(
+            "session_cache_feed_state",
+            "1 for the revocation feed state the session cache is in (only on serves hits)",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (state, name) in [
+            (FeedState::Off, "off"),
+            (FeedState::Syncing, "syncing"),
+            (FeedState::On, "on"),
+        ] {
+            ConstGauge::new(i64::from(state == current))
+                .encode(family.encode_family(&FeedStateLabels { state: name })?)?;
+        }
+        Ok(())
+    }
+}
+
 /// The application of the `metrics_listen` listener: `GET /metrics` and
 /// nothing else (404), so the only thing that port reveals is the metrics.
 pub(crate) fn router(metrics: Arc<Metrics>) -> Router {
@@ -144,7 +222,7 @@ mod tests {
 
     #[test]
     fn renders_counters_and_histograms() {
-        let m = Metrics::default();
+        let m = Metrics::new(None);
         m.record_request("/auth/me", 200);
         m.record_request("/auth/me", 200);
         m.record_request("a\"b", 401);
@@ -176,6 +254,50 @@ mod tests {
             text.contains(
                 "portcullis_gateway_auth_call_errors_total{method=\"ValidateSession\",code=\"Unavailable\"} 1"
             ),
+            "{text}"
+        );
+        assert!(text.ends_with("# EOF\n"), "{text}");
+    }
+
+    #[test]
+    fn session_cache_figures_are_read_at_each_scrape() {
+        let cache = Arc::new(SessionCache::new(10, Duration::from_secs(30)).unwrap());
+        let m = Metrics::new(Some(cache.clone()));
+        let text = m.render();
+        assert!(
+            text.contains("portcullis_gateway_session_cache_feed_state{state=\"off\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("portcullis_gateway_session_cache_misses_total 0"),
+            "{text}"
+        );
+        assert!(cache.get(&[0; 32]).is_none());
+        cache.stream_opened();
+        cache.synced();
+        let text = m.render();
+        assert!(
+            text.contains("portcullis_gateway_session_cache_misses_total 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("portcullis_gateway_session_cache_flushes_total 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("portcullis_gateway_session_cache_feed_state{state=\"on\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("portcullis_gateway_session_cache_feed_state{state=\"off\"} 0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("portcullis_gateway_session_cache_entries 0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("portcullis_gateway_session_cache_hits_total 0"),
             "{text}"
         );
         assert!(text.ends_with("# EOF\n"), "{text}");

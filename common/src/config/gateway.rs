@@ -1,6 +1,7 @@
 //! The `[gateway]` section and the `[[routes]]` array.
 
 use super::auth_service::{Pem, check_pem_file};
+use super::session_cache::SessionCacheConfig;
 use super::{ConfigError, is_https_or_loopback_http};
 use crate::telemetry::LogFormat;
 use secrecy::SecretString;
@@ -132,6 +133,8 @@ pub struct GatewayConfig {
     /// `trusted_proxies`, parsed at load time.
     #[serde(skip)]
     pub trusted_proxy_blocks: Vec<CidrBlock>,
+    /// The `[gateway.session_cache]` table.
+    pub session_cache: SessionCacheConfig,
 }
 
 /// One `trusted_proxies` entry: an address and a prefix length that fits
@@ -206,6 +209,7 @@ impl Default for GatewayConfig {
             trusted_proxies: Vec::new(),
             allow_underscore_headers: false,
             trusted_proxy_blocks: Vec::new(),
+            session_cache: SessionCacheConfig::default(),
         }
     }
 }
@@ -311,6 +315,7 @@ impl GatewayConfig {
                 "must be at least 1",
             ));
         }
+        self.session_cache.check()?;
         if self.login_rate_limit_burst == 0 {
             return Err(ConfigError::invalid(
                 "gateway.login_rate_limit_burst",

@@ -14,12 +14,14 @@ mod gateway;
 mod providers;
 mod redis;
 mod rules;
+mod session_cache;
 
 pub use auth_service::{AuthServiceConfig, StoreKind};
 pub use gateway::{GatewayConfig, RouteConfig, RoutePolicy, RouteTarget};
 pub use providers::{ProviderConfig, ProviderKind, TokenEndpointAuth};
 pub use redis::RedisConfig;
 pub use rules::{is_https_or_loopback_http, is_valid_provider_id};
+pub use session_cache::{SESSION_CACHE_MAX_TTL, SessionCacheConfig};
 
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
