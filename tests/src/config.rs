@@ -1,6 +1,7 @@
 //! The services' configuration files in tests, written into the stack's
 //! temporary directory, and the TLS fixtures they name.
 
+use crate::auth_config::{AuthConfig, DEV_CLIENT_ID};
 use crate::stack::StackOptions;
 use std::path::{Path, PathBuf};
 
@@ -25,8 +26,9 @@ fn grpc_fixture(name: &str) -> String {
 }
 
 /// Writes `dir/auth.toml`: auth-service on `listen`, its store in
-/// `dir/data`, the development provider at `idp_url` (also as a Google-kind
-/// provider), with the service token and mutual TLS as `options` say.
+/// `dir/data`, JSON logs (read back by [`crate::TestStack::audit_events`]),
+/// the development provider at `idp_url` (also as a Google-kind provider),
+/// with the service token and mutual TLS as `options` say.
 pub(crate) fn write_auth_config(
     dir: &Path,
     idp_url: &str,
@@ -49,41 +51,27 @@ pub(crate) fn write_auth_config(
     } else {
         String::new()
     };
-    std::fs::write(
-        &path,
-        format!(
+    let config = AuthConfig {
+        listen,
+        data_dir: &dir.join("data"),
+        issuer: idp_url,
+        settings: &format!("log_format = \"json\"\n{token}{grpc_tls}"),
+        rest: &format!(
             r#"
-[auth_service]
-listen = "{listen}"
-data_dir = "{data}"
-log_format = "json"
-{token}{grpc_tls}
-[auth_service.roles]
-admin = ["alice@example.com"]
-
-[[providers]]
-id = "dev"
-name = "Development provider"
-kind = "oidc"
-client_id = "portcullis-dev"
-token_endpoint_auth = "none"
-issuer = "{idp_url}"
-
 # The same provider as a Google-kind provider, so access tokens are
 # verified through its tokeninfo endpoint.
 [[providers]]
 id = "devgoogle"
 name = "Development provider (Google kind)"
 kind = "google"
-client_id = "portcullis-dev"
+client_id = "{DEV_CLIENT_ID}"
 token_endpoint_auth = "none"
 issuer = "{idp_url}"
 tokeninfo_endpoint = "{idp_url}/tokeninfo"
-"#,
-            data = dir.join("data").display()
+"#
         ),
-    )
-    .unwrap();
+    };
+    std::fs::write(&path, config.to_toml()).unwrap();
     path
 }
 

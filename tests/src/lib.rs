@@ -14,12 +14,14 @@
 //!
 //! The modules, in the order a stack comes up: `process` (the binaries as
 //! child processes), `idp` (the provider in process), `config` (their
-//! configuration files), `stack` ([`TestStack`] itself), `login` (logging
-//! in), `http` (clients, URLs, assertions on answers), `wait` (bounded
-//! polls); `watchdog` guards the stress tests.
+//! configuration files; `auth_config`, auth-service's, is shared with that
+//! crate's integration tests), `stack` ([`TestStack`] itself), `login`
+//! (logging in), `http` (clients, URLs, requests, assertions on answers),
+//! `wait` (bounded polls); `watchdog` guards the stress tests.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod auth_config;
 mod config;
 mod http;
 mod idp;

@@ -2,6 +2,7 @@
 //! whole, a session token for bearer requests, and the provider's own
 //! tokens as a front-end would obtain them.
 
+use crate::auth_config::DEV_CLIENT_ID;
 use crate::http::{bare_client, cookie_value, location, set_cookie};
 use crate::stack::TestStack;
 use base64::Engine;
@@ -79,7 +80,7 @@ impl TestStack {
             .get(format!("{}/authorize", self.idp_url))
             .query(&[
                 ("response_type", "code"),
-                ("client_id", "portcullis-dev"),
+                ("client_id", DEV_CLIENT_ID),
                 ("redirect_uri", redirect_uri),
                 ("scope", "openid email profile"),
                 ("state", "front-end-state"),
@@ -102,7 +103,7 @@ impl TestStack {
                 ("grant_type", "authorization_code"),
                 ("code", &code),
                 ("redirect_uri", redirect_uri),
-                ("client_id", "portcullis-dev"),
+                ("client_id", DEV_CLIENT_ID),
                 ("code_verifier", &verifier),
             ])
             .send()

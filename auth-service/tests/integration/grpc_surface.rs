@@ -73,7 +73,7 @@ async fn health_reflection_and_providers() {
         ids,
         vec![("dev", "oidc"), ("google", "google"), ("github", "github")]
     );
-    assert_eq!(providers[0].name, "Development");
+    assert_eq!(providers[0].name, auth_config::DEV_PROVIDER_NAME);
 }
 
 #[test]
