@@ -2,15 +2,14 @@
 //! and every way the callback must refuse to create a session.
 
 use portcullis_tests::{
-    PUBLIC_ORIGIN, StackOptions, TestStack, assert_redirect, bare_client, browser, cookie_value,
-    location, set_cookie,
+    PUBLIC_ORIGIN, StackOptions, TestStack, assert_redirect, cookie_value, location, set_cookie,
 };
 use serde_json::Value;
 
 #[tokio::test]
 async fn code_flow_sets_a_session_cookie_and_me_answers() {
     let stack = TestStack::start().await;
-    let client = browser();
+    let client = stack.browser();
 
     let login = client
         .get(stack.url("/auth/login/dev?return_to=/api/whoami"))
@@ -135,13 +134,13 @@ async fn open_redirects_in_return_to_end_at_root() {
         "http:evil.com",
         "/\u{3000}/evil.com",
     ] {
-        let client = browser();
+        let client = stack.browser();
         let callback = stack.authorize(&client, "bob", evil).await;
         let response = client.get(callback).send().await.unwrap();
         assert_eq!(response.status(), 303, "{evil:?}");
         assert_redirect(&response, "/");
     }
-    let client = browser();
+    let client = stack.browser();
     let callback = stack.authorize(&client, "bob", "/app/page?x=1").await;
     let response = client.get(callback).send().await.unwrap();
     assert_redirect(&response, "/app/page?x=1");
@@ -150,7 +149,7 @@ async fn open_redirects_in_return_to_end_at_root() {
 #[tokio::test]
 async fn tampered_state_creates_no_session() {
     let stack = TestStack::start().await;
-    let client = browser();
+    let client = stack.browser();
     let callback = stack.authorize(&client, "alice", "/").await;
     let mut url = url::Url::parse(&callback).unwrap();
     let pairs: Vec<(String, String)> = url
@@ -177,7 +176,7 @@ async fn tampered_state_creates_no_session() {
 #[tokio::test]
 async fn replayed_callback_creates_no_session() {
     let stack = TestStack::start().await;
-    let client = browser();
+    let client = stack.browser();
     let login = client
         .get(stack.url("/auth/login/dev"))
         .send()
@@ -194,7 +193,8 @@ async fn replayed_callback_creates_no_session() {
     assert_eq!(first.status(), 303);
 
     // The attacker replays the exact callback, with the flow cookie.
-    let replay = bare_client()
+    let replay = stack
+        .bare_client()
         .get(&callback)
         .header("cookie", format!("portcullis_flow={flow}"))
         .send()
@@ -204,7 +204,7 @@ async fn replayed_callback_creates_no_session() {
     assert!(set_cookie(&replay, "portcullis").is_none());
 
     // Without the flow cookie (another browser): refused before anything.
-    let stolen = bare_client().get(&callback).send().await.unwrap();
+    let stolen = stack.bare_client().get(&callback).send().await.unwrap();
     assert_eq!(stolen.status(), 400);
     let body: Value = stolen.json().await.unwrap();
     assert_eq!(body["error"], "flow_cookie_missing");
@@ -213,7 +213,7 @@ async fn replayed_callback_creates_no_session() {
 #[tokio::test]
 async fn provider_errors_and_unverified_users_get_no_session() {
     let stack = TestStack::start().await;
-    let client = browser();
+    let client = stack.browser();
     let _ = client
         .get(stack.url("/auth/login/dev"))
         .send()
@@ -242,7 +242,7 @@ async fn provider_errors_and_unverified_users_get_no_session() {
     assert!(html.contains("provider_error"), "{html}");
 
     // mallory's e-mail is not verified: the provider said who, but we refuse.
-    let client = browser();
+    let client = stack.browser();
     let callback = stack.authorize(&client, "mallory", "/").await;
     let response = client.get(callback).send().await.unwrap();
     assert_eq!(response.status(), 401);

@@ -13,15 +13,15 @@ async fn https_gateway_sends_hsts_and_secure_host_cookies() {
         ..StackOptions::default()
     })
     .await;
-    let client = stack.browser();
 
-    let health = client.get(stack.url("/healthz")).send().await.unwrap();
+    let health = stack.get("/healthz").await;
     assert_eq!(health.status(), 200);
     assert_eq!(
         health.headers()["strict-transport-security"],
         "max-age=31536000; includeSubDomains"
     );
 
+    let client = stack.browser();
     let login = client
         .get(stack.url("/auth/login/dev"))
         .send()
@@ -72,25 +72,12 @@ async fn the_gateway_authenticates_to_auth_service_with_the_service_token() {
     })
     .await;
     let token = stack.session_token("bob").await;
-    let client = stack.bare_client();
-    let me = client
-        .get(stack.url("/auth/me"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let me = stack.get_with_bearer("/auth/me", &token).await;
     assert_eq!(me.status(), 200);
-    assert_eq!(
-        client
-            .get(stack.url("/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(stack.get("/readyz").await.status(), 200);
 
     // A gateway without the token gets nothing out of auth-service.
+    let client = stack.bare_client();
     let rogue = stack.spawn_gateway("rogue.toml", false);
     let me = client
         .get(format!("{}/auth/me", rogue.addr))

@@ -1,5 +1,9 @@
 //! Talking HTTP to the stack: clients (browser-like with a cookie jar, or
-//! bare), the gateway's URLs, and assertions and readers on its answers.
+//! bare), the gateway's URLs, one-line requests for the shapes tests send
+//! most (zero2prod's `TestApp::post_*` style: anonymous, with the session
+//! cookie, with a bearer token, JSON), and assertions and readers on its
+//! answers. A request of another shape is built on [`TestStack::bare_client`]
+//! or [`TestStack::browser`] with [`TestStack::url`].
 
 use crate::config::fixture;
 use crate::stack::TestStack;
@@ -51,26 +55,6 @@ pub fn cookie_value(set_cookie: &str) -> &str {
         .unwrap_or("")
 }
 
-/// A browser-like client: cookie jar, no automatic redirects (tests follow
-/// them step by step).
-pub fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
-}
-
-/// A client without cookies, for bearer-token and header-level tests.
-pub fn bare_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
-}
-
 impl TestStack {
     fn client_builder(&self) -> reqwest::ClientBuilder {
         let mut builder = reqwest::Client::builder()
@@ -109,17 +93,83 @@ impl TestStack {
         }
     }
 
-    /// GETs `path` with `token` as a bearer credential and reads the JSON
-    /// answer, whatever its status.
-    pub async fn get_json(&self, path: &str, token: &str) -> serde_json::Value {
+    /// `GET path`, anonymous.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.bare_client().get(self.url(path)).send().await.unwrap()
+    }
+
+    /// `GET path` as a browser navigation (`Accept: text/html`), anonymous.
+    pub async fn get_html(&self, path: &str) -> reqwest::Response {
+        self.bare_client()
+            .get(self.url(path))
+            .header("accept", "text/html")
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `GET path` with `token` in the session cookie.
+    pub async fn get_with_session(&self, path: &str, token: &str) -> reqwest::Response {
+        self.bare_client()
+            .get(self.url(path))
+            .header("cookie", self.session_cookie_header(token))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `GET path` with `token` as a bearer credential.
+    pub async fn get_with_bearer(&self, path: &str, token: &str) -> reqwest::Response {
         self.bare_client()
             .get(self.url(path))
             .bearer_auth(token)
             .send()
             .await
             .unwrap()
+    }
+
+    /// GETs `path` with `token` as a bearer credential and reads the JSON
+    /// answer, whatever its status.
+    pub async fn get_json(&self, path: &str, token: &str) -> serde_json::Value {
+        self.get_with_bearer(path, token)
+            .await
             .json()
             .await
             .unwrap()
+    }
+
+    /// `POST path` with `body` as JSON, anonymous and without `Origin`, as
+    /// a non-browser client sends it.
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.bare_client()
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `POST path` without a body, with `token` in the session cookie and
+    /// `headers`: an `Origin` (ours or another), or none at all as a forged
+    /// cross-site form may send.
+    pub async fn post_with_session(
+        &self,
+        path: &str,
+        token: &str,
+        headers: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut request = self
+            .bare_client()
+            .post(self.url(path))
+            .header("cookie", self.session_cookie_header(token));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// A `Cookie` header value carrying `token` as the session cookie.
+    fn session_cookie_header(&self, token: &str) -> String {
+        format!("{}={token}", self.session_cookie)
     }
 }

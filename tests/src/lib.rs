@@ -31,7 +31,7 @@ mod stack;
 mod wait;
 pub mod watchdog;
 
-pub use http::{assert_redirect, bare_client, browser, cookie_value, location, set_cookie};
+pub use http::{assert_redirect, cookie_value, location, set_cookie};
 pub use idp::Provider;
 pub use process::{Proc, workspace_binary};
 pub use stack::{PUBLIC_ORIGIN, StackOptions, TestStack};

@@ -3,7 +3,7 @@
 //! tokens as a front-end would obtain them.
 
 use crate::auth_config::DEV_CLIENT_ID;
-use crate::http::{bare_client, cookie_value, location, set_cookie};
+use crate::http::{cookie_value, location, set_cookie};
 use crate::stack::TestStack;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -72,7 +72,7 @@ impl TestStack {
 
     /// The dev-idp's token response for `user`.
     async fn provider_tokens(&self, user: &str) -> serde_json::Value {
-        let client = bare_client();
+        let client = self.bare_client();
         let verifier = common::token::random_text::<32>().unwrap();
         let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
         let redirect_uri = "http://127.0.0.1/frontend-callback";
