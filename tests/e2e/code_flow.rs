@@ -11,11 +11,9 @@ async fn code_flow_sets_a_session_cookie_and_me_answers() {
     let stack = TestStack::start().await;
     let client = stack.browser();
 
-    let login = client
-        .get(stack.url("/auth/login/dev?return_to=/api/whoami"))
-        .send()
-        .await
-        .unwrap();
+    let login = stack
+        .get_in(&client, "/auth/login/dev?return_to=/api/whoami")
+        .await;
     assert_eq!(login.status(), 302);
     let flow = set_cookie(&login, "portcullis_flow").expect("flow cookie");
     for attr in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=600"] {
@@ -67,7 +65,7 @@ async fn code_flow_sets_a_session_cookie_and_me_answers() {
     let cleared = set_cookie(&callback, "portcullis_flow").expect("flow cookie cleared");
     assert!(cleared.contains("Max-Age=0"), "{cleared}");
 
-    let me = client.get(stack.url("/auth/me")).send().await.unwrap();
+    let me = stack.get_in(&client, "/auth/me").await;
     assert_eq!(me.status(), 200);
     assert_eq!(me.headers()["cache-control"], "no-store");
     let me: Value = me.json().await.unwrap();
@@ -86,14 +84,7 @@ async fn code_flow_sets_a_session_cookie_and_me_answers() {
         assert!(ts.ends_with('Z') && ts.contains('T'), "{field}: {ts}");
     }
 
-    let whoami: Value = client
-        .get(stack.url("/api/whoami"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let whoami = stack.get_json_in(&client, "/api/whoami").await;
     assert_eq!(whoami["user"]["id"], me["user"]["id"]);
 }
 
@@ -169,7 +160,7 @@ async fn tampered_state_creates_no_session() {
     assert!(set_cookie(&response, "portcullis").is_none());
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"], "state_unknown");
-    let me = client.get(stack.url("/auth/me")).send().await.unwrap();
+    let me = stack.get_in(&client, "/auth/me").await;
     assert_eq!(me.status(), 401);
 }
 
@@ -177,11 +168,7 @@ async fn tampered_state_creates_no_session() {
 async fn replayed_callback_creates_no_session() {
     let stack = TestStack::start().await;
     let client = stack.browser();
-    let login = client
-        .get(stack.url("/auth/login/dev"))
-        .send()
-        .await
-        .unwrap();
+    let login = stack.get_in(&client, "/auth/login/dev").await;
     let flow = cookie_value(set_cookie(&login, "portcullis_flow").unwrap()).to_owned();
     let consent = client
         .get(format!("{}&login_hint=alice", location(&login)))
@@ -214,11 +201,7 @@ async fn replayed_callback_creates_no_session() {
 async fn provider_errors_and_unverified_users_get_no_session() {
     let stack = TestStack::start().await;
     let client = stack.browser();
-    let _ = client
-        .get(stack.url("/auth/login/dev"))
-        .send()
-        .await
-        .unwrap();
+    let _ = stack.get_in(&client, "/auth/login/dev").await;
     let page = client
         .get(stack.url("/auth/callback/dev?error=access_denied&state=x"))
         .header("accept", "text/html")

@@ -29,26 +29,12 @@ async fn login_page_health_metrics_and_headers() {
 
     let client = stack.browser();
     stack.login_as(&client, "bob").await;
-    let html = client
-        .get(stack.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = stack.get_in(&client, "/").await.text().await.unwrap();
     assert!(html.contains("Bob Example"), "{html}");
     assert!(html.contains("action=\"/auth/logout\""), "{html}");
     assert!(html.contains("this session"), "{html}");
 
-    let providers: serde_json::Value = client
-        .get(stack.url("/auth/providers"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let providers = stack.get_json_in(&client, "/auth/providers").await;
     assert_eq!(
         providers[0],
         serde_json::json!({"id": "dev", "name": "Development provider", "kind": "oidc"})

@@ -112,14 +112,7 @@ async fn sessions_are_listed_and_revoked_by_id() {
     let client = stack.browser();
     stack.login_as(&client, "alice").await;
     let other = stack.session_token("alice").await;
-    let list: Value = client
-        .get(stack.url("/auth/sessions"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = stack.get_json_in(&client, "/auth/sessions").await;
     let target = list
         .as_array()
         .unwrap()

@@ -30,7 +30,7 @@ async fn id_token_is_exchanged_for_a_session() {
         "token echoed in the body"
     );
 
-    let me = client.get(stack.url("/auth/me")).send().await.unwrap();
+    let me = stack.get_in(&client, "/auth/me").await;
     assert_eq!(me.status(), 200);
 
     // Non-browser clients: the same token as a bearer credential.

@@ -1,9 +1,10 @@
 //! Talking HTTP to the stack: clients (browser-like with a cookie jar, or
 //! bare), the gateway's URLs, one-line requests for the shapes tests send
 //! most (zero2prod's `TestApp::post_*` style: anonymous, with the session
-//! cookie, with a bearer token, JSON), and assertions and readers on its
-//! answers. A request of another shape is built on [`TestStack::bare_client`]
-//! or [`TestStack::browser`] with [`TestStack::url`].
+//! cookie, with a bearer token, JSON, or in a browser's cookie jar), and
+//! assertions and readers on its answers. A request of another shape is
+//! built on [`TestStack::bare_client`] or [`TestStack::browser`] with
+//! [`TestStack::url`].
 
 use crate::config::fixture;
 use crate::stack::TestStack;
@@ -126,6 +127,17 @@ impl TestStack {
             .send()
             .await
             .unwrap()
+    }
+
+    /// `GET path` in `client`, a [`TestStack::browser`]: with the cookies
+    /// its jar holds.
+    pub async fn get_in(&self, client: &reqwest::Client, path: &str) -> reqwest::Response {
+        client.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// [`TestStack::get_in`], reading the JSON answer whatever its status.
+    pub async fn get_json_in(&self, client: &reqwest::Client, path: &str) -> serde_json::Value {
+        self.get_in(client, path).await.json().await.unwrap()
     }
 
     /// GETs `path` with `token` as a bearer credential and reads the JSON
