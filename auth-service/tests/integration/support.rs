@@ -76,8 +76,14 @@ pub(crate) async fn start_idp() -> DevIdp {
 
 /// The configuration every harness starts from: [`AuthConfig`] (the dev
 /// provider as `dev`) plus Google- and GitHub-kind providers on the same
-/// dev-idp, sessions of 7 days idle for at most 24 h; `extra` is appended.
-pub(crate) fn config_text(idp: &DevIdp, data_dir: &std::path::Path, extra: &str) -> String {
+/// dev-idp, sessions of 7 days idle for at most 24 h; `settings` are
+/// added to `[auth_service]`, `extra` is appended.
+pub(crate) fn config_text(
+    idp: &DevIdp,
+    data_dir: &std::path::Path,
+    settings: &str,
+    extra: &str,
+) -> String {
     let issuer = idp.issuer();
     let rest = format!(
         r#"
@@ -104,7 +110,7 @@ api_base_url = "{issuer}/github"
         listen: "127.0.0.1:0",
         data_dir,
         issuer: &issuer,
-        settings: "session_lifetime = \"7d\"\nsession_idle_timeout = \"24h\"\n",
+        settings: &format!("session_lifetime = \"7d\"\nsession_idle_timeout = \"24h\"\n{settings}"),
         rest: &rest,
     }
     .to_toml()
@@ -121,36 +127,32 @@ pub(crate) fn secrets(name: &str) -> Option<String> {
 
 impl Harness {
     pub(crate) async fn start() -> Self {
-        Self::start_with(|_| String::new()).await
+        Self::start_inner("", |_| String::new()).await
     }
 
     /// Starts with extra TOML, made from the provider's issuer, appended to
     /// the default configuration.
     pub(crate) async fn start_with(extra: impl FnOnce(&str) -> String) -> Self {
-        Self::start_inner(extra, |text| text).await
+        Self::start_inner("", extra).await
     }
 
-    /// Starts with the whole default configuration text rewritten by `edit`.
-    pub(crate) async fn start_config(edit: impl FnOnce(String) -> String) -> Self {
-        Self::start_inner(|_| String::new(), edit).await
+    /// Starts with `settings` (TOML lines) added to `[auth_service]`.
+    pub(crate) async fn start_with_settings(settings: &str) -> Self {
+        Self::start_inner(settings, |_| String::new()).await
     }
 
-    async fn start_inner(
-        extra: impl FnOnce(&str) -> String,
-        edit: impl FnOnce(String) -> String,
-    ) -> Self {
+    async fn start_inner(settings: &str, extra: impl FnOnce(&str) -> String) -> Self {
         let idp = start_idp().await;
         let dir = tempfile::tempdir().unwrap();
         let extra = extra(&idp.issuer());
-        let text = edit(config_text(&idp, &dir.path().join("data"), &extra));
+        let text = config_text(&idp, &dir.path().join("data"), settings, &extra);
         Self::launch(std::sync::Arc::new(idp), text, dir).await
     }
 
     /// An auth-service on the Redis store at `url`.
     pub(crate) async fn start_on_redis(url: &str) -> Self {
-        Self::start_config(|text| {
-            let text = text.replacen("[auth_service]\n", "[auth_service]\nstore = \"redis\"\n", 1);
-            format!("{text}\n[auth_service.redis]\nurl = \"{url}\"\n")
+        Self::start_inner("store = \"redis\"\n", |_| {
+            format!("\n[auth_service.redis]\nurl = \"{url}\"\n")
         })
         .await
     }
