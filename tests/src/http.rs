@@ -8,6 +8,7 @@
 
 use crate::config::fixture;
 use crate::stack::TestStack;
+use reqwest::Method;
 use std::time::Duration;
 
 /// Asserts a redirect (301/302/303/307/308) to exactly `location`.
@@ -96,43 +97,28 @@ impl TestStack {
 
     /// `GET path`, anonymous.
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.bare_client().get(self.url(path)).send().await.unwrap()
+        send(self.bare(Method::GET, path)).await
     }
 
     /// `GET path` as a browser navigation (`Accept: text/html`), anonymous.
     pub async fn get_html(&self, path: &str) -> reqwest::Response {
-        self.bare_client()
-            .get(self.url(path))
-            .header("accept", "text/html")
-            .send()
-            .await
-            .unwrap()
+        send(self.bare(Method::GET, path).header("accept", "text/html")).await
     }
 
     /// `GET path` with `token` in the session cookie.
     pub async fn get_with_session(&self, path: &str, token: &str) -> reqwest::Response {
-        self.bare_client()
-            .get(self.url(path))
-            .header("cookie", self.session_cookie_header(token))
-            .send()
-            .await
-            .unwrap()
+        send(self.with_session(Method::GET, path, token)).await
     }
 
     /// `GET path` with `token` as a bearer credential.
     pub async fn get_with_bearer(&self, path: &str, token: &str) -> reqwest::Response {
-        self.bare_client()
-            .get(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
+        send(self.bare(Method::GET, path).bearer_auth(token)).await
     }
 
     /// `GET path` in `client`, a [`TestStack::browser`]: with the cookies
     /// its jar holds.
     pub async fn get_in(&self, client: &reqwest::Client, path: &str) -> reqwest::Response {
-        client.get(self.url(path)).send().await.unwrap()
+        send(client.get(self.url(path))).await
     }
 
     /// [`TestStack::get_in`], reading the JSON answer whatever its status.
@@ -153,12 +139,7 @@ impl TestStack {
     /// `POST path` with `body` as JSON, anonymous and without `Origin`, as
     /// a non-browser client sends it.
     pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
-        self.bare_client()
-            .post(self.url(path))
-            .json(body)
-            .send()
-            .await
-            .unwrap()
+        send(self.bare(Method::POST, path).json(body)).await
     }
 
     /// `POST path` without a body, with `token` in the session cookie and
@@ -170,18 +151,26 @@ impl TestStack {
         token: &str,
         headers: &[(&str, &str)],
     ) -> reqwest::Response {
-        let mut request = self
-            .bare_client()
-            .post(self.url(path))
-            .header("cookie", self.session_cookie_header(token));
+        let mut request = self.with_session(Method::POST, path, token);
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        request.send().await.unwrap()
+        send(request).await
     }
 
-    /// A `Cookie` header value carrying `token` as the session cookie.
-    fn session_cookie_header(&self, token: &str) -> String {
-        format!("{}={token}", self.session_cookie)
+    /// `method path` on a fresh [`TestStack::bare_client`].
+    fn bare(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.bare_client().request(method, self.url(path))
     }
+
+    /// [`TestStack::bare`] carrying `token` in the session cookie.
+    fn with_session(&self, method: Method, path: &str, token: &str) -> reqwest::RequestBuilder {
+        self.bare(method, path)
+            .header("cookie", format!("{}={token}", self.session_cookie))
+    }
+}
+
+/// Sends `request`; a transport error fails the test.
+async fn send(request: reqwest::RequestBuilder) -> reqwest::Response {
+    request.send().await.unwrap()
 }
