@@ -35,10 +35,7 @@ fn mtls_lines() -> String {
 
 /// A harness whose auth-service has `lines` added to `[auth_service]`.
 async fn harness(lines: String) -> Harness {
-    Harness::start_config(move |text| {
-        text.replace("[auth_service]\n", &format!("[auth_service]\n{lines}"))
-    })
-    .await
+    Harness::start_with_settings(&lines).await
 }
 
 /// A client trusting the fixture CA, presenting `identity` (cert, key).
@@ -192,13 +189,15 @@ async fn a_key_that_does_not_match_the_certificate_is_a_startup_error() {
     let dir = tempfile::tempdir().unwrap();
     // Both files are PEM of the right kind, so the configuration loads;
     // rustls finds that the key is the client's, not the server's.
-    let text = config_text(&idp, &dir.path().join("data"), "").replace(
-        "[auth_service]\n",
+    let text = config_text(
+        &idp,
+        &dir.path().join("data"),
         &format!(
-            "[auth_service]\ntls_cert = {:?}\ntls_key = {:?}\n",
+            "tls_cert = {:?}\ntls_key = {:?}\n",
             fixture("server.pem"),
             fixture("client.key")
         ),
+        "",
     );
     let config = Config::from_toml(&text, &secrets).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
