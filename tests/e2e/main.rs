@@ -15,6 +15,7 @@ mod provider_conformance;
 mod proxy;
 mod raw_upstream;
 mod resilience;
+mod session_cache;
 mod sessions;
 mod token_flow;
 mod transport;
