@@ -155,9 +155,6 @@ pub enum StartError {
     /// The TLS certificate or key could not be loaded.
     #[error("gateway.tls_cert / gateway.tls_key: {0}")]
     Tls(String),
-    /// `gateway.trusted_proxies` could not be turned into networks.
-    #[error("{0}")]
-    TrustedProxies(String),
     /// The listener failed.
     #[error("listener: {0}")]
     Io(#[from] std::io::Error),
@@ -173,8 +170,7 @@ fn apps(config: &Config) -> Result<(Router, Router), StartError> {
     let proxy = Proxy::new(gateway.upstream_timeout, gateway.max_request_body_bytes)
         .map_err(StartError::Proxy)?;
     let public_origin = gateway.public_url.origin().ascii_serialization();
-    let trusted_proxies =
-        client_ip::TrustedProxies::from_config(&gateway).map_err(StartError::TrustedProxies)?;
+    let trusted_proxies = client_ip::TrustedProxies::from_config(&gateway);
     let login_limiter = rate_limit::RateLimiter::new(
         gateway.login_rate_limit_per_minute,
         gateway.login_rate_limit_burst,
