@@ -25,7 +25,7 @@ pub use gateway::GatewayConfig;
 pub use providers::{ProviderConfig, ProviderKind, TokenEndpointAuth};
 pub use redis::RedisConfig;
 pub use routes::{AllowList, Policy, RouteConfig, RouteTarget};
-pub use rules::{is_https_or_loopback_http, is_valid_provider_id};
+pub use rules::{is_https_or_loopback_http, is_loopback_host, is_valid_provider_id};
 
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
