@@ -15,7 +15,7 @@ pub mod storage;
 mod store_watchdog;
 mod sweeper;
 
-use common::config::{AuthServiceConfig, Config, StoreKind};
+use common::config::{AuthServiceConfig, Config, StoreConfig};
 use common::error_chain::error_chain;
 use common::proto::auth_service_server::AuthServiceServer;
 use domain::Auth;
@@ -68,9 +68,9 @@ impl Default for Deps {
 
 /// Opens the configured store. Blocking work runs off the runtime.
 pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
-    match config.auth_service.store {
-        StoreKind::Sled => {
-            let dir = config.auth_service.data_dir.clone();
+    match &config.auth_service.store {
+        StoreConfig::Sled { data_dir } => {
+            let dir = data_dir.clone();
             let path = dir.display().to_string();
             let opened = tokio::task::spawn_blocking(move || SledStore::open(&dir))
                 .await
@@ -84,13 +84,7 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
             })?;
             Ok(Arc::new(store))
         }
-        StoreKind::Redis => {
-            let Some(redis) = &config.auth_service.redis else {
-                return Err(StartError::Store {
-                    path: "[auth_service.redis]".into(),
-                    reason: "missing".into(),
-                });
-            };
+        StoreConfig::Redis(redis) => {
             // Named by section, not URL: a URL may carry a password.
             let store = RedisStore::open(redis)
                 .await

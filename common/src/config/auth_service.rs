@@ -14,10 +14,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Which store holds users, sessions and flow state.
+/// `store = ...` as written: which store holds users, sessions and flow
+/// state.
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
-pub enum StoreKind {
+enum StoreKind {
     /// Embedded sled database in `data_dir` (one node).
     #[default]
     Sled,
@@ -106,12 +107,8 @@ pub(super) struct AuthServiceSection {
 pub struct AuthServiceConfig {
     /// `listen`.
     pub listen: SocketAddr,
-    /// `store`.
-    pub store: StoreKind,
-    /// `data_dir`.
-    pub data_dir: PathBuf,
-    /// `[auth_service.redis]`, parsed; set exactly when `store` is `redis`.
-    pub redis: Option<RedisConfig>,
+    /// `store`, with the settings of that store.
+    pub store: StoreConfig,
     /// `session_lifetime`.
     pub session_lifetime: Duration,
     /// `session_idle_timeout`, at most `session_lifetime`.
@@ -143,11 +140,26 @@ pub struct AuthServiceConfig {
     pub grpc_reflection: bool,
 }
 
+/// Which store holds users, sessions and flow state, and its settings.
+#[derive(Debug, Clone)]
+pub enum StoreConfig {
+    /// `store = "sled"`: the embedded database in `data_dir`.
+    Sled {
+        /// `data_dir`.
+        data_dir: PathBuf,
+    },
+    /// `store = "redis"`: the `[auth_service.redis]` server.
+    Redis(RedisConfig),
+}
+
 /// The defaults of [`AuthServiceSection`], with nothing to load.
 impl Default for AuthServiceConfig {
     fn default() -> Self {
         let section = AuthServiceSection::default();
-        section.into_config(None, None, None, None)
+        let store = StoreConfig::Sled {
+            data_dir: section.data_dir.clone(),
+        };
+        section.into_config(store, None, None, None)
     }
 }
 
@@ -184,8 +196,8 @@ impl AuthServiceSection {
             None => None,
         };
         let (tls, client_ca) = self.load_tls()?;
-        let redis = match (self.store, self.redis.take()) {
-            (StoreKind::Redis, Some(redis)) => Some(redis.parse(env)?),
+        let store = match (self.store, self.redis.take()) {
+            (StoreKind::Redis, Some(redis)) => StoreConfig::Redis(redis.parse(env)?),
             (StoreKind::Redis, None) => {
                 return Err(ConfigError::invalid(
                     key("redis"),
@@ -198,7 +210,9 @@ impl AuthServiceSection {
                     "set store = \"redis\" to use it (the store is sled)",
                 ));
             }
-            (StoreKind::Sled, None) => None,
+            (StoreKind::Sled, None) => StoreConfig::Sled {
+                data_dir: self.data_dir.clone(),
+            },
         };
         if !self.listen.ip().is_loopback()
             && service_token.is_none()
@@ -280,7 +294,7 @@ impl AuthServiceSection {
                 *email = email.to_ascii_lowercase();
             }
         }
-        Ok(self.into_config(redis, service_token, tls, client_ca))
+        Ok(self.into_config(store, service_token, tls, client_ca))
     }
 
     /// `tls_cert`/`tls_key` come as a pair, `client_ca` only with them (a
@@ -307,16 +321,14 @@ impl AuthServiceSection {
 
     fn into_config(
         self,
-        redis: Option<RedisConfig>,
+        store: StoreConfig,
         service_token: Option<SecretString>,
         tls: Option<Identity>,
         client_ca: Option<CaCertificates>,
     ) -> AuthServiceConfig {
         AuthServiceConfig {
             listen: self.listen,
-            store: self.store,
-            data_dir: self.data_dir,
-            redis,
+            store,
             session_lifetime: self.session_lifetime,
             session_idle_timeout: self.session_idle_timeout,
             clock_skew: self.clock_skew,

@@ -20,7 +20,7 @@ mod redis;
 mod routes;
 mod rules;
 
-pub use auth_service::{AuthServiceConfig, StoreKind};
+pub use auth_service::{AuthServiceConfig, StoreConfig};
 pub use gateway::GatewayConfig;
 pub use providers::{ProviderConfig, ProviderKind, TokenEndpointAuth};
 pub use redis::RedisConfig;

@@ -195,7 +195,7 @@ impl RedisSection {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
-    use crate::config::{Config, StoreKind};
+    use crate::config::{Config, StoreConfig};
 
     fn load(redis: &str) -> Result<Config, String> {
         let text = format!("[auth_service]\nstore = \"redis\"\n{redis}");
@@ -209,8 +209,9 @@ mod tests {
             "[auth_service.redis]\nurl = \"redis://127.0.0.1:6379/0\"\npassword_env = \"REDIS_PW\"",
         )
         .unwrap();
-        assert_eq!(config.auth_service.store, StoreKind::Redis);
-        let redis = config.auth_service.redis.unwrap();
+        let StoreConfig::Redis(redis) = config.auth_service.store else {
+            panic!("not the redis store: {:?}", config.auth_service.store);
+        };
         assert_eq!(redis.key_prefix, "pc:");
         assert_eq!(redis.min_replicas_ack, 0);
         assert!(redis.password.is_some());
