@@ -3,11 +3,11 @@
 //! read from its environment variable, role e-mails lower-cased, every TLS
 //! file loaded).
 
-use super::ConfigError;
 use super::redis::{RedisConfig, RedisSection};
+use super::{ConfigError, secret_from_env};
 use crate::telemetry::LogFormat;
 use crate::tls::{CaCertificates, Identity, PairKeys, TlsFiles};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -178,21 +178,16 @@ impl AuthServiceSection {
     ) -> Result<AuthServiceConfig, ConfigError> {
         let key = |k: &str| format!("auth_service.{k}");
         let service_token = match &self.service_token_env {
-            Some(var) => match env(var) {
-                Some(token) if token.len() >= 32 => Some(SecretString::from(token)),
-                Some(_) => {
+            Some(var) => {
+                let token = secret_from_env(&key("service_token_env"), var, env)?;
+                if token.expose_secret().len() < 32 {
                     return Err(ConfigError::invalid(
                         key("service_token_env"),
                         format!("the token in {var} must be at least 32 characters"),
                     ));
                 }
-                None => {
-                    return Err(ConfigError::invalid(
-                        key("service_token_env"),
-                        format!("environment variable {var} is not set"),
-                    ));
-                }
-            },
+                Some(token)
+            }
             None => None,
         };
         let (tls, client_ca) = self.load_tls()?;

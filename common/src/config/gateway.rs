@@ -3,7 +3,7 @@
 //! environment variable, `trusted_proxies` as network blocks, every TLS file
 //! loaded).
 
-use super::{ConfigError, is_https_or_loopback_http};
+use super::{ConfigError, is_https_or_loopback_http, secret_from_env};
 use crate::telemetry::LogFormat;
 use crate::tls::{CaCertificates, Identity, PairKeys, TlsFiles};
 use ipnet::IpNet;
@@ -263,18 +263,11 @@ impl GatewaySection {
         self,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<GatewayConfig, ConfigError> {
-        let service_token = match &self.service_token_env {
-            Some(var) => match env(var) {
-                Some(token) if !token.is_empty() => Some(SecretString::from(token)),
-                _ => {
-                    return Err(ConfigError::invalid(
-                        "gateway.service_token_env",
-                        format!("environment variable {var} is not set or empty"),
-                    ));
-                }
-            },
-            None => None,
-        };
+        let service_token = self
+            .service_token_env
+            .as_deref()
+            .map(|var| secret_from_env("gateway.service_token_env", var, env))
+            .transpose()?;
         for (key, value, min) in [
             (
                 "request_timeout",

@@ -156,6 +156,24 @@ impl Config {
     }
 }
 
+/// The secret in the environment variable `var`, which the key `key` names
+/// (`service_token_env`, `password_env`, `client_secret_env`): unset or
+/// empty is an error naming the key and the variable, never a secret-less
+/// start.
+pub(crate) fn secret_from_env(
+    key: &str,
+    var: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<secrecy::SecretString, ConfigError> {
+    match env(var) {
+        Some(secret) if !secret.is_empty() => Ok(secrecy::SecretString::from(secret)),
+        _ => Err(ConfigError::invalid(
+            key,
+            format!("environment variable {var} is not set or empty"),
+        )),
+    }
+}
+
 /// Checks that a URL uses HTTPS, or plain HTTP to a loopback host (local
 /// development and tests only).
 pub(crate) fn require_secure_url(key: &str, url: &url::Url) -> Result<(), ConfigError> {

@@ -2,7 +2,7 @@
 //! each overridable so tests and the development stack can point at a local
 //! provider.
 
-use super::{ConfigError, require_secure_url};
+use super::{ConfigError, require_secure_url, secret_from_env};
 use secrecy::SecretString;
 use serde::Deserialize;
 use url::Url;
@@ -220,15 +220,7 @@ impl ProviderSection {
                      (or set token_endpoint_auth = \"none\" for a public client)",
                 ));
             }
-            (_, Some(var)) => match env(var) {
-                Some(secret) if !secret.is_empty() => Some(SecretString::from(secret)),
-                _ => {
-                    return Err(ConfigError::invalid(
-                        k("client_secret_env"),
-                        format!("environment variable {var} is not set or empty"),
-                    ));
-                }
-            },
+            (_, Some(var)) => Some(secret_from_env(&k("client_secret_env"), var, env)?),
         };
         match self.kind {
             ProviderKind::Oidc => {

@@ -2,7 +2,7 @@
 //! durable its writes must be (`store = "redis"`, for several auth-service
 //! replicas; ../shared/SCALE-OUT.md).
 
-use super::ConfigError;
+use super::{ConfigError, secret_from_env};
 use secrecy::SecretString;
 use serde::Deserialize;
 use std::time::Duration;
@@ -161,18 +161,11 @@ impl RedisSection {
                 ));
             }
         }
-        let password = match &self.password_env {
-            Some(var) => match env(var) {
-                Some(password) if !password.is_empty() => Some(SecretString::from(password)),
-                _ => {
-                    return Err(ConfigError::invalid(
-                        key("password_env"),
-                        format!("environment variable {var} is not set"),
-                    ));
-                }
-            },
-            None => None,
-        };
+        let password = self
+            .password_env
+            .as_deref()
+            .map(|var| secret_from_env(&key("password_env"), var, env))
+            .transpose()?;
         Ok(self.into_config(password))
     }
 
