@@ -16,12 +16,14 @@ use common::error_chain::error_chain;
 use common::proto::auth_service_client::AuthServiceClient;
 use common::proto::{
     BeginLoginRequest, BeginLoginResponse, ClientInfo, CompleteLoginRequest, ExchangeTokenRequest,
-    ListProvidersRequest, ListSessionsRequest, LoginResponse, Provider, RevokeSessionRequest,
-    RevokeUserSessionsRequest, Session, ValidateSessionRequest, ValidateSessionResponse,
-    exchange_token_request, revoke_session_request,
+    ListProvidersRequest, ListSessionsRequest, LoginResponse, Provider, RevocationEvent,
+    RevokeSessionRequest, RevokeUserSessionsRequest, Session, ValidateSessionRequest,
+    ValidateSessionResponse, WatchRevocationsRequest, exchange_token_request,
+    revoke_session_request,
 };
 use common::reason::Reason;
 use secrecy::ExposeSecret;
+use session_cache::{ValidationCache, token_hash};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -29,7 +31,7 @@ use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
-use tonic::{Code, Request, Status};
+use tonic::{Code, Request, Status, Streaming};
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
@@ -232,13 +234,19 @@ fn client_tls(config: &GatewayConfig) -> ClientTlsConfig {
     }
 }
 
-/// Cheap to clone: every clone shares the one channel.
+/// The gateway's validation cache (`[gateway.session_cache]`).
+pub(crate) type SessionCache = ValidationCache<ValidateSessionResponse>;
+
+/// Cheap to clone: every clone shares the one channel (and the cache).
 #[derive(Clone)]
 pub(crate) struct AuthClient {
     auth: AuthServiceClient<Service>,
     health: HealthClient<Service>,
     timeout: Duration,
     metrics: Arc<Metrics>,
+    /// Successful validations, kept exact by the revocation feed; `None`
+    /// when `session_cache.enabled` is off.
+    cache: Option<Arc<SessionCache>>,
 }
 
 impl AuthClient {
@@ -300,7 +308,42 @@ impl AuthClient {
             health: HealthClient::with_interceptor(channel, interceptor),
             timeout: config.auth_timeout,
             metrics,
+            cache: None,
         })
+    }
+
+    /// Serves repeat validations from `cache`. Its feed watcher must run
+    /// ([`Self::watch_revocations`]), or the cache stays `Off` and serves
+    /// nothing.
+    pub(crate) fn with_session_cache(mut self, cache: Arc<SessionCache>) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+
+    /// Opens a `WatchRevocations` stream, for the cache's watcher. No
+    /// deadline: the stream lives as long as the feed is healthy, and the
+    /// watcher ends it on a missed heartbeat.
+    pub(crate) async fn watch_revocations(&self) -> Result<Streaming<RevocationEvent>, Status> {
+        let mut c = self.auth.clone();
+        let response = c
+            .watch_revocations(WatchRevocationsRequest::default())
+            .await?;
+        Ok(response.into_inner())
+    }
+
+    /// Drops whatever the cache holds for `token` or `user_id` after this
+    /// gateway asked for a revocation, whatever the answer (a revocation
+    /// that timed out may still have happened; evicting early costs a
+    /// miss). The feed would bring the same event a moment later; this
+    /// makes the next request through this gateway refused for certain.
+    fn evict(&self, token: Option<&str>, user_id: Option<&str>) {
+        let Some(cache) = &self.cache else { return };
+        if let Some(token) = token {
+            cache.session_revoked(token_hash(token));
+        }
+        if let Some(user_id) = user_id {
+            cache.user_revoked(user_id);
+        }
     }
 
     async fn call<T>(
@@ -392,8 +435,25 @@ impl AuthClient {
             .await
     }
 
-    /// `ValidateSession`.
+    /// `ValidateSession`, answered from the cache when it may be.
     pub(crate) async fn validate_session(
+        &self,
+        token: &str,
+    ) -> Result<ValidateSessionResponse, AuthCallError> {
+        let Some(cache) = &self.cache else {
+            return self.validate_uncached(token).await;
+        };
+        let hash = token_hash(token);
+        if let Some(hit) = cache.get(&hash) {
+            return Ok(hit);
+        }
+        let ticket = cache.ticket();
+        let answer = self.validate_uncached(token).await?;
+        cache.insert_answer(ticket, hash, &answer);
+        Ok(answer)
+    }
+
+    async fn validate_uncached(
         &self,
         token: &str,
     ) -> Result<ValidateSessionResponse, AuthCallError> {
@@ -414,9 +474,11 @@ impl AuthClient {
             )),
             user_id: String::new(),
         };
-        self.call(AuthCall::RevokeSession, c.revoke_session(request))
-            .await
-            .map(|_| ())
+        let result = self
+            .call(AuthCall::RevokeSession, c.revoke_session(request))
+            .await;
+        self.evict(Some(token), None);
+        result.map(|_| ())
     }
 
     /// `RevokeSession` by public id, only if it belongs to `user_id`.
@@ -432,9 +494,13 @@ impl AuthClient {
             )),
             user_id: user_id.to_owned(),
         };
-        self.call(AuthCall::RevokeSession, c.revoke_session(request))
-            .await
-            .map(|_| ())
+        let result = self
+            .call(AuthCall::RevokeSession, c.revoke_session(request))
+            .await;
+        // The gateway does not know that session's token: evicting the
+        // user's entries covers it (their other sessions merely miss once).
+        self.evict(None, Some(user_id));
+        result.map(|_| ())
     }
 
     /// `RevokeUserSessions`: how many were revoked.
@@ -443,13 +509,14 @@ impl AuthClient {
         let request = RevokeUserSessionsRequest {
             user_id: user_id.to_owned(),
         };
-        let r = self
+        let result = self
             .call(
                 AuthCall::RevokeUserSessions,
                 c.revoke_user_sessions(request),
             )
-            .await?;
-        Ok(r.revoked)
+            .await;
+        self.evict(None, Some(user_id));
+        Ok(result?.revoked)
     }
 
     /// `ListSessions`.
@@ -513,7 +580,7 @@ mod tests {
     }
 
     fn new(config: &GatewayConfig) -> Result<AuthClient, AuthClientError> {
-        AuthClient::new(config, Arc::new(Metrics::default()))
+        AuthClient::new(config, Arc::new(Metrics::new(None)))
     }
 
     fn with_reason(code: Code, reason: &'static str) -> Status {

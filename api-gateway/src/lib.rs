@@ -135,12 +135,25 @@ use state::{AppState, Inner};
 use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::sensitive_headers::{
     SetSensitiveRequestHeadersLayer, SetSensitiveResponseHeadersLayer,
 };
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
+
+/// The validation cache `settings` ask for, if any.
+fn session_cache(
+    settings: &common::config::SessionCacheConfig,
+) -> Result<Option<Arc<auth_client::SessionCache>>, StartError> {
+    if !settings.enabled {
+        return Ok(None);
+    }
+    let cache = auth_client::SessionCache::new(settings.max_entries, settings.ttl)
+        .map_err(|e| StartError::SessionCache(e.to_string()))?;
+    Ok(Some(Arc::new(cache)))
+}
 
 /// Why the gateway could not start or stopped abnormally.
 #[derive(Debug, thiserror::Error)]
@@ -157,18 +170,37 @@ pub enum StartError {
     /// The TLS certificate or key could not be loaded.
     #[error("gateway.tls_cert / gateway.tls_key: {0}")]
     Tls(String),
+    /// `gateway.session_cache` cannot be built (configuration checks the
+    /// same bounds first).
+    #[error("gateway.session_cache: {0}")]
+    SessionCache(String),
     /// The listener failed.
     #[error("listener: {0}")]
     Io(#[from] std::io::Error),
 }
 
 /// The whole HTTP application (routes and middleware) for `config`, and the
-/// metrics-only one, sharing one registry.
-fn apps(config: &Config) -> Result<(Router, Router), StartError> {
+/// metrics-only one, sharing one registry. With the session cache on, its
+/// feed watcher is started here and runs until `background` is cancelled.
+fn apps(config: &Config, background: &CancellationToken) -> Result<(Router, Router), StartError> {
     let gateway = config.gateway.clone();
-    let metrics = Arc::new(Metrics::default());
+    let session_cache = session_cache(&gateway.session_cache)?;
+    let metrics = Arc::new(Metrics::new(session_cache.clone()));
     let metrics_app = metrics::router(metrics.clone());
-    let auth = AuthClient::new(&gateway, metrics.clone())?;
+    let mut auth = AuthClient::new(&gateway, metrics.clone())?;
+    if let Some(cache) = session_cache {
+        auth = auth.with_session_cache(cache.clone());
+        let watcher = auth.clone();
+        tokio::spawn(session_cache::watch(
+            cache,
+            move || {
+                let watcher = watcher.clone();
+                async move { watcher.watch_revocations().await }
+            },
+            session_cache::WatchSettings::default(),
+            background.child_token(),
+        ));
+    }
     let proxy = Proxy::new(gateway.upstream_timeout, gateway.max_request_body_bytes)
         .map_err(StartError::Proxy)?;
     let public_origin = gateway.public_url.origin().ascii_serialization();
@@ -304,7 +336,11 @@ pub async fn run_with_metrics(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
     let tls = tls::acceptor(&config.gateway)?;
-    let (app, metrics_app) = apps(&config)?;
+    // Background tasks (the session cache's feed watcher) stop when the
+    // servers have: on return, including an early error.
+    let background = CancellationToken::new();
+    let _stop_background = background.clone().drop_guard();
+    let (app, metrics_app) = apps(&config, &background)?;
     let Some(metrics_listener) = metrics_listener else {
         return server::serve(listener, app, tls, &config.gateway, shutdown).await;
     };

@@ -1,18 +1,27 @@
-//! Prometheus metrics, hand-written text exposition (format 0.0.4) over a
-//! few counters and one histogram: request counts by route and status, and
-//! auth-service call latency and errors. Labels are bounded: routes are path
-//! templates or configured prefixes, never raw paths.
-//!
-//! A std `Mutex` is right here: it is held for a map update, never across an
-//! `.await` (mini-redis `src/db.rs` makes the same argument).
+//! Prometheus metrics: request counts by route and status, and auth-service
+//! call latency and errors, kept and encoded by `prometheus-client` (the
+//! Prometheus project's own Rust client: OpenMetrics text, label escaping
+//! and histogram bookkeeping are theirs, not ours). Labels are bounded:
+//! routes are path templates or configured prefixes, never raw paths; calls
+//! are RPC names; errors are gRPC code names.
 
+use crate::auth_client::SessionCache;
 use axum::Router;
 use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use session_cache::FeedState;
 use std::sync::Arc;
-use std::sync::Mutex;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// Upper bounds of the latency buckets, in seconds.
@@ -20,37 +29,77 @@ const BUCKETS: [f64; 11] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
 ];
 
-#[derive(Default, Clone)]
-struct Histogram {
-    counts: [u64; BUCKETS.len()],
-    count: u64,
-    sum: f64,
+/// The content type of the OpenMetrics text format, which Prometheus
+/// negotiates and parses natively.
+const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: String,
+    status: u16,
 }
 
-#[derive(Default)]
-struct State {
-    requests: BTreeMap<(String, u16), u64>,
-    auth_latency: BTreeMap<&'static str, Histogram>,
-    auth_errors: BTreeMap<(&'static str, String), u64>,
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CallLabels {
+    method: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CallErrorLabels {
+    method: &'static str,
+    code: String,
 }
 
 /// The gateway's metrics registry.
-#[derive(Default)]
+#[derive(Debug)]
 pub(crate) struct Metrics {
-    state: Mutex<State>,
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    auth_latency: Family<CallLabels, Histogram>,
+    auth_errors: Family<CallErrorLabels, Counter>,
 }
 
 impl Metrics {
-    fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
-        // A poisoned lock only means another thread panicked mid-update;
-        // counters are still usable.
-        let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        f(&mut guard)
+    /// The registry, with the session cache's figures when there is one.
+    pub(crate) fn new(session_cache: Option<Arc<SessionCache>>) -> Self {
+        let requests = Family::<RequestLabels, Counter>::default();
+        let auth_latency =
+            Family::<CallLabels, Histogram>::new_with_constructor(|| Histogram::new(BUCKETS));
+        let auth_errors = Family::<CallErrorLabels, Counter>::default();
+        let mut registry = Registry::with_prefix("portcullis_gateway");
+        registry.register(
+            "requests",
+            "HTTP requests answered, by route and status",
+            requests.clone(),
+        );
+        registry.register(
+            "auth_call_duration_seconds",
+            "Latency of calls to auth-service",
+            auth_latency.clone(),
+        );
+        registry.register(
+            "auth_call_errors",
+            "Failed calls to auth-service, by gRPC code",
+            auth_errors.clone(),
+        );
+        if let Some(cache) = session_cache {
+            registry.register_collector(Box::new(SessionCacheFigures(cache)));
+        }
+        Self {
+            registry,
+            requests,
+            auth_latency,
+            auth_errors,
+        }
     }
-
     /// Counts one answered HTTP request.
     pub(crate) fn record_request(&self, route: &str, status: u16) {
-        self.with(|s| *s.requests.entry((route.to_owned(), status)).or_default() += 1);
+        self.requests
+            .get_or_create(&RequestLabels {
+                route: route.to_owned(),
+                status,
+            })
+            .inc();
     }
 
     /// Records one auth-service call: its latency and, if it failed, the
@@ -61,105 +110,110 @@ impl Metrics {
         elapsed: Duration,
         error: Option<&str>,
     ) {
-        let secs = elapsed.as_secs_f64();
-        self.with(|s| {
-            let h = s.auth_latency.entry(method).or_default();
-            h.count += 1;
-            h.sum += secs;
-            if let Some(i) = BUCKETS.iter().position(|b| secs <= *b) {
-                h.counts[i] += 1;
-            }
-            if let Some(code) = error {
-                *s.auth_errors.entry((method, code.to_owned())).or_default() += 1;
-            }
-        });
+        self.auth_latency
+            .get_or_create(&CallLabels { method })
+            .observe(elapsed.as_secs_f64());
+        if let Some(code) = error {
+            self.auth_errors
+                .get_or_create(&CallErrorLabels {
+                    method,
+                    code: code.to_owned(),
+                })
+                .inc();
+        }
     }
 
-    /// The Prometheus text exposition.
-    pub(crate) fn render(&self) -> String {
-        let (requests, latency, errors) = self.with(|s| {
-            (
-                s.requests.clone(),
-                s.auth_latency.clone(),
-                s.auth_errors.clone(),
-            )
-        });
+    /// The OpenMetrics text exposition.
+    fn render(&self) -> String {
         let mut out = String::new();
-        out.push_str("# HELP portcullis_gateway_requests_total HTTP requests answered, by route and status.\n");
-        out.push_str("# TYPE portcullis_gateway_requests_total counter\n");
-        for ((route, status), n) in &requests {
-            let _ = writeln!(
-                out,
-                "portcullis_gateway_requests_total{{route=\"{}\",status=\"{status}\"}} {n}",
-                escape(route)
-            );
-        }
-        out.push_str("# HELP portcullis_gateway_auth_call_duration_seconds Latency of calls to auth-service.\n");
-        out.push_str("# TYPE portcullis_gateway_auth_call_duration_seconds histogram\n");
-        for (method, h) in &latency {
-            let mut cumulative = 0;
-            for (bound, n) in BUCKETS.iter().zip(h.counts) {
-                cumulative += n;
-                let _ = writeln!(
-                    out,
-                    "portcullis_gateway_auth_call_duration_seconds_bucket{{method=\"{method}\",le=\"{bound}\"}} {cumulative}"
-                );
-            }
-            let _ = writeln!(
-                out,
-                "portcullis_gateway_auth_call_duration_seconds_bucket{{method=\"{method}\",le=\"+Inf\"}} {}",
-                h.count
-            );
-            let _ = writeln!(
-                out,
-                "portcullis_gateway_auth_call_duration_seconds_sum{{method=\"{method}\"}} {}",
-                h.sum
-            );
-            let _ = writeln!(
-                out,
-                "portcullis_gateway_auth_call_duration_seconds_count{{method=\"{method}\"}} {}",
-                h.count
-            );
-        }
-        out.push_str("# HELP portcullis_gateway_auth_call_errors_total Failed calls to auth-service, by gRPC code.\n");
-        out.push_str("# TYPE portcullis_gateway_auth_call_errors_total counter\n");
-        for ((method, code), n) in &errors {
-            let _ = writeln!(
-                out,
-                "portcullis_gateway_auth_call_errors_total{{method=\"{method}\",code=\"{}\"}} {n}",
-                escape(code)
-            );
+        // Writing into a `String` cannot fail.
+        if encode(&mut out, &self.registry).is_err() {
+            tracing::error!("metrics encoding failed");
         }
         out
+    }
+
+    /// The `GET /metrics` answer.
+    pub(crate) fn response(&self) -> Response {
+        ([(header::CONTENT_TYPE, CONTENT_TYPE)], self.render()).into_response()
+    }
+}
+
+/// The session cache's own counters, read at each scrape: hits, misses,
+/// flushes, entries held, and where it stands with its feed.
+struct SessionCacheFigures(Arc<SessionCache>);
+
+impl std::fmt::Debug for SessionCacheFigures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionCacheFigures")
+            .field("state", &self.0.state())
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FeedStateLabels {
+    state: &'static str,
+}
+
+impl Collector for SessionCacheFigures {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let stats = self.0.stats();
+        for (name, help, value) in [
+            (
+                "session_cache_hits",
+                "Validations answered from the session cache",
+                &stats.hits,
+            ),
+            (
+                "session_cache_misses",
+                "Validations that went to auth-service (the feed not healthy included)",
+                &stats.misses,
+            ),
+            (
+                "session_cache_flushes",
+                "Times the whole session cache was dropped (feed lost, stalled or reset)",
+                &stats.flushes,
+            ),
+        ] {
+            let counter = ConstCounter::new(value.load(Ordering::Relaxed));
+            counter.encode(encoder.encode_descriptor(
+                name,
+                help,
+                None,
+                counter.metric_type(),
+            )?)?;
+        }
+        let entries = ConstGauge::new(i64::try_from(self.0.entry_count()).unwrap_or(i64::MAX));
+        entries.encode(encoder.encode_descriptor(
+            "session_cache_entries",
+            "Validations held in the session cache",
+            None,
+            entries.metric_type(),
+        )?)?;
+        let current = self.0.state();
+        let mut family = encoder.encode_descriptor(
+            "session_cache_feed_state",
+            "1 for the revocation feed state the session cache is in (only on serves hits)",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (state, name) in [
+            (FeedState::Off, "off"),
+            (FeedState::Syncing, "syncing"),
+            (FeedState::On, "on"),
+        ] {
+            ConstGauge::new(i64::from(state == current))
+                .encode(family.encode_family(&FeedStateLabels { state: name })?)?;
+        }
+        Ok(())
     }
 }
 
 /// The application of the `metrics_listen` listener: `GET /metrics` and
 /// nothing else (404), so the only thing that port reveals is the metrics.
 pub(crate) fn router(metrics: Arc<Metrics>) -> Router {
-    Router::new().route(
-        "/metrics",
-        get(move || {
-            let metrics = metrics.clone();
-            async move {
-                (
-                    [(
-                        header::CONTENT_TYPE,
-                        "text/plain; version=0.0.4; charset=utf-8",
-                    )],
-                    metrics.render(),
-                )
-            }
-        }),
-    )
-}
-
-/// Escapes a label value (backslash, quote, newline).
-fn escape(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+    Router::new().route("/metrics", get(move || async move { metrics.response() }))
 }
 
 #[cfg(test)]
@@ -168,7 +222,7 @@ mod tests {
 
     #[test]
     fn renders_counters_and_histograms() {
-        let m = Metrics::default();
+        let m = Metrics::new(None);
         m.record_request("/auth/me", 200);
         m.record_request("/auth/me", 200);
         m.record_request("a\"b", 401);
@@ -180,14 +234,72 @@ mod tests {
         );
         let text = m.render();
         assert!(
-            text.contains("portcullis_gateway_requests_total{route=\"/auth/me\",status=\"200\"} 2")
+            text.contains("portcullis_gateway_requests_total{route=\"/auth/me\",status=\"200\"} 2"),
+            "{text}"
         );
-        assert!(text.contains("route=\"a\\\"b\""));
-        assert!(text.contains("_bucket{method=\"ValidateSession\",le=\"0.005\"} 1"));
-        assert!(text.contains("_bucket{method=\"ValidateSession\",le=\"+Inf\"} 2"));
-        assert!(text.contains("_count{method=\"ValidateSession\"} 2"));
-        assert!(text.contains(
-            "portcullis_gateway_auth_call_errors_total{method=\"ValidateSession\",code=\"Unavailable\"} 1"
-        ));
+        assert!(text.contains("route=\"a\\\"b\""), "{text}");
+        assert!(
+            text.contains("_bucket{le=\"0.005\",method=\"ValidateSession\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("_bucket{le=\"+Inf\",method=\"ValidateSession\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("_count{method=\"ValidateSession\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "portcullis_gateway_auth_call_errors_total{method=\"ValidateSession\",code=\"Unavailable\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(text.ends_with("# EOF\n"), "{text}");
+    }
+
+    #[test]
+    fn session_cache_figures_are_read_at_each_scrape() {
+        let cache = Arc::new(SessionCache::new(10, Duration::from_secs(30)).unwrap());
+        let m = Metrics::new(Some(cache.clone()));
+        let text = m.render();
+        assert!(
+            text.contains("portcullis_gateway_session_cache_feed_state{state=\"off\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("portcullis_gateway_session_cache_misses_total 0"),
+            "{text}"
+        );
+        assert!(cache.get(&[0; 32]).is_none());
+        cache.stream_opened();
+        cache.synced();
+        let text = m.render();
+        assert!(
+            text.contains("portcullis_gateway_session_cache_misses_total 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("portcullis_gateway_session_cache_flushes_total 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("portcullis_gateway_session_cache_feed_state{state=\"on\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("portcullis_gateway_session_cache_feed_state{state=\"off\"} 0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("portcullis_gateway_session_cache_entries 0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("portcullis_gateway_session_cache_hits_total 0"),
+            "{text}"
+        );
+        assert!(text.ends_with("# EOF\n"), "{text}");
     }
 }

@@ -20,6 +20,16 @@
 //! IPv6 clients are keyed by their /64: one host usually owns a whole /64,
 //! and per-address buckets would be free to evade.
 //!
+//! Why not `governor`'s keyed limiter (the field's GCRA crate, which this
+//! module otherwise mirrors): it can only spend a token or refuse, while
+//! callbacks need to ask "is this client in debt?" without spending
+//! ([`RateLimiter::peek`]) and to pay after the fact even past the burst
+//! ([`RateLimiter::charge`]): only a callback that completes no login costs
+//! a token, and that is known once it has run. Its keyed state (a
+//! `DashMap`) also has no hard size bound: `retain_recent` drops only full
+//! buckets, so a spray of active addresses grows it until the next sweep,
+//! where this table never holds more than `max_clients`.
+//!
 //! The limiter takes the current `Instant` as an argument, so tests drive
 //! time without sleeping. Its `std::sync::Mutex` is held only for a map
 //! operation and never across an `.await` (mini-redis `src/db.rs` explains

@@ -48,6 +48,7 @@ fn documented_defaults(doc: &str) -> Vec<Documented> {
             section = match heading.trim() {
                 "`[auth_service]`" => Some("auth_service"),
                 "`[gateway]`" => Some("gateway"),
+                "`[gateway.session_cache]`" => Some("gateway.session_cache"),
                 _ => None,
             };
             continue;

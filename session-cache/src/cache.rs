@@ -24,8 +24,9 @@ use tokio::time::Instant;
 pub type TokenHash = [u8; 32];
 
 /// Longest `ttl` allowed: an active session must still reach auth-service
-/// at least once a minute, so its idle expiry keeps sliding.
-pub const MAX_TTL: Duration = Duration::from_secs(60);
+/// at least once a minute, so its idle expiry keeps sliding. The same
+/// bound as the gateway's `session_cache.ttl` setting.
+pub const MAX_TTL: Duration = common::config::SESSION_CACHE_MAX_TTL;
 
 /// Where the cache stands with its feed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 //! auth-service directly: a few lines to set up (see
 //! `examples/internal_service.rs`).
 
-use crate::cache::{CacheConfigError, ValidationCache};
+use crate::cache::{CacheConfigError, Ticket, TokenHash, ValidationCache};
 use crate::watch::{WatchSettings, token_hash, watch};
 use common::proto::auth_service_client::AuthServiceClient;
 use common::proto::{ValidateSessionRequest, ValidateSessionResponse, WatchRevocationsRequest};
@@ -70,29 +70,42 @@ impl CachedValidator {
             })
             .await?
             .into_inner();
-        let user_id = answer.user.as_ref().map(|u| u.id.clone());
-        let expires_at = answer
-            .session
-            .as_ref()
-            .and_then(|s| s.expires_at)
-            .and_then(|t| u64::try_from(t.seconds).ok())
-            .map(|secs| UNIX_EPOCH + Duration::from_secs(secs));
-        // An answer without a user or an expiry is served but not cached.
-        if let (Some(user_id), Some(expires_at)) = (user_id, expires_at) {
-            self.cache.insert(
-                ticket,
-                hash,
-                &user_id,
-                expires_at.min(far_future()),
-                answer.clone(),
-            );
-        }
+        self.cache.insert_answer(ticket, hash, &answer);
         Ok(answer)
     }
 
     /// The cache, for metrics.
     pub fn cache(&self) -> &ValidationCache<ValidateSessionResponse> {
         &self.cache
+    }
+}
+
+impl ValidationCache<ValidateSessionResponse> {
+    /// Caches a successful `ValidateSession` answer to a validation that
+    /// began with `ticket` (see [`ValidationCache::insert`]). An answer
+    /// without a user or an expiry is not cached: the caller still uses it.
+    pub fn insert_answer(
+        &self,
+        ticket: Ticket,
+        token_hash: TokenHash,
+        answer: &ValidateSessionResponse,
+    ) {
+        let user_id = answer.user.as_ref().map(|u| u.id.as_str());
+        let expires_at = answer
+            .session
+            .as_ref()
+            .and_then(|s| s.expires_at)
+            .and_then(|t| u64::try_from(t.seconds).ok())
+            .map(|secs| UNIX_EPOCH + Duration::from_secs(secs));
+        if let (Some(user_id), Some(expires_at)) = (user_id, expires_at) {
+            self.insert(
+                ticket,
+                token_hash,
+                user_id,
+                expires_at.min(far_future()),
+                answer.clone(),
+            );
+        }
     }
 }
 

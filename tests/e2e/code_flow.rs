@@ -2,21 +2,18 @@
 //! and every way the callback must refuse to create a session.
 
 use portcullis_tests::{
-    PUBLIC_ORIGIN, StackOptions, TestStack, assert_redirect, bare_client, browser, cookie_value,
-    location, set_cookie,
+    PUBLIC_ORIGIN, StackOptions, TestStack, assert_redirect, cookie_value, location, set_cookie,
 };
 use serde_json::Value;
 
 #[tokio::test]
 async fn code_flow_sets_a_session_cookie_and_me_answers() {
     let stack = TestStack::start().await;
-    let client = browser();
+    let client = stack.browser();
 
-    let login = client
-        .get(stack.url("/auth/login/dev?return_to=/api/whoami"))
-        .send()
-        .await
-        .unwrap();
+    let login = stack
+        .get_in(&client, "/auth/login/dev?return_to=/api/whoami")
+        .await;
     assert_eq!(login.status(), 302);
     let flow = set_cookie(&login, "portcullis_flow").expect("flow cookie");
     for attr in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=600"] {
@@ -68,7 +65,7 @@ async fn code_flow_sets_a_session_cookie_and_me_answers() {
     let cleared = set_cookie(&callback, "portcullis_flow").expect("flow cookie cleared");
     assert!(cleared.contains("Max-Age=0"), "{cleared}");
 
-    let me = client.get(stack.url("/auth/me")).send().await.unwrap();
+    let me = stack.get_in(&client, "/auth/me").await;
     assert_eq!(me.status(), 200);
     assert_eq!(me.headers()["cache-control"], "no-store");
     let me: Value = me.json().await.unwrap();
@@ -87,14 +84,7 @@ async fn code_flow_sets_a_session_cookie_and_me_answers() {
         assert!(ts.ends_with('Z') && ts.contains('T'), "{field}: {ts}");
     }
 
-    let whoami: Value = client
-        .get(stack.url("/api/whoami"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let whoami = stack.get_json_in(&client, "/api/whoami").await;
     assert_eq!(whoami["user"]["id"], me["user"]["id"]);
 }
 
@@ -135,13 +125,13 @@ async fn open_redirects_in_return_to_end_at_root() {
         "http:evil.com",
         "/\u{3000}/evil.com",
     ] {
-        let client = browser();
+        let client = stack.browser();
         let callback = stack.authorize(&client, "bob", evil).await;
         let response = client.get(callback).send().await.unwrap();
         assert_eq!(response.status(), 303, "{evil:?}");
         assert_redirect(&response, "/");
     }
-    let client = browser();
+    let client = stack.browser();
     let callback = stack.authorize(&client, "bob", "/app/page?x=1").await;
     let response = client.get(callback).send().await.unwrap();
     assert_redirect(&response, "/app/page?x=1");
@@ -150,7 +140,7 @@ async fn open_redirects_in_return_to_end_at_root() {
 #[tokio::test]
 async fn tampered_state_creates_no_session() {
     let stack = TestStack::start().await;
-    let client = browser();
+    let client = stack.browser();
     let callback = stack.authorize(&client, "alice", "/").await;
     let mut url = url::Url::parse(&callback).unwrap();
     let pairs: Vec<(String, String)> = url
@@ -170,19 +160,15 @@ async fn tampered_state_creates_no_session() {
     assert!(set_cookie(&response, "portcullis").is_none());
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"], "state_unknown");
-    let me = client.get(stack.url("/auth/me")).send().await.unwrap();
+    let me = stack.get_in(&client, "/auth/me").await;
     assert_eq!(me.status(), 401);
 }
 
 #[tokio::test]
 async fn replayed_callback_creates_no_session() {
     let stack = TestStack::start().await;
-    let client = browser();
-    let login = client
-        .get(stack.url("/auth/login/dev"))
-        .send()
-        .await
-        .unwrap();
+    let client = stack.browser();
+    let login = stack.get_in(&client, "/auth/login/dev").await;
     let flow = cookie_value(set_cookie(&login, "portcullis_flow").unwrap()).to_owned();
     let consent = client
         .get(format!("{}&login_hint=alice", location(&login)))
@@ -194,7 +180,8 @@ async fn replayed_callback_creates_no_session() {
     assert_eq!(first.status(), 303);
 
     // The attacker replays the exact callback, with the flow cookie.
-    let replay = bare_client()
+    let replay = stack
+        .bare_client()
         .get(&callback)
         .header("cookie", format!("portcullis_flow={flow}"))
         .send()
@@ -204,7 +191,7 @@ async fn replayed_callback_creates_no_session() {
     assert!(set_cookie(&replay, "portcullis").is_none());
 
     // Without the flow cookie (another browser): refused before anything.
-    let stolen = bare_client().get(&callback).send().await.unwrap();
+    let stolen = stack.bare_client().get(&callback).send().await.unwrap();
     assert_eq!(stolen.status(), 400);
     let body: Value = stolen.json().await.unwrap();
     assert_eq!(body["error"], "flow_cookie_missing");
@@ -213,12 +200,8 @@ async fn replayed_callback_creates_no_session() {
 #[tokio::test]
 async fn provider_errors_and_unverified_users_get_no_session() {
     let stack = TestStack::start().await;
-    let client = browser();
-    let _ = client
-        .get(stack.url("/auth/login/dev"))
-        .send()
-        .await
-        .unwrap();
+    let client = stack.browser();
+    let _ = stack.get_in(&client, "/auth/login/dev").await;
     let page = client
         .get(stack.url("/auth/callback/dev?error=access_denied&state=x"))
         .header("accept", "text/html")
@@ -242,7 +225,7 @@ async fn provider_errors_and_unverified_users_get_no_session() {
     assert!(html.contains("provider_error"), "{html}");
 
     // mallory's e-mail is not verified: the provider said who, but we refuse.
-    let client = browser();
+    let client = stack.browser();
     let callback = stack.authorize(&client, "mallory", "/").await;
     let response = client.get(callback).send().await.unwrap();
     assert_eq!(response.status(), 401);

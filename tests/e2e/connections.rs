@@ -5,7 +5,7 @@
 //! keep-alive connections are closed (`keep_alive_timeout`). And `/metrics`
 //! lives on its own listener, not the public one (issue 9.5).
 
-use portcullis_tests::{StackOptions, TestStack, bare_client};
+use portcullis_tests::{StackOptions, TestStack};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -165,17 +165,8 @@ async fn idle_keep_alive_connections_are_closed() {
 #[tokio::test]
 async fn metrics_are_served_on_their_own_listener_only() {
     let stack = stack("").await;
-    let client = bare_client();
-    assert_eq!(
-        client
-            .get(stack.url("/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    let public = client.get(stack.url("/metrics")).send().await.unwrap();
+    assert_eq!(stack.get("/healthz").await.status(), 200);
+    let public = stack.get("/metrics").await;
     assert_eq!(public.status(), 404);
     let metrics_url = stack.metrics_url().await;
     assert!(
@@ -183,6 +174,7 @@ async fn metrics_are_served_on_their_own_listener_only() {
         "{metrics_url}"
     );
     assert_ne!(metrics_url, stack.gateway_url);
+    let client = stack.bare_client();
     let text = client
         .get(format!("{metrics_url}/metrics"))
         .send()

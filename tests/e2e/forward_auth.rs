@@ -1,20 +1,14 @@
 //! `/auth/check` for nginx / Traefik / Caddy forward authentication.
 
-use portcullis_tests::{TestStack, bare_client};
+use portcullis_tests::TestStack;
 use serde_json::Value;
 
 #[tokio::test]
 async fn check_answers_identity_headers_or_401() {
     let stack = TestStack::start().await;
     let token = stack.session_token("alice").await;
-    let client = bare_client();
 
-    let ok = client
-        .get(stack.url("/auth/check"))
-        .header("cookie", format!("portcullis={token}"))
-        .send()
-        .await
-        .unwrap();
+    let ok = stack.get_with_session("/auth/check", &token).await;
     assert_eq!(ok.status(), 200);
     let me: Value = stack.get_json("/auth/me", &token).await;
     let h = ok.headers();
@@ -27,25 +21,14 @@ async fn check_answers_identity_headers_or_401() {
     assert_eq!(h["x-auth-roles"], "admin");
     assert_eq!(h["cache-control"], "no-store");
 
-    let bearer = client
-        .get(stack.url("/auth/check"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let bearer = stack.get_with_bearer("/auth/check", &token).await;
     assert_eq!(bearer.status(), 200);
 
-    let anonymous = client.get(stack.url("/auth/check")).send().await.unwrap();
+    let anonymous = stack.get("/auth/check").await;
     assert_eq!(anonymous.status(), 401);
     assert!(anonymous.headers().get("x-auth-user-id").is_none());
-    let bad = client
-        .get(stack.url("/auth/check"))
-        .header(
-            "cookie",
-            "portcullis=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
-        )
-        .send()
-        .await
-        .unwrap();
+    let bad = stack
+        .get_with_session("/auth/check", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+        .await;
     assert_eq!(bad.status(), 401);
 }

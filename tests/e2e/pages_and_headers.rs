@@ -1,18 +1,12 @@
 //! The login page, security headers, health and metrics endpoints.
 
-use portcullis_tests::{TestStack, bare_client, browser};
+use portcullis_tests::TestStack;
 
 #[tokio::test]
 async fn login_page_health_metrics_and_headers() {
     let stack = TestStack::start().await;
-    let client = browser();
 
-    let page = client
-        .get(stack.url("/"))
-        .header("accept", "text/html")
-        .send()
-        .await
-        .unwrap();
+    let page = stack.get_html("/").await;
     assert_eq!(page.status(), 200);
     let h = page.headers().clone();
     assert!(
@@ -33,50 +27,23 @@ async fn login_page_health_metrics_and_headers() {
     assert!(html.contains("href=\"/auth/login/dev\""), "{html}");
     assert!(html.contains("Development provider"), "{html}");
 
+    let client = stack.browser();
     stack.login_as(&client, "bob").await;
-    let html = client
-        .get(stack.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = stack.get_in(&client, "/").await.text().await.unwrap();
     assert!(html.contains("Bob Example"), "{html}");
     assert!(html.contains("action=\"/auth/logout\""), "{html}");
     assert!(html.contains("this session"), "{html}");
 
-    let providers: serde_json::Value = client
-        .get(stack.url("/auth/providers"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let providers = stack.get_json_in(&client, "/auth/providers").await;
     assert_eq!(
         providers[0],
         serde_json::json!({"id": "dev", "name": "Development provider", "kind": "oidc"})
     );
     assert_eq!(providers[1]["kind"], "google");
 
-    let bare = bare_client();
-    assert_eq!(
-        bare.get(stack.url("/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    assert_eq!(
-        bare.get(stack.url("/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(stack.get("/healthz").await.status(), 200);
+    assert_eq!(stack.get("/readyz").await.status(), 200);
+    let bare = stack.bare_client();
     let metrics = bare
         .get(format!("{}/metrics", stack.metrics_url().await))
         .send()
@@ -95,7 +62,7 @@ async fn login_page_health_metrics_and_headers() {
     ));
 
     // An API error is JSON; the same error for a browser navigation is a page.
-    let json = bare.get(stack.url("/auth/me")).send().await.unwrap();
+    let json = stack.get("/auth/me").await;
     assert_eq!(json.status(), 401);
     assert!(
         json.headers()["content-type"]
@@ -123,10 +90,8 @@ async fn login_page_health_metrics_and_headers() {
 #[tokio::test]
 async fn every_auth_answer_is_no_store() {
     let stack = TestStack::start().await;
-    let client = browser();
     let token = stack.session_token("alice").await;
     let origin = stack.public_origin.clone();
-    let bare = bare_client();
     let mut answers = Vec::new();
     let mut check = |what: &str, response: reqwest::Response| {
         answers.push(response.status().as_u16());
@@ -140,50 +105,32 @@ async fn every_auth_answer_is_no_store() {
             response.status()
         );
     };
-    let get = |path: &str| bare.get(stack.url(path));
-    check("providers", get("/auth/providers").send().await.unwrap());
-    check("login", get("/auth/login/dev").send().await.unwrap());
+    check("providers", stack.get("/auth/providers").await);
+    check("login", stack.get("/auth/login/dev").await);
     check(
         "login, unknown provider",
-        get("/auth/login/nope").send().await.unwrap(),
+        stack.get("/auth/login/nope").await,
     );
     check(
         "callback without flow",
-        get("/auth/callback/dev?code=x&state=y")
-            .send()
-            .await
-            .unwrap(),
+        stack.get("/auth/callback/dev?code=x&state=y").await,
     );
     check(
         "callback, provider error page",
-        get("/auth/callback/dev?error=access_denied")
-            .header("accept", "text/html")
-            .send()
-            .await
-            .unwrap(),
+        stack
+            .get_html("/auth/callback/dev?error=access_denied")
+            .await,
     );
-    check(
-        "me",
-        get("/auth/me").bearer_auth(&token).send().await.unwrap(),
-    );
-    check("me, anonymous", get("/auth/me").send().await.unwrap());
+    check("me", stack.get_with_bearer("/auth/me", &token).await);
+    check("me, anonymous", stack.get("/auth/me").await);
     check(
         "sessions",
-        get("/auth/sessions")
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap(),
+        stack.get_with_bearer("/auth/sessions", &token).await,
     );
-    check(
-        "check",
-        get("/auth/check").bearer_auth(&token).send().await.unwrap(),
-    );
-    check("check, anonymous", get("/auth/check").send().await.unwrap());
-    check(
-        "unknown /auth path",
-        get("/auth/nothing-here").send().await.unwrap(),
-    );
+    check("check", stack.get_with_bearer("/auth/check", &token).await);
+    check("check, anonymous", stack.get("/auth/check").await);
+    check("unknown /auth path", stack.get("/auth/nothing-here").await);
+    let bare = stack.bare_client();
     check(
         "token login, not JSON",
         bare.post(stack.url("/auth/session"))
@@ -194,21 +141,22 @@ async fn every_auth_answer_is_no_store() {
     );
     check(
         "token login, refused",
-        bare.post(stack.url("/auth/session"))
-            .json(&serde_json::json!({"provider": "dev", "id_token": "x.y.z"}))
-            .send()
-            .await
-            .unwrap(),
+        stack
+            .post_json(
+                "/auth/session",
+                &serde_json::json!({"provider": "dev", "id_token": "x.y.z"}),
+            )
+            .await,
     );
     check(
         "logout, cross-site",
-        client
-            .post(stack.url("/auth/logout"))
-            .header("origin", "https://evil.example")
-            .header("cookie", format!("portcullis={token}"))
-            .send()
-            .await
-            .unwrap(),
+        stack
+            .post_with_session(
+                "/auth/logout",
+                &token,
+                &[("origin", "https://evil.example")],
+            )
+            .await,
     );
     check(
         "logout",
@@ -222,7 +170,7 @@ async fn every_auth_answer_is_no_store() {
     // Until the login rate limit answers 429.
     let mut limited = None;
     for _ in 0..50 {
-        let response = get("/auth/login/dev").send().await.unwrap();
+        let response = stack.get("/auth/login/dev").await;
         if response.status() == 429 {
             limited = Some(response);
             break;

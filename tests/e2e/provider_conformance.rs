@@ -261,11 +261,7 @@ async fn attempt(stack: &TestStack, flow: Flow, user: &str) -> reqwest::Response
     let client = stack.browser();
     match flow {
         Flow::Code => {
-            let login = client
-                .get(stack.url("/auth/login/dev"))
-                .send()
-                .await
-                .unwrap();
+            let login = stack.get_in(&client, "/auth/login/dev").await;
             if login.status() != 302 {
                 return login;
             }

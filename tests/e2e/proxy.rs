@@ -2,7 +2,7 @@
 //! route policies (401 vs 403) and the built-in handlers' user-id rules.
 
 use crate::upstream::{Echo, seen};
-use portcullis_tests::{TestStack, bare_client};
+use portcullis_tests::TestStack;
 use serde_json::Value;
 
 async fn stack_with_upstream(echo: &Echo) -> TestStack {
@@ -42,7 +42,7 @@ async fn upstream_gets_our_identity_and_never_forgeries_or_our_cookie() {
     let stack = stack_with_upstream(&echo).await;
     let token = stack.session_token("alice").await;
     let alice_id = user_id(&stack, &token).await;
-    let client = bare_client();
+    let client = stack.bare_client();
 
     let response = client
         .get(stack.url("/echo/things?x=1"))
@@ -94,11 +94,7 @@ async fn upstream_gets_our_identity_and_never_forgeries_or_our_cookie() {
 
     // Paths that could escape their route after upstream normalisation.
     let before = echo.hits();
-    let sneaky = client
-        .get(stack.url("/public/..%2Fecho/x"))
-        .send()
-        .await
-        .unwrap();
+    let sneaky = stack.get("/public/..%2Fecho/x").await;
     assert_eq!(sneaky.status(), 400);
     assert_eq!(echo.hits(), before);
 }
@@ -108,7 +104,7 @@ async fn bodies_stream_through_and_unsafe_cookie_requests_need_our_origin() {
     let echo = Echo::start().await;
     let stack = stack_with_upstream(&echo).await;
     let token = stack.session_token("bob").await;
-    let client = bare_client();
+    let client = stack.bare_client();
     let cookie = format!("portcullis={token}");
 
     let payload = "x".repeat(200_000);
@@ -147,12 +143,7 @@ async fn bodies_stream_through_and_unsafe_cookie_requests_need_our_origin() {
         .unwrap();
     assert_eq!(same_origin.status(), 200);
 
-    let down = client
-        .get(stack.url("/down/x"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let down = stack.get_with_bearer("/down/x", &token).await;
     assert_eq!(down.status(), 502);
     let body: Value = down.json().await.unwrap();
     assert_eq!(body["error"], "upstream_error");
@@ -164,34 +155,23 @@ async fn policies_answer_401_then_403() {
     let stack = stack_with_upstream(&echo).await;
     let alice = stack.session_token("alice").await;
     let bob = stack.session_token("bob").await;
-    let client = bare_client();
 
-    let anonymous = client.get(stack.url("/echo/x")).send().await.unwrap();
+    let anonymous = stack.get("/echo/x").await;
     assert_eq!(anonymous.status(), 401);
     let body: Value = anonymous.json().await.unwrap();
     assert_eq!(body["error"], "unauthenticated");
-    let anonymous = client.get(stack.url("/bob-only/x")).send().await.unwrap();
+    let anonymous = stack.get("/bob-only/x").await;
     assert_eq!(anonymous.status(), 401);
     assert_eq!(echo.hits(), 0, "nothing reached the upstream");
 
-    let alice_try = client
-        .get(stack.url("/bob-only/x"))
-        .bearer_auth(&alice)
-        .send()
-        .await
-        .unwrap();
+    let alice_try = stack.get_with_bearer("/bob-only/x", &alice).await;
     assert_eq!(alice_try.status(), 403);
     assert_eq!(echo.hits(), 0);
-    let bob_try = client
-        .get(stack.url("/bob-only/x"))
-        .bearer_auth(&bob)
-        .send()
-        .await
-        .unwrap();
+    let bob_try = stack.get_with_bearer("/bob-only/x", &bob).await;
     assert_eq!(bob_try.status(), 200);
     assert_eq!(echo.hits(), 1);
 
-    let nowhere = client.get(stack.url("/nowhere")).send().await.unwrap();
+    let nowhere = stack.get("/nowhere").await;
     assert_eq!(nowhere.status(), 404);
 }
 
@@ -202,45 +182,37 @@ async fn business_handlers_decide_on_the_user_id() {
     let bob = stack.session_token("bob").await;
     let alice_id = user_id(&stack, &alice).await;
     let bob_id = user_id(&stack, &bob).await;
-    let client = bare_client();
-    let get = |path: String, token: String| {
-        let client = client.clone();
-        let url = stack.url(&path);
-        async move { client.get(url).bearer_auth(token).send().await.unwrap() }
-    };
 
-    let own = get(format!("/api/users/{bob_id}"), bob.clone()).await;
+    let own = stack
+        .get_with_bearer(&format!("/api/users/{bob_id}"), &bob)
+        .await;
     assert_eq!(own.status(), 200);
     let own: Value = own.json().await.unwrap();
     assert_eq!(own["user"]["email"], "bob@example.com");
     assert_eq!(
-        get(format!("/api/users/{alice_id}"), bob.clone())
+        stack
+            .get_with_bearer(&format!("/api/users/{alice_id}"), &bob)
             .await
             .status(),
         403
     );
     assert_eq!(
-        get("/api/users/u_nonexistent".into(), bob.clone())
+        stack
+            .get_with_bearer("/api/users/u_nonexistent", &bob)
             .await
             .status(),
         403
     );
-    let as_admin = get(format!("/api/users/{bob_id}"), alice.clone()).await;
+    let as_admin = stack
+        .get_with_bearer(&format!("/api/users/{bob_id}"), &alice)
+        .await;
     assert_eq!(as_admin.status(), 200);
 
     let path = format!("/api/admin/users/{bob_id}/sessions");
-    assert_eq!(get(path.clone(), bob.clone()).await.status(), 403);
-    let sessions = get(path, alice.clone()).await;
+    assert_eq!(stack.get_with_bearer(&path, &bob).await.status(), 403);
+    let sessions = stack.get_with_bearer(&path, &alice).await;
     assert_eq!(sessions.status(), 200);
     let sessions: Value = sessions.json().await.unwrap();
     assert_eq!(sessions.as_array().unwrap().len(), 1);
-    assert_eq!(
-        client
-            .get(stack.url("/api/whoami"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        401
-    );
+    assert_eq!(stack.get("/api/whoami").await.status(), 401);
 }

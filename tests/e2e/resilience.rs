@@ -2,7 +2,7 @@
 //! meanwhile and recovers without a restart.
 
 use crate::upstream::Echo;
-use portcullis_tests::{TestStack, bare_client, wait_until};
+use portcullis_tests::{TestStack, wait_until};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -15,43 +15,30 @@ async fn auth_service_outage_fails_closed_and_recovers() {
     ))
     .await;
     let token = stack.session_token("alice").await;
-    let client = bare_client();
-    let base = stack.gateway_url.clone();
-    let status = |path: &'static str| {
-        let client = client.clone();
-        let url = format!("{base}{path}");
-        let token = token.clone();
-        async move {
-            client
-                .get(url)
-                .header("cookie", format!("portcullis={token}"))
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }
+    let status = async |stack: &TestStack, path: &str| {
+        stack.get_with_session(path, &token).await.status().as_u16()
     };
-    assert_eq!(status("/echo/x").await, 200);
-    assert_eq!(status("/readyz").await, 200);
+    assert_eq!(status(&stack, "/echo/x").await, 200);
+    assert_eq!(status(&stack, "/readyz").await, 200);
     let hits = echo.hits();
 
     stack.kill_auth_service();
-    let me = status("/auth/me").await;
+    let me = status(&stack, "/auth/me").await;
     assert_eq!(me, 503);
     let body: Value = stack.get_json("/auth/me", &token).await;
     assert_eq!(body["error"], "auth_unavailable");
-    assert_eq!(status("/echo/x").await, 503);
-    assert_eq!(status("/auth/check").await, 503);
+    assert_eq!(status(&stack, "/echo/x").await, 503);
+    assert_eq!(status(&stack, "/auth/check").await, 503);
     assert_eq!(
         echo.hits(),
         hits,
         "nothing passed through while auth-service was down"
     );
-    assert_eq!(status("/readyz").await, 503);
-    assert_eq!(status("/healthz").await, 200);
+    assert_eq!(status(&stack, "/readyz").await, 503);
+    assert_eq!(status(&stack, "/healthz").await, 200);
 
     stack.restart_auth_service();
+    let client = stack.bare_client();
     let url = stack.url("/readyz");
     wait_until(
         Duration::from_secs(20),
@@ -73,12 +60,7 @@ async fn auth_service_outage_fails_closed_and_recovers() {
     // sessions, so the session from before the SIGKILL may be gone: a
     // session created after the restart works through the same gateway.
     let fresh = stack.session_token("bob").await;
-    let echoed = client
-        .get(stack.url("/echo/x"))
-        .bearer_auth(&fresh)
-        .send()
-        .await
-        .unwrap();
+    let echoed = stack.get_with_bearer("/echo/x", &fresh).await;
     assert_eq!(echoed.status(), 200);
 }
 
@@ -88,26 +70,15 @@ async fn provider_outage_keeps_sessions_and_fails_logins_clearly() {
     let token = stack.session_token("alice").await;
     let access_token = stack.access_token("bob").await;
     stack.idp.stop().await;
-    let client = bare_client();
 
     // Sessions are ours, not the provider's: they keep working.
-    let me = client
-        .get(stack.url("/auth/me"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let me = stack.get_with_bearer("/auth/me", &token).await;
     assert_eq!(me.status(), 200);
 
     // A new code flow cannot start: a clear page, not a 503 blaming us.
     // (`devgoogle` has not been used, so its discovery is not cached.)
     let seen = stack.audit_events().len();
-    let login = client
-        .get(stack.url("/auth/login/devgoogle"))
-        .header("accept", "text/html")
-        .send()
-        .await
-        .unwrap();
+    let login = stack.get_html("/auth/login/devgoogle").await;
     assert_eq!(login.status(), 502);
     assert!(login.headers().get("set-cookie").is_none());
     let page = login.text().await.unwrap();
@@ -118,12 +89,12 @@ async fn provider_outage_keeps_sessions_and_fails_logins_clearly() {
     );
 
     // An access token can only be checked by the provider.
-    let exchange = client
-        .post(stack.url("/auth/session"))
-        .json(&serde_json::json!({"provider": "devgoogle", "access_token": access_token}))
-        .send()
-        .await
-        .unwrap();
+    let exchange = stack
+        .post_json(
+            "/auth/session",
+            &serde_json::json!({"provider": "devgoogle", "access_token": access_token}),
+        )
+        .await;
     assert_eq!(exchange.status(), 502);
     assert!(exchange.headers().get("set-cookie").is_none());
     let body: Value = exchange.json().await.unwrap();

@@ -1,16 +1,13 @@
 //! Logout, logout everywhere, the session list and revocation by id, and
 //! the CSRF rule on all of them.
 
-use portcullis_tests::{PUBLIC_ORIGIN, TestStack, assert_redirect, bare_client, browser};
+use portcullis_tests::{PUBLIC_ORIGIN, TestStack, assert_redirect};
 use serde_json::Value;
 
 async fn me_status(stack: &TestStack, token: &str) -> u16 {
-    bare_client()
-        .get(stack.url("/auth/me"))
-        .header("cookie", format!("portcullis={token}"))
-        .send()
+    stack
+        .get_with_session("/auth/me", token)
         .await
-        .unwrap()
         .status()
         .as_u16()
 }
@@ -19,36 +16,25 @@ async fn me_status(stack: &TestStack, token: &str) -> u16 {
 async fn logout_revokes_the_session_and_needs_our_origin() {
     let stack = TestStack::start().await;
     let token = stack.session_token("alice").await;
-    let client = bare_client();
-    let cookie = format!("portcullis={token}");
 
     // A cookie-authenticated POST without Origin / Sec-Fetch-Site: refused.
-    let forged = client
-        .post(stack.url("/auth/logout"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
+    let forged = stack.post_with_session("/auth/logout", &token, &[]).await;
     assert_eq!(forged.status(), 403);
     let body: Value = forged.json().await.unwrap();
     assert_eq!(body["error"], "csrf");
-    let cross = client
-        .post(stack.url("/auth/logout"))
-        .header("cookie", &cookie)
-        .header("origin", "https://evil.example")
-        .send()
-        .await
-        .unwrap();
+    let cross = stack
+        .post_with_session(
+            "/auth/logout",
+            &token,
+            &[("origin", "https://evil.example")],
+        )
+        .await;
     assert_eq!(cross.status(), 403);
     assert_eq!(me_status(&stack, &token).await, 200);
 
-    let logout = client
-        .post(stack.url("/auth/logout"))
-        .header("cookie", &cookie)
-        .header("sec-fetch-site", "same-origin")
-        .send()
-        .await
-        .unwrap();
+    let logout = stack
+        .post_with_session("/auth/logout", &token, &[("sec-fetch-site", "same-origin")])
+        .await;
     assert_eq!(logout.status(), 204);
     let cleared = portcullis_tests::set_cookie(&logout, "portcullis").expect("cookie cleared");
     assert!(cleared.contains("Max-Age=0"), "{cleared}");
@@ -63,14 +49,13 @@ async fn logout_all_ends_every_session_of_the_user() {
     let bob = stack.session_token("bob").await;
 
     // From a browser form: 303 back to the start page.
-    let response = bare_client()
-        .post(stack.url("/auth/logout/all"))
-        .header("cookie", format!("portcullis={laptop}"))
-        .header("origin", PUBLIC_ORIGIN)
-        .header("accept", "text/html")
-        .send()
-        .await
-        .unwrap();
+    let response = stack
+        .post_with_session(
+            "/auth/logout/all",
+            &laptop,
+            &[("origin", PUBLIC_ORIGIN), ("accept", "text/html")],
+        )
+        .await;
     assert_redirect(&response, "/");
     assert_eq!(me_status(&stack, &laptop).await, 401);
     assert_eq!(me_status(&stack, &phone).await, 401);
@@ -87,7 +72,7 @@ async fn sessions_are_listed_and_revoked_by_id() {
     let laptop = stack.session_token("bob").await;
     let phone = stack.session_token("bob").await;
     let alice = stack.session_token("alice").await;
-    let client = bare_client();
+    let client = stack.bare_client();
 
     let list: Value = stack.get_json("/auth/sessions", &laptop).await;
     let list = list.as_array().unwrap();
@@ -124,17 +109,10 @@ async fn sessions_are_listed_and_revoked_by_id() {
     assert_eq!(me_status(&stack, &laptop).await, 200);
 
     // The login page's form version, with a browser.
-    let client = browser();
+    let client = stack.browser();
     stack.login_as(&client, "alice").await;
     let other = stack.session_token("alice").await;
-    let list: Value = client
-        .get(stack.url("/auth/sessions"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = stack.get_json_in(&client, "/auth/sessions").await;
     let target = list
         .as_array()
         .unwrap()
@@ -162,7 +140,7 @@ async fn sessions_are_listed_and_revoked_by_id() {
 async fn login_issues_a_new_token_whatever_cookie_was_planted() {
     let stack = TestStack::start().await;
     let planted = stack.session_token("bob").await;
-    let client = bare_client();
+    let client = stack.bare_client();
     let login = client
         .get(stack.url("/auth/login/dev"))
         .header("cookie", format!("portcullis={planted}"))

@@ -1,13 +1,13 @@
 //! The front-end token flow (`POST /auth/session`) and bearer sessions.
 
-use portcullis_tests::{PUBLIC_ORIGIN, TestStack, bare_client, browser, cookie_value, set_cookie};
+use portcullis_tests::{PUBLIC_ORIGIN, TestStack, cookie_value, set_cookie};
 use serde_json::{Value, json};
 
 #[tokio::test]
 async fn id_token_is_exchanged_for_a_session() {
     let stack = TestStack::start().await;
     let id_token = stack.id_token("bob").await;
-    let client = browser();
+    let client = stack.browser();
     let response = client
         .post(stack.url("/auth/session"))
         .header("origin", PUBLIC_ORIGIN)
@@ -30,7 +30,7 @@ async fn id_token_is_exchanged_for_a_session() {
         "token echoed in the body"
     );
 
-    let me = client.get(stack.url("/auth/me")).send().await.unwrap();
+    let me = stack.get_in(&client, "/auth/me").await;
     assert_eq!(me.status(), 200);
 
     // Non-browser clients: the same token as a bearer credential.
@@ -42,25 +42,24 @@ async fn id_token_is_exchanged_for_a_session() {
 async fn access_token_is_verified_by_the_provider_and_exchanged() {
     let stack = TestStack::start().await;
     let access_token = stack.access_token("alice").await;
-    let client = bare_client();
-    let response = client
-        .post(stack.url("/auth/session"))
-        .json(&json!({"provider": "devgoogle", "access_token": access_token}))
-        .send()
-        .await
-        .unwrap();
+    let response = stack
+        .post_json(
+            "/auth/session",
+            &json!({"provider": "devgoogle", "access_token": access_token}),
+        )
+        .await;
     assert_eq!(response.status(), 200);
     assert!(set_cookie(&response, "portcullis").is_some());
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["user"]["email"], "alice@example.com");
     assert_eq!(body["user"]["provider"], "devgoogle");
 
-    let forged = client
-        .post(stack.url("/auth/session"))
-        .json(&json!({"provider": "devgoogle", "access_token": "made-up"}))
-        .send()
-        .await
-        .unwrap();
+    let forged = stack
+        .post_json(
+            "/auth/session",
+            &json!({"provider": "devgoogle", "access_token": "made-up"}),
+        )
+        .await;
     assert_eq!(forged.status(), 401);
     assert!(set_cookie(&forged, "portcullis").is_none());
 }
@@ -68,7 +67,7 @@ async fn access_token_is_verified_by_the_provider_and_exchanged() {
 #[tokio::test]
 async fn token_login_refuses_bad_requests() {
     let stack = TestStack::start().await;
-    let client = bare_client();
+    let client = stack.bare_client();
     let url = stack.url("/auth/session");
 
     // A cross-site HTML form cannot log anyone in: not JSON, 415.
@@ -88,21 +87,21 @@ async fn token_login_refuses_bad_requests() {
         .unwrap();
     assert_eq!(text.status(), 415);
 
-    let garbage = client
-        .post(&url)
-        .json(&json!({"provider": "dev", "id_token": "not.a.jwt"}))
-        .send()
-        .await
-        .unwrap();
+    let garbage = stack
+        .post_json(
+            "/auth/session",
+            &json!({"provider": "dev", "id_token": "not.a.jwt"}),
+        )
+        .await;
     assert_eq!(garbage.status(), 401);
     assert!(set_cookie(&garbage, "portcullis").is_none());
 
-    let both = client
-        .post(&url)
-        .json(&json!({"provider": "dev", "id_token": "a", "access_token": "b"}))
-        .send()
-        .await
-        .unwrap();
+    let both = stack
+        .post_json(
+            "/auth/session",
+            &json!({"provider": "dev", "id_token": "a", "access_token": "b"}),
+        )
+        .await;
     assert_eq!(both.status(), 400);
 
     let cross_site = client
@@ -115,11 +114,11 @@ async fn token_login_refuses_bad_requests() {
     assert_eq!(cross_site.status(), 403);
     assert!(set_cookie(&cross_site, "portcullis").is_none());
 
-    let huge = client
-        .post(&url)
-        .json(&json!({"provider": "dev", "id_token": "a".repeat(100 * 1024)}))
-        .send()
-        .await
-        .unwrap();
+    let huge = stack
+        .post_json(
+            "/auth/session",
+            &json!({"provider": "dev", "id_token": "a".repeat(100 * 1024)}),
+        )
+        .await;
     assert_eq!(huge.status(), 413);
 }

@@ -13,20 +13,16 @@ async fn https_gateway_sends_hsts_and_secure_host_cookies() {
         ..StackOptions::default()
     })
     .await;
-    let client = stack.browser();
 
-    let health = client.get(stack.url("/healthz")).send().await.unwrap();
+    let health = stack.get("/healthz").await;
     assert_eq!(health.status(), 200);
     assert_eq!(
         health.headers()["strict-transport-security"],
         "max-age=31536000; includeSubDomains"
     );
 
-    let login = client
-        .get(stack.url("/auth/login/dev"))
-        .send()
-        .await
-        .unwrap();
+    let client = stack.browser();
+    let login = stack.get_in(&client, "/auth/login/dev").await;
     let flow = set_cookie(&login, "__Host-portcullis_flow").expect("flow cookie");
     assert!(flow.contains("Secure") && flow.contains("Path=/"), "{flow}");
     assert!(!flow.contains("Domain"), "{flow}");
@@ -37,14 +33,7 @@ async fn https_gateway_sends_hsts_and_secure_host_cookies() {
         assert!(session.contains(attr), "{attr} missing: {session}");
     }
     assert!(!session.contains("Domain"), "{session}");
-    let me: Value = client
-        .get(stack.url("/auth/me"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me = stack.get_json_in(&client, "/auth/me").await;
     assert_eq!(me["user"]["email"], "alice@example.com");
 
     // CSRF compares against the https public origin.
@@ -72,25 +61,12 @@ async fn the_gateway_authenticates_to_auth_service_with_the_service_token() {
     })
     .await;
     let token = stack.session_token("bob").await;
-    let client = stack.bare_client();
-    let me = client
-        .get(stack.url("/auth/me"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let me = stack.get_with_bearer("/auth/me", &token).await;
     assert_eq!(me.status(), 200);
-    assert_eq!(
-        client
-            .get(stack.url("/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(stack.get("/readyz").await.status(), 200);
 
     // A gateway without the token gets nothing out of auth-service.
+    let client = stack.bare_client();
     let rogue = stack.spawn_gateway("rogue.toml", false);
     let me = client
         .get(format!("{}/auth/me", rogue.addr))
@@ -135,10 +111,10 @@ async fn the_gateway_talks_mutual_tls_to_auth_service() {
     // The gateway (https, the test CA, its client certificate) gets through.
     let client = stack.browser();
     stack.login_as(&client, "alice").await;
-    let me = client.get(stack.url("/auth/me")).send().await.unwrap();
+    let me = stack.get_in(&client, "/auth/me").await;
     assert_eq!(me.status(), 200);
     let me: Value = me.json().await.unwrap();
     assert_eq!(me["user"]["email"], "alice@example.com");
-    let ready = client.get(stack.url("/readyz")).send().await.unwrap();
+    let ready = stack.get_in(&client, "/readyz").await;
     assert_eq!(ready.status(), 200);
 }

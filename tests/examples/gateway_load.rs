@@ -8,13 +8,16 @@
 //!   `ValidateSession` → policy → handler), against `/healthz`, a public
 //!   built-in route of the same gateway;
 //! * the same small upstream behind an authenticated route and behind a
-//!   public route, so the difference is exactly the session check.
+//!   public route, so the difference is exactly the session check;
+//! * both authenticated routes again on a second stack whose gateway has
+//!   the session cache on (`[gateway.session_cache]`), once its revocation
+//!   feed is synced, so repeat validations are answered in the gateway.
 //!
 //! Everything stays on 127.0.0.1 and the run is bounded in time.
 //!
 //! `cargo run --release -p portcullis-tests --example gateway_load -- --seconds 5`
 
-use portcullis_tests::TestStack;
+use portcullis_tests::{StackOptions, TestStack, wait_until};
 use std::time::{Duration, Instant};
 
 #[derive(clap::Parser)]
@@ -29,6 +32,8 @@ struct Args {
 
 struct Case {
     name: &'static str,
+    /// Whether the case runs on the stack with the session cache on.
+    cached: bool,
     path: &'static str,
     authenticated: bool,
     latencies: Vec<Duration>,
@@ -84,7 +89,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let app = axum::Router::new().fallback(|| async { "upstream says hello" });
         axum::serve(upstream, app).await
     });
-    let stack = TestStack::start_with_routes(&format!(
+    let routes = format!(
         r#"
 [[routes]]
 path_prefix = "/bench/public/"
@@ -95,43 +100,89 @@ target = {{ upstream = "http://{upstream_addr}" }}
 path_prefix = "/bench/private/"
 target = {{ upstream = "http://{upstream_addr}" }}
 "#
-    ))
+    );
+    let stack = TestStack::start_with_routes(&routes).await;
+    let cached_stack = TestStack::start_with(StackOptions {
+        routes,
+        gateway_settings: "session_cache = { enabled = true }\n".to_owned(),
+        ..StackOptions::default()
+    })
     .await;
-    let token = stack.session_token("alice").await;
-    let cookie = format!("{}={token}", stack.session_cookie);
+    let metrics = cached_stack.metrics_url().await;
+    wait_until(
+        Duration::from_secs(10),
+        "the session cache's feed is synced",
+        || {
+            let metrics = metrics.clone();
+            async move {
+                let text = match reqwest::get(format!("{metrics}/metrics")).await {
+                    Ok(response) => response.text().await.unwrap_or_default(),
+                    Err(_) => String::new(),
+                };
+                text.contains("session_cache_feed_state{state=\"on\"} 1")
+            }
+        },
+    )
+    .await;
+    let cookie = format!(
+        "{}={}",
+        stack.session_cookie,
+        stack.session_token("alice").await
+    );
+    let cached_cookie = format!(
+        "{}={}",
+        cached_stack.session_cookie,
+        cached_stack.session_token("alice").await
+    );
 
+    let case = |name, path, authenticated, cached| Case {
+        name,
+        cached,
+        path,
+        authenticated,
+        latencies: Vec::new(),
+        elapsed: Duration::ZERO,
+    };
     let mut cases = vec![
-        Case {
-            name: "authenticated built-in /api/whoami",
-            path: "/api/whoami",
-            authenticated: true,
-            latencies: Vec::new(),
-            elapsed: Duration::ZERO,
-        },
-        Case {
-            name: "public built-in /healthz",
-            path: "/healthz",
-            authenticated: false,
-            latencies: Vec::new(),
-            elapsed: Duration::ZERO,
-        },
-        Case {
-            name: "authenticated upstream /bench/private/",
-            path: "/bench/private/x",
-            authenticated: true,
-            latencies: Vec::new(),
-            elapsed: Duration::ZERO,
-        },
-        Case {
-            name: "public upstream /bench/public/",
-            path: "/bench/public/x",
-            authenticated: false,
-            latencies: Vec::new(),
-            elapsed: Duration::ZERO,
-        },
+        case(
+            "authenticated built-in /api/whoami",
+            "/api/whoami",
+            true,
+            false,
+        ),
+        case("public built-in /healthz", "/healthz", false, false),
+        case(
+            "authenticated upstream /bench/private/",
+            "/bench/private/x",
+            true,
+            false,
+        ),
+        case(
+            "public upstream /bench/public/",
+            "/bench/public/x",
+            false,
+            false,
+        ),
+        case(
+            "cached: authenticated /api/whoami",
+            "/api/whoami",
+            true,
+            true,
+        ),
+        case(
+            "cached: authenticated /bench/private/",
+            "/bench/private/x",
+            true,
+            true,
+        ),
     ];
     for _ in 0..2 {
         for case in &mut cases {
+            let (stack, cookie) = if case.cached {
+                (&cached_stack, &cached_cookie)
+            } else {
+                (&stack, &cookie)
+            };
             let cookie = case.authenticated.then(|| cookie.clone());
             let url = stack.url(case.path);
             let (latencies, elapsed) = round(url, cookie, args.concurrency, args.seconds).await?;
@@ -166,6 +217,14 @@ target = {{ upstream = "http://{upstream_addr}" }}
     println!(
         "ratio authenticated/public, upstream: {:.2}",
         rps[2] / rps[3]
+    );
+    println!(
+        "ratio cached authenticated/public, built-in: {:.2}",
+        rps[4] / rps[1]
+    );
+    println!(
+        "ratio cached authenticated/public, upstream: {:.2}",
+        rps[5] / rps[3]
     );
     Ok(())
 }

@@ -2,7 +2,7 @@
 
 use crate::state::AppState;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 /// `GET /healthz`: the process is up.
@@ -23,14 +23,7 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-/// `GET /metrics`: Prometheus text exposition.
+/// `GET /metrics` on the public listener (with `public_metrics`).
 pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        state.metrics.render(),
-    )
-        .into_response()
+    state.metrics.response()
 }

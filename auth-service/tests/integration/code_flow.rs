@@ -295,13 +295,7 @@ issuer = "http://127.0.0.1:1"
 
 #[tokio::test]
 async fn a_slow_provider_is_cut_off_by_the_timeout() {
-    let h = Harness::start_config(|text| {
-        text.replace(
-            "[auth_service]\n",
-            "[auth_service]\nprovider_timeout = \"300ms\"\n",
-        )
-    })
-    .await;
+    let h = Harness::start_with_settings("provider_timeout = \"300ms\"\n").await;
     h.idp
         .update_faults(|f| f.delay = Some(std::time::Duration::from_secs(3)));
     let started = std::time::Instant::now();

@@ -58,7 +58,7 @@ async fn is_valid(client: &mut AuthServiceClient<Channel>, token: &str) -> bool 
 async fn a_revocation_survives_sigkill() {
     let idp = start_idp().await;
     let dir = tempfile::tempdir().unwrap();
-    let text = config_text(&idp, &dir.path().join("data"), "");
+    let text = config_text(&idp, &dir.path().join("data"), "", "");
     let config = dir.path().join("auth.toml");
     std::fs::write(&config, text).unwrap();
 

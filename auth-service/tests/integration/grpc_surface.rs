@@ -13,13 +13,7 @@ use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
 
 #[tokio::test]
 async fn health_reflection_and_providers() {
-    let h = Harness::start_config(|text| {
-        text.replace(
-            "[auth_service]\n",
-            "[auth_service]\ngrpc_reflection = true\n",
-        )
-    })
-    .await;
+    let h = Harness::start_with_settings("grpc_reflection = true\n").await;
     let channel = tonic::transport::Channel::from_shared(format!("http://{}", h.addr))
         .unwrap()
         .connect()
@@ -73,7 +67,7 @@ async fn health_reflection_and_providers() {
         ids,
         vec![("dev", "oidc"), ("google", "google"), ("github", "github")]
     );
-    assert_eq!(providers[0].name, "Development");
+    assert_eq!(providers[0].name, auth_config::DEV_PROVIDER_NAME);
 }
 
 #[test]
@@ -101,13 +95,7 @@ fn a_bad_config_exits_non_zero_naming_the_key() {
 
 #[tokio::test]
 async fn callers_must_present_the_service_token() {
-    let h = Harness::start_config(|text| {
-        text.replace(
-            "[auth_service]\n",
-            "[auth_service]\nservice_token_env = \"SERVICE_TOKEN\"\n",
-        )
-    })
-    .await;
+    let h = Harness::start_with_settings("service_token_env = \"SERVICE_TOKEN\"\n").await;
     let request = || common::proto::ValidateSessionRequest {
         session_token: "A".repeat(43),
     };
@@ -193,12 +181,9 @@ async fn reflection_is_off_unless_configured() {
 
 #[tokio::test]
 async fn reflection_needs_the_service_token_like_the_api() {
-    let h = Harness::start_config(|text| {
-        text.replace(
-            "[auth_service]\n",
-            "[auth_service]\nservice_token_env = \"SERVICE_TOKEN\"\ngrpc_reflection = true\n",
-        )
-    })
+    let h = Harness::start_with_settings(
+        "service_token_env = \"SERVICE_TOKEN\"\ngrpc_reflection = true\n",
+    )
     .await;
     let err = list_services(h.addr, None).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::Unauthenticated, "{err:?}");

@@ -35,10 +35,7 @@ fn mtls_lines() -> String {
 
 /// A harness whose auth-service has `lines` added to `[auth_service]`.
 async fn harness(lines: String) -> Harness {
-    Harness::start_config(move |text| {
-        text.replace("[auth_service]\n", &format!("[auth_service]\n{lines}"))
-    })
-    .await
+    Harness::start_with_settings(&lines).await
 }
 
 /// A client trusting the fixture CA, presenting `identity` (cert, key).
@@ -193,13 +190,15 @@ async fn a_key_that_does_not_match_the_certificate_is_a_startup_error() {
     // Both files are PEM of the right kind; loading the configuration
     // (`common::tls`) finds that the key is the client's, not the server's,
     // so the service never starts.
-    let text = config_text(&idp, &dir.path().join("data"), "").replace(
-        "[auth_service]\n",
+    let text = config_text(
+        &idp,
+        &dir.path().join("data"),
         &format!(
-            "[auth_service]\ntls_cert = {:?}\ntls_key = {:?}\n",
+            "tls_cert = {:?}\ntls_key = {:?}\n",
             fixture("server.pem"),
             fixture("client.key")
         ),
+        "",
     );
     let error =
         Config::from_toml(&text, &secrets).expect_err("a mismatched key must stop the service");

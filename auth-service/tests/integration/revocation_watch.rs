@@ -133,13 +133,7 @@ async fn a_resume_from_the_last_position_misses_nothing() {
 
 #[tokio::test]
 async fn watching_needs_the_service_token() {
-    let h = Harness::start_config(|text| {
-        text.replace(
-            "[auth_service]\n",
-            "[auth_service]\nservice_token_env = \"SERVICE_TOKEN\"\n",
-        )
-    })
-    .await;
+    let h = Harness::start_with_settings("service_token_env = \"SERVICE_TOKEN\"\n").await;
     let err = h
         .client
         .clone()

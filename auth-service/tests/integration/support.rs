@@ -1,6 +1,12 @@
 //! The test harness: a dev-idp and an auth-service, both real servers on
 //! 127.0.0.1 port 0, and a gRPC client.
 
+/// The configuration writer the e2e stack uses too (that crate depends on
+/// this one, so it is shared by path, not as a dependency).
+#[path = "../../../tests/src/auth_config.rs"]
+pub(crate) mod auth_config;
+
+use auth_config::AuthConfig;
 use auth_service::domain::clock::ManualClock;
 use common::config::Config;
 use common::proto::auth_service_client::AuthServiceClient;
@@ -14,7 +20,7 @@ use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tonic::transport::Channel;
 
-pub(crate) const DEV_CLIENT: &str = "portcullis-dev";
+pub(crate) const DEV_CLIENT: &str = auth_config::DEV_CLIENT_ID;
 pub(crate) const GOOGLE_CLIENT: &str = "google-client";
 pub(crate) const GOOGLE_SECRET: &str = "google-secret";
 pub(crate) const GITHUB_CLIENT: &str = "gh-client";
@@ -68,28 +74,19 @@ pub(crate) async fn start_idp() -> DevIdp {
     .unwrap()
 }
 
-/// The configuration every harness starts from; `extra` is appended.
-pub(crate) fn config_text(idp: &DevIdp, data_dir: &std::path::Path, extra: &str) -> String {
+/// The configuration every harness starts from: [`AuthConfig`] (the dev
+/// provider as `dev`) plus Google- and GitHub-kind providers on the same
+/// dev-idp, sessions of 7 days idle for at most 24 h; `settings` are
+/// added to `[auth_service]`, `extra` is appended.
+pub(crate) fn config_text(
+    idp: &DevIdp,
+    data_dir: &std::path::Path,
+    settings: &str,
+    extra: &str,
+) -> String {
     let issuer = idp.issuer();
-    format!(
+    let rest = format!(
         r#"
-[auth_service]
-listen = "127.0.0.1:0"
-data_dir = "{data}"
-session_lifetime = "7d"
-session_idle_timeout = "24h"
-
-[auth_service.roles]
-admin = ["alice@example.com"]
-
-[[providers]]
-id = "dev"
-name = "Development"
-kind = "oidc"
-client_id = "{DEV_CLIENT}"
-token_endpoint_auth = "none"
-issuer = "{issuer}"
-
 [[providers]]
 id = "google"
 kind = "google"
@@ -107,9 +104,16 @@ authorization_endpoint = "{issuer}/authorize"
 token_endpoint = "{issuer}/token"
 api_base_url = "{issuer}/github"
 {extra}
-"#,
-        data = data_dir.display()
-    )
+"#
+    );
+    AuthConfig {
+        listen: "127.0.0.1:0",
+        data_dir,
+        issuer: &issuer,
+        settings: &format!("session_lifetime = \"7d\"\nsession_idle_timeout = \"24h\"\n{settings}"),
+        rest: &rest,
+    }
+    .to_toml()
 }
 
 pub(crate) fn secrets(name: &str) -> Option<String> {
@@ -123,36 +127,32 @@ pub(crate) fn secrets(name: &str) -> Option<String> {
 
 impl Harness {
     pub(crate) async fn start() -> Self {
-        Self::start_with(|_| String::new()).await
+        Self::start_inner("", |_| String::new()).await
     }
 
     /// Starts with extra TOML, made from the provider's issuer, appended to
     /// the default configuration.
     pub(crate) async fn start_with(extra: impl FnOnce(&str) -> String) -> Self {
-        Self::start_inner(extra, |text| text).await
+        Self::start_inner("", extra).await
     }
 
-    /// Starts with the whole default configuration text rewritten by `edit`.
-    pub(crate) async fn start_config(edit: impl FnOnce(String) -> String) -> Self {
-        Self::start_inner(|_| String::new(), edit).await
+    /// Starts with `settings` (TOML lines) added to `[auth_service]`.
+    pub(crate) async fn start_with_settings(settings: &str) -> Self {
+        Self::start_inner(settings, |_| String::new()).await
     }
 
-    async fn start_inner(
-        extra: impl FnOnce(&str) -> String,
-        edit: impl FnOnce(String) -> String,
-    ) -> Self {
+    async fn start_inner(settings: &str, extra: impl FnOnce(&str) -> String) -> Self {
         let idp = start_idp().await;
         let dir = tempfile::tempdir().unwrap();
         let extra = extra(&idp.issuer());
-        let text = edit(config_text(&idp, &dir.path().join("data"), &extra));
+        let text = config_text(&idp, &dir.path().join("data"), settings, &extra);
         Self::launch(std::sync::Arc::new(idp), text, dir).await
     }
 
     /// An auth-service on the Redis store at `url`.
     pub(crate) async fn start_on_redis(url: &str) -> Self {
-        Self::start_config(|text| {
-            let text = text.replacen("[auth_service]\n", "[auth_service]\nstore = \"redis\"\n", 1);
-            format!("{text}\n[auth_service.redis]\nurl = \"{url}\"\n")
+        Self::start_inner("store = \"redis\"\n", |_| {
+            format!("\n[auth_service.redis]\nurl = \"{url}\"\n")
         })
         .await
     }

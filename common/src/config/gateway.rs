@@ -3,6 +3,7 @@
 //! environment variable, `trusted_proxies` as network blocks, every TLS file
 //! loaded).
 
+use super::session_cache::SessionCacheConfig;
 use super::{ConfigError, is_https_or_loopback_http, secret_from_env};
 use crate::telemetry::LogFormat;
 use crate::tls::{CaCertificates, Identity, PairKeys, TlsFiles};
@@ -129,6 +130,8 @@ pub(super) struct GatewaySection {
     /// Set, they pass, except those that fold to a header the gateway sets
     /// or an upstream trusts, which are always removed.
     allow_underscore_headers: bool,
+    /// The `[gateway.session_cache]` table.
+    session_cache: SessionCacheConfig,
 }
 
 /// Settings of the api-gateway binary, parsed: every value here is usable
@@ -182,6 +185,8 @@ pub struct GatewayConfig {
     pub trusted_proxies: Vec<IpNet>,
     /// `allow_underscore_headers`.
     pub allow_underscore_headers: bool,
+    /// `[gateway.session_cache]`, checked.
+    pub session_cache: SessionCacheConfig,
 }
 
 /// What parsing a section adds to its plain values.
@@ -230,6 +235,7 @@ impl Default for GatewaySection {
             login_rate_limit_burst: 10,
             trusted_proxies: Vec::new(),
             allow_underscore_headers: false,
+            session_cache: SessionCacheConfig::default(),
         }
     }
 }
@@ -329,6 +335,7 @@ impl GatewaySection {
                 "must be at least 1",
             ));
         }
+        self.session_cache.check()?;
         if self.login_rate_limit_burst == 0 {
             return Err(ConfigError::invalid(
                 "gateway.login_rate_limit_burst",
@@ -456,6 +463,7 @@ impl GatewaySection {
             login_rate_limit_burst: self.login_rate_limit_burst,
             trusted_proxies: resolved.trusted_proxies,
             allow_underscore_headers: self.allow_underscore_headers,
+            session_cache: self.session_cache,
         }
     }
 }

@@ -19,6 +19,7 @@ mod providers;
 mod redis;
 mod routes;
 mod rules;
+mod session_cache;
 
 pub use auth_service::{AuthServiceConfig, StoreConfig};
 pub use gateway::GatewayConfig;
@@ -26,6 +27,7 @@ pub use providers::{ProviderConfig, ProviderKind, TokenEndpointAuth};
 pub use redis::RedisConfig;
 pub use routes::{AllowList, Policy, RouteConfig, RouteTarget};
 pub use rules::{is_https_or_loopback_http, is_loopback_host, is_valid_provider_id};
+pub use session_cache::{SESSION_CACHE_MAX_TTL, SessionCacheConfig};
 
 use serde::Deserialize;
 use std::path::{Path, PathBuf};

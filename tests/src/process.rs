@@ -1,0 +1,163 @@
+//! The workspace's binaries as child processes: built once per test process
+//! with escargot, started with their log captured, their address learnt from
+//! the one `listening on ...` line each prints, and killed on drop.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+/// Builds `package`'s binary once per test process (same profile as the
+/// tests, host target, so the workspace's `target/debug` is reused).
+fn binary(cell: &'static OnceLock<PathBuf>, package: &str) -> PathBuf {
+    cell.get_or_init(|| {
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+        escargot::CargoBuild::new()
+            .manifest_path(manifest)
+            .package(package)
+            .bin(package)
+            .current_release()
+            .run()
+            .unwrap_or_else(|e| panic!("cannot build {package}: {e}"))
+            .path()
+            .to_path_buf()
+    })
+    .clone()
+}
+
+static DEV_IDP: OnceLock<PathBuf> = OnceLock::new();
+static AUTH_SERVICE: OnceLock<PathBuf> = OnceLock::new();
+static API_GATEWAY: OnceLock<PathBuf> = OnceLock::new();
+
+/// The path of one of the workspace's binaries, built on first use; `None`
+/// for a name that is not one of them.
+pub fn workspace_binary(name: &str) -> Option<PathBuf> {
+    let cell = match name {
+        "dev-idp" => &DEV_IDP,
+        "auth-service" => &AUTH_SERVICE,
+        "api-gateway" => &API_GATEWAY,
+        _ => return None,
+    };
+    Some(binary(cell, name))
+}
+
+/// The auth-service binary.
+pub(crate) fn auth_service_binary() -> PathBuf {
+    binary(&AUTH_SERVICE, "auth-service")
+}
+
+/// The api-gateway binary.
+pub(crate) fn gateway_binary() -> PathBuf {
+    binary(&API_GATEWAY, "api-gateway")
+}
+
+/// The log filter of the services in tests: our own crates at debug, so a
+/// test that scans the logs for secrets sees everything they could write.
+const LOG_FILTER: &str = "info,auth_service=debug,api_gateway=debug,common=debug,audit=info";
+
+/// A child process, killed (SIGKILL) and reaped on drop. Its log (stderr)
+/// is kept in memory and printed if the test fails.
+pub struct Proc {
+    child: Child,
+    /// The address part of its `listening on ...` line.
+    pub addr: String,
+    logs: Arc<Mutex<Vec<String>>>,
+}
+
+impl Proc {
+    /// Starts `program` and waits (at most 60 s) for its `listening on`
+    /// line.
+    pub(crate) fn spawn(program: &Path, args: &[&str], env: &[(&str, &str)]) -> Proc {
+        Self::spawn_logging(program, args, env, Arc::default())
+    }
+
+    /// [`Proc::spawn`] appending its log lines to `logs` (shared with the
+    /// process it replaces after a restart, see [`Proc::restart`]).
+    fn spawn_logging(
+        program: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+        logs: Arc<Mutex<Vec<String>>>,
+    ) -> Proc {
+        let mut child = Command::new(program)
+            .args(args)
+            .envs(env.iter().copied())
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| LOG_FILTER.into()),
+            )
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = logs.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stdout_sink = logs.clone();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            if let Some(Ok(line)) = lines.next() {
+                let _ = tx.send(line);
+            }
+            // Keep draining so the child never blocks on a full pipe; later
+            // lines (the gateway's metrics address) join the log.
+            for line in lines.map_while(Result::ok) {
+                stdout_sink.lock().unwrap().push(line);
+            }
+        });
+        let line = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(line) => line,
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "{} did not print its address; its log:\n{}",
+                    program.display(),
+                    logs.lock().unwrap().join("\n")
+                );
+            }
+        };
+        let addr = line
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_owned();
+        Proc { child, addr, logs }
+    }
+
+    /// Starts `program` as this process's successor, its log lines
+    /// appended to this one's.
+    pub(crate) fn restart(&self, program: &Path, args: &[&str], env: &[(&str, &str)]) -> Proc {
+        Self::spawn_logging(program, args, env, self.logs.clone())
+    }
+
+    /// SIGKILL: no chance to flush or say goodbye.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Every log line written so far.
+    pub fn logs(&self) -> Vec<String> {
+        self.logs.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+        if std::thread::panicking() {
+            eprintln!("--- log of pid {} ---", self.child.id());
+            for line in self.logs.lock().unwrap().iter() {
+                eprintln!("{line}");
+            }
+        }
+    }
+}

@@ -1,0 +1,287 @@
+//! [`TestStack`]: the development provider in process, and the real
+//! auth-service and api-gateway binaries, each stack in a temporary
+//! directory of its own; started, restarted and killed as tests need.
+
+use crate::config::{GatewayConfig, SERVICE_TOKEN_ENV, write_auth_config};
+use crate::idp::Provider;
+use crate::process::{Proc, auth_service_binary, gateway_binary};
+use crate::wait::wait_until;
+use auth_service::storage::sled::SledStore;
+use std::time::Duration;
+use tempfile::TempDir;
+
+/// The gateway's configured public origin in tests.
+pub const PUBLIC_ORIGIN: &str = "http://127.0.0.1";
+
+/// How a stack is set up.
+#[derive(Debug, Clone, Default)]
+pub struct StackOptions {
+    /// Extra `[[routes]]` (TOML text) after the default ones.
+    pub routes: String,
+    /// Serve the gateway over HTTPS with `tests/fixtures/tls`, with an
+    /// `https://127.0.0.1` public URL.
+    pub tls: bool,
+    /// auth-service requires a service token; the gateway sends it.
+    pub service_token: bool,
+    /// auth-service serves gRPC over TLS with `tests/fixtures/grpc-tls` and
+    /// requires a client certificate from its CA (mutual TLS); the gateway
+    /// connects over `https` trusting that CA and presents its client
+    /// certificate.
+    pub grpc_mtls: bool,
+    /// The gateway's `public_url` carries its real port
+    /// (`http://127.0.0.1:PORT`), so that its redirects work in a real
+    /// browser, which cannot be told to map them as [`TestStack::follow`]
+    /// does. The port is only known once the gateway has bound `:0`, so the
+    /// gateway is started once to learn it, then killed and started again
+    /// listening on that same port with the full public URL. Rebinding the
+    /// port its own previous process just released is not probing: nothing
+    /// else was asked for, and the first process accepted no connection.
+    pub public_port: bool,
+    /// Extra `[gateway]` keys (TOML lines), e.g. a higher login rate limit.
+    pub gateway_settings: String,
+}
+
+/// The three services, running.
+pub struct TestStack {
+    dir: TempDir,
+    pub(crate) options: StackOptions,
+    service_token: String,
+    pub idp: Provider,
+    pub auth: Proc,
+    pub gateway: Proc,
+    /// `http(s)://127.0.0.1:PORT` of the gateway.
+    pub gateway_url: String,
+    /// The gateway's configured public origin (`http(s)://127.0.0.1`, or
+    /// `gateway_url` with [`StackOptions::public_port`]).
+    pub public_origin: String,
+    /// `http://127.0.0.1:PORT` of the dev-idp (its issuer).
+    pub idp_url: String,
+    /// The session cookie's name.
+    pub session_cookie: String,
+}
+
+/// Writes the gateway's configuration as `file` and starts it, with the
+/// service token in its environment.
+fn start_gateway(
+    config: &GatewayConfig,
+    file: &str,
+    with_service_token: bool,
+    service_token: &str,
+) -> Proc {
+    let path = config.write(file, with_service_token);
+    Proc::spawn(
+        &gateway_binary(),
+        &["--config", path.to_str().unwrap()],
+        &[(SERVICE_TOKEN_ENV, service_token)],
+    )
+}
+
+impl TestStack {
+    /// The stack with the default routes.
+    pub async fn start() -> TestStack {
+        Self::start_with(StackOptions::default()).await
+    }
+
+    /// The stack with extra `[[routes]]` (TOML text) after the defaults.
+    pub async fn start_with_routes(extra_routes: &str) -> TestStack {
+        Self::start_with(StackOptions {
+            routes: extra_routes.to_owned(),
+            ..StackOptions::default()
+        })
+        .await
+    }
+
+    /// The stack as `options` say.
+    pub async fn start_with(options: StackOptions) -> TestStack {
+        let auth_bin = auth_service_binary();
+        let dir = tempfile::tempdir().unwrap();
+        let service_token = common::token::random_text::<32>().unwrap();
+
+        let idp = Provider::start().await;
+        let idp_url = idp.idp().issuer();
+
+        let auth_config = write_auth_config(dir.path(), &idp_url, "127.0.0.1:0", &options);
+        let auth = Proc::spawn(
+            &auth_bin,
+            &["--config", auth_config.to_str().unwrap()],
+            &[(SERVICE_TOKEN_ENV, &service_token)],
+        );
+        let public_origin = if options.tls {
+            "https://127.0.0.1"
+        } else {
+            PUBLIC_ORIGIN
+        }
+        .to_owned();
+        let session_cookie = if options.tls {
+            "__Host-portcullis"
+        } else {
+            "portcullis"
+        }
+        .to_owned();
+        let mut gateway = start_gateway(
+            &GatewayConfig {
+                dir: dir.path(),
+                options: &options,
+                public_origin: &public_origin,
+                listen: "127.0.0.1:0",
+                auth_addr: &auth.addr,
+            },
+            "gateway.toml",
+            options.service_token,
+            &service_token,
+        );
+        let gateway_url = gateway.addr.clone();
+        let public_origin = if options.public_port {
+            gateway.kill();
+            let listen = gateway_url
+                .split_once("://")
+                .map(|(_, addr)| addr)
+                .unwrap_or(&gateway_url);
+            gateway = start_gateway(
+                &GatewayConfig {
+                    dir: dir.path(),
+                    options: &options,
+                    public_origin: &gateway_url,
+                    listen,
+                    auth_addr: &auth.addr,
+                },
+                "gateway.toml",
+                options.service_token,
+                &service_token,
+            );
+            assert_eq!(gateway.addr, gateway_url, "gateway came back elsewhere");
+            gateway_url.clone()
+        } else {
+            public_origin
+        };
+        let scheme = if options.tls { "https" } else { "http" };
+        assert!(
+            gateway_url.starts_with(&format!("{scheme}://127.0.0.1:")),
+            "{gateway_url}"
+        );
+        TestStack {
+            dir,
+            options,
+            service_token,
+            idp,
+            auth,
+            gateway,
+            gateway_url,
+            public_origin,
+            idp_url,
+            session_cookie,
+        }
+    }
+
+    /// Starts an extra gateway with the stack's routes, sending the service
+    /// token or not.
+    pub fn spawn_gateway(&self, file: &str, with_service_token: bool) -> Proc {
+        start_gateway(
+            &GatewayConfig {
+                dir: self.dir.path(),
+                options: &self.options,
+                public_origin: &self.public_origin,
+                listen: "127.0.0.1:0",
+                auth_addr: &self.auth.addr,
+            },
+            file,
+            with_service_token,
+            &self.service_token,
+        )
+    }
+
+    /// `http://127.0.0.1:PORT` of the gateway's metrics listener, from its
+    /// `metrics listening on` line (printed right after the first one;
+    /// waited for at most 10 s).
+    pub async fn metrics_url(&self) -> String {
+        let find = || {
+            self.gateway.logs().iter().find_map(|line| {
+                line.strip_prefix("metrics listening on ")
+                    .map(str::to_owned)
+            })
+        };
+        wait_until(
+            Duration::from_secs(10),
+            "the gateway announces metrics",
+            || {
+                let found = find().is_some();
+                async move { found }
+            },
+        )
+        .await;
+        find().unwrap()
+    }
+
+    /// SIGKILLs auth-service.
+    pub fn kill_auth_service(&mut self) {
+        self.auth.kill();
+    }
+
+    /// auth-service's audit log so far: one JSON object per event
+    /// (`login`, `login_failed` with its `reason`, `session_revoked`, ...).
+    pub fn audit_events(&self) -> Vec<serde_json::Value> {
+        self.auth
+            .logs()
+            .iter()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|event| event["target"] == "audit")
+            .collect()
+    }
+
+    /// Every log line both services have written so far.
+    pub fn service_logs(&self) -> Vec<String> {
+        let mut lines = self.auth.logs();
+        lines.extend(self.gateway.logs());
+        lines
+    }
+
+    /// SIGKILLs auth-service and opens its store, to look at what it wrote.
+    pub async fn stop_and_open_store(&mut self) -> SledStore {
+        self.kill_auth_service();
+        let data = self.dir.path().join("data");
+        tokio::task::spawn_blocking(move || SledStore::open(&data))
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    /// SIGKILLs the gateway and starts it again on the same address, with
+    /// the same configuration.
+    pub fn restart_gateway(&mut self) {
+        self.gateway.kill();
+        let listen = self
+            .gateway_url
+            .split_once("://")
+            .map(|(_, addr)| addr.to_owned())
+            .unwrap_or_else(|| self.gateway_url.clone());
+        let gateway = start_gateway(
+            &GatewayConfig {
+                dir: self.dir.path(),
+                options: &self.options,
+                public_origin: &self.public_origin,
+                listen: &listen,
+                auth_addr: &self.auth.addr,
+            },
+            "gateway.toml",
+            self.options.service_token,
+            &self.service_token,
+        );
+        assert_eq!(
+            gateway.addr, self.gateway_url,
+            "gateway came back elsewhere"
+        );
+        self.gateway = gateway;
+    }
+
+    /// Starts auth-service again on the same address and data directory.
+    pub fn restart_auth_service(&mut self) {
+        let addr = self.auth.addr.clone();
+        let config = write_auth_config(self.dir.path(), &self.idp_url, &addr, &self.options);
+        self.auth = self.auth.restart(
+            &auth_service_binary(),
+            &["--config", config.to_str().unwrap()],
+            &[(SERVICE_TOKEN_ENV, &self.service_token)],
+        );
+        assert_eq!(self.auth.addr, addr, "auth-service came back elsewhere");
+    }
+}
