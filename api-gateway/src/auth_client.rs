@@ -22,12 +22,9 @@ use common::proto::{
     revoke_session_request,
 };
 use common::reason::Reason;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use secrecy::ExposeSecret;
 use session_cache::{ValidationCache, token_hash};
 use std::future::Future;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tonic::metadata::{Ascii, MetadataValue};
@@ -220,70 +217,21 @@ pub enum AuthClientError {
 /// `auth_service_ca` when it is set (an internal CA must not be mixed with
 /// the public roots, or any publicly issued certificate for the name would
 /// do), the public web PKI roots otherwise; present the client certificate
-/// when one is configured (mutual TLS). Every file is parsed here, at
-/// start-up, so a bad one stops the gateway naming its key and path
-/// instead of failing every later call.
-fn client_tls(config: &GatewayConfig) -> Result<ClientTlsConfig, AuthClientError> {
-    let mut tls = ClientTlsConfig::new().timeout(config.auth_timeout);
-    tls = match &config.auth_service_ca {
-        Some(path) => {
-            let pem = read_pem("gateway.auth_service_ca", path)?;
-            let certificates = parse_certificates("gateway.auth_service_ca", path, &pem)?;
-            // tonic skips CA certificates it cannot use; refuse them here
-            // instead of failing every handshake with "unknown issuer".
-            let mut roots = rustls::RootCertStore::empty();
-            for certificate in certificates {
-                roots.add(certificate).map_err(|e| {
-                    AuthClientError::Tls(format!(
-                        "gateway.auth_service_ca: {}: not a usable CA certificate: {e}",
-                        path.display()
-                    ))
-                })?;
-            }
-            tls.ca_certificate(Certificate::from_pem(pem))
-        }
+/// when one is configured (mutual TLS). The files were read and checked when
+/// the configuration loaded ([`common::tls`]).
+fn client_tls(config: &GatewayConfig) -> ClientTlsConfig {
+    let tls = ClientTlsConfig::new().timeout(config.auth_timeout);
+    let tls = match &config.auth_service_ca {
+        Some(ca) => tls.ca_certificate(Certificate::from_pem(ca.pem())),
         None => tls.with_webpki_roots(),
     };
-    if let (Some(cert_path), Some(key_path)) = (
-        &config.auth_service_client_cert,
-        &config.auth_service_client_key,
-    ) {
-        let cert = read_pem("gateway.auth_service_client_cert", cert_path)?;
-        parse_certificates("gateway.auth_service_client_cert", cert_path, &cert)?;
-        let key = read_pem("gateway.auth_service_client_key", key_path)?;
-        PrivateKeyDer::from_pem_slice(&key).map_err(|e| {
-            AuthClientError::Tls(format!(
-                "gateway.auth_service_client_key: {}: no usable private key ({e})",
-                key_path.display()
-            ))
-        })?;
-        tls = tls.identity(Identity::from_pem(cert, key));
+    match &config.auth_service_client {
+        Some(identity) => {
+            let (cert, key) = identity.pem();
+            tls.identity(Identity::from_pem(cert, key))
+        }
+        None => tls,
     }
-    Ok(tls)
-}
-
-/// Reads a PEM file named by configuration `key`.
-fn read_pem(key: &str, path: &Path) -> Result<Vec<u8>, AuthClientError> {
-    std::fs::read(path)
-        .map_err(|e| AuthClientError::Tls(format!("{key}: cannot read {}: {e}", path.display())))
-}
-
-/// The certificates of a PEM file; at least one.
-fn parse_certificates(
-    key: &str,
-    path: &Path,
-    pem: &[u8],
-) -> Result<Vec<CertificateDer<'static>>, AuthClientError> {
-    let certificates = CertificateDer::pem_slice_iter(pem)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| AuthClientError::Tls(format!("{key}: {}: {e}", path.display())))?;
-    if certificates.is_empty() {
-        return Err(AuthClientError::Tls(format!(
-            "{key}: {}: no certificate found",
-            path.display()
-        )));
-    }
-    Ok(certificates)
 }
 
 /// The gateway's validation cache (`[gateway.session_cache]`).
@@ -322,22 +270,21 @@ impl AuthClient {
             .keep_alive_timeout(Duration::from_secs(5))
             .keep_alive_while_idle(true);
         if config.auth_service_tls() {
-            endpoint = endpoint.tls_config(client_tls(config)?).map_err(|e| {
-                // Every file was parsed on its own already; what is left
-                // concerns them together (e.g. a key that is not the
-                // certificate's), so name them all.
-                let files = [
-                    ("auth_service_ca", &config.auth_service_ca),
-                    ("auth_service_client_cert", &config.auth_service_client_cert),
-                    ("auth_service_client_key", &config.auth_service_client_key),
-                ]
-                .into_iter()
-                .filter_map(|(key, path)| {
-                    path.as_ref()
-                        .map(|p| format!("gateway.{key} {}", p.display()))
-                })
-                .collect::<Vec<_>>()
-                .join(", ");
+            endpoint = endpoint.tls_config(client_tls(config)).map_err(|e| {
+                // Every file was checked when the configuration loaded;
+                // whatever is left, name them all.
+                let ca = config
+                    .auth_service_ca
+                    .as_ref()
+                    .map(|ca| format!("gateway.auth_service_ca {}", ca.path().display()));
+                let client = config.auth_service_client.as_ref().map(|identity| {
+                    format!(
+                        "gateway.auth_service_client_cert {}, gateway.auth_service_client_key {}",
+                        identity.files().cert.display(),
+                        identity.files().key.display()
+                    )
+                });
+                let files = ca.into_iter().chain(client).collect::<Vec<_>>().join(", ");
                 AuthClientError::Tls(format!(
                     "TLS to auth-service ({files}): {}",
                     error_chain(&e)
@@ -612,20 +559,24 @@ mod tests {
     use super::*;
 
     fn fixture(name: &str) -> std::path::PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../tests/fixtures/grpc-tls")
             .join(name)
     }
 
     /// An https config with the fixture CA and the client `cert`/`key`.
     fn config(cert: &str, key: &str) -> GatewayConfig {
-        GatewayConfig {
-            auth_service_url: "https://127.0.0.1:50051".parse().unwrap(),
-            auth_service_ca: Some(fixture("ca.pem")),
-            auth_service_client_cert: Some(fixture(cert)),
-            auth_service_client_key: Some(fixture(key)),
-            ..GatewayConfig::default()
-        }
+        let text = format!(
+            "[gateway]\nauth_service_url = \"https://127.0.0.1:50051\"\n\
+             auth_service_ca = {:?}\nauth_service_client_cert = {:?}\n\
+             auth_service_client_key = {:?}\n",
+            fixture("ca.pem"),
+            fixture(cert),
+            fixture(key),
+        );
+        common::config::Config::from_toml(&text, &|_| None)
+            .unwrap()
+            .gateway
     }
 
     fn new(config: &GatewayConfig) -> Result<AuthClient, AuthClientError> {
@@ -721,50 +672,5 @@ mod tests {
             ..GatewayConfig::default()
         };
         assert!(new(&public_roots).is_ok());
-    }
-
-    #[tokio::test]
-    async fn bad_tls_files_name_their_key_and_path_not_their_content() {
-        let key_text = std::fs::read_to_string(fixture("server.key")).unwrap();
-        let key_body = key_text.lines().nth(1).unwrap();
-        for (config, key, path) in [
-            (
-                config("client.pem", "missing.key"),
-                "gateway.auth_service_client_key",
-                "missing.key",
-            ),
-            (
-                config("client.key", "client.key"),
-                "gateway.auth_service_client_cert",
-                "client.key",
-            ),
-            (
-                config("client.pem", "client.pem"),
-                "gateway.auth_service_client_key",
-                "client.pem",
-            ),
-            // Both parse, but the key is auth-service's, not the client's.
-            (
-                config("client.pem", "server.key"),
-                "gateway.auth_service_client_key",
-                "server.key",
-            ),
-            (
-                GatewayConfig {
-                    auth_service_ca: Some(fixture("server.key")),
-                    ..config("client.pem", "client.key")
-                },
-                "gateway.auth_service_ca",
-                "server.key",
-            ),
-        ] {
-            let Err(error) = new(&config) else {
-                panic!("{key}: {path}: accepted");
-            };
-            let message = error.to_string();
-            assert!(message.contains(key), "{message}");
-            assert!(message.contains(path), "{message}");
-            assert!(!message.contains(key_body), "key material in {message}");
-        }
     }
 }

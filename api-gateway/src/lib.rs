@@ -12,14 +12,16 @@
 //!
 //! In the order a request meets them (file names under `src/`):
 //!
-//! 1. **Start-up**, `main.rs`: loads the configuration, binds the public
-//!    listener (and `metrics_listen`), then calls [`run_with_metrics`],
-//!    which loads the TLS certificate (`tls.rs`) and builds the
-//!    application in `apps` below: the shared state (`state.rs`: the
-//!    auth-service client `auth_client.rs`, the upstream client `proxy.rs`,
-//!    the cookie factory `cookies.rs`, the trusted proxies, the login
-//!    limiter `rate_limit.rs`, the metrics `metrics.rs`) and the configured
-//!    `[[routes]]` (`routes/configured.rs`).
+//! 1. **Start-up**, `main.rs`: loads the configuration (which reads and
+//!    checks every TLS file, `common::tls`: a bad one exits 2 before any
+//!    bind), binds the public listener (and `metrics_listen`), then calls
+//!    [`run_with_metrics`], which builds the TLS acceptor from the loaded
+//!    certificate (`tls.rs`) and the application in `apps` below: the
+//!    shared state (`state.rs`: the auth-service client `auth_client.rs`,
+//!    the upstream client `proxy.rs`, the cookie factory `cookies.rs`, the
+//!    trusted proxies, the login limiter `rate_limit.rs`, the metrics
+//!    `metrics.rs`) and the configured `[[routes]]`, each compiled once
+//!    with its target into a `policy::Route` (`routes/configured.rs`).
 //! 2. **Listener and connection limits**, `server.rs`: the accept loop takes
 //!    one of `max_connections` slots and one of the peer IP's
 //!    `max_connections_per_ip` slots (`conn_limit.rs`; trusted proxies are
@@ -168,9 +170,6 @@ pub enum StartError {
     /// The TLS certificate or key could not be loaded.
     #[error("gateway.tls_cert / gateway.tls_key: {0}")]
     Tls(String),
-    /// `gateway.trusted_proxies` could not be turned into networks.
-    #[error("{0}")]
-    TrustedProxies(String),
     /// `gateway.session_cache` cannot be built (configuration checks the
     /// same bounds first).
     #[error("gateway.session_cache: {0}")]
@@ -205,8 +204,7 @@ fn apps(config: &Config, background: &CancellationToken) -> Result<(Router, Rout
     let proxy = Proxy::new(gateway.upstream_timeout, gateway.max_request_body_bytes)
         .map_err(StartError::Proxy)?;
     let public_origin = gateway.public_url.origin().ascii_serialization();
-    let trusted_proxies =
-        client_ip::TrustedProxies::from_config(&gateway).map_err(StartError::TrustedProxies)?;
+    let trusted_proxies = client_ip::TrustedProxies::from_config(&gateway);
     let login_limiter = rate_limit::RateLimiter::new(
         gateway.login_rate_limit_per_minute,
         gateway.login_rate_limit_burst,

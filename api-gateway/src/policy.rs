@@ -6,8 +6,35 @@
 //! logged in but no allow-list admits them.
 
 use crate::request_path::CanonicalPath;
-use common::config::{RouteConfig, RoutePolicy};
+use common::config::{AllowList, Policy, RouteConfig};
 use common::proto::User;
+
+/// A configured route, compiled once at start-up: its prefix, its policy
+/// (allow-lists already normalised by the configuration) and its target,
+/// one value, so a match yields everything needed to serve it.
+#[derive(Debug)]
+pub(crate) struct Route<T> {
+    /// The prefix as configured (also the route's metrics label).
+    pub(crate) prefix: String,
+    /// Who may use it.
+    pub(crate) policy: Policy,
+    /// Whether `;` path parameters may reach the target.
+    pub(crate) allow_path_params: bool,
+    /// Where its requests go.
+    pub(crate) target: T,
+}
+
+impl<T> Route<T> {
+    /// The route `config` describes, with its target resolved.
+    pub(crate) fn compile(config: &RouteConfig, target: T) -> Self {
+        Self {
+            prefix: config.path_prefix.clone(),
+            policy: config.policy.clone(),
+            allow_path_params: config.allow_path_params,
+            target,
+        }
+    }
+}
 
 /// The outcome of a policy check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,18 +48,15 @@ pub(crate) enum Decision {
 }
 
 /// Applies a route's policy to the caller (`None`: anonymous).
-pub(crate) fn evaluate(route: &RouteConfig, user: Option<&User>) -> Decision {
-    if route.policy == RoutePolicy::Public {
-        return Decision::Allow;
-    }
+pub(crate) fn evaluate(policy: &Policy, user: Option<&User>) -> Decision {
+    let allow = match policy {
+        Policy::Public => return Decision::Allow,
+        Policy::Authenticated(allow) => allow,
+    };
     let Some(user) = user else {
         return Decision::Unauthenticated;
     };
-    let unrestricted = route.allow_user_ids.is_empty()
-        && route.allow_emails.is_empty()
-        && route.allow_email_domains.is_empty()
-        && route.allow_roles.is_empty();
-    if unrestricted || admitted(route, user) {
+    if allow.is_empty() || admitted(allow, user) {
         Decision::Allow
     } else {
         Decision::Forbidden
@@ -41,12 +65,14 @@ pub(crate) fn evaluate(route: &RouteConfig, user: Option<&User>) -> Decision {
 
 /// Any match of any allow-list admits. E-mail rules only look at an e-mail
 /// address the provider verified (an unverified address proves nothing).
-fn admitted(route: &RouteConfig, user: &User) -> bool {
-    if route.allow_user_ids.contains(&user.id) {
+/// The lists are lower case already; the user's address is compared
+/// without case.
+fn admitted(allow: &AllowList, user: &User) -> bool {
+    if allow.user_ids.contains(&user.id) {
         return true;
     }
-    if route
-        .allow_roles
+    if allow
+        .roles
         .iter()
         .any(|role| user.roles.iter().any(|r| r == role))
     {
@@ -55,19 +81,18 @@ fn admitted(route: &RouteConfig, user: &User) -> bool {
     if !user.email_verified || user.email.is_empty() {
         return false;
     }
-    let email = user.email.to_ascii_lowercase();
-    if route
-        .allow_emails
+    if allow
+        .emails
         .iter()
-        .any(|e| e.eq_ignore_ascii_case(&email))
+        .any(|e| e.eq_ignore_ascii_case(&user.email))
     {
         return true;
     }
-    match email.rsplit_once('@') {
-        Some((_, domain)) => route
-            .allow_email_domains
+    match user.email.rsplit_once('@') {
+        Some((_, domain)) => allow
+            .email_domains
             .iter()
-            .any(|d| d.trim_start_matches('@').eq_ignore_ascii_case(domain)),
+            .any(|d| d.eq_ignore_ascii_case(domain)),
         None => false,
     }
 }
@@ -107,31 +132,34 @@ fn covers(prefix: &str, segments: &[&str], fold_case: bool) -> bool {
 
 /// The index of the route with the most prefix segments covering
 /// `segments`.
-fn longest(routes: &[RouteConfig], segments: &[&str], fold_case: bool) -> Option<usize> {
+fn longest<T>(routes: &[Route<T>], segments: &[&str], fold_case: bool) -> Option<usize> {
     routes
         .iter()
         .enumerate()
-        .filter(|(_, r)| covers(&r.path_prefix, segments, fold_case))
-        .max_by_key(|(_, r)| prefix_segments(&r.path_prefix).count())
+        .filter(|(_, r)| covers(&r.prefix, segments, fold_case))
+        .max_by_key(|(_, r)| prefix_segments(&r.prefix).count())
         .map(|(i, _)| i)
 }
 
 /// The configured route with the longest prefix covering `path` (whole
 /// segments, exact case). Tests only: requests go through [`resolve`].
 #[cfg(test)]
-pub(crate) fn find_route<'a>(routes: &'a [RouteConfig], path: &str) -> Option<&'a RouteConfig> {
+pub(crate) fn find_route<'a, T>(routes: &'a [Route<T>], path: &str) -> Option<&'a Route<T>> {
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     longest(routes, &segments, false).and_then(|i| routes.get(i))
 }
 
-/// The index of the route serving `path`, which every reading of the path
+/// The route serving `path`, which every reading of the path
 /// must agree on: its segments as they are and without their `;`
 /// parameters (Tomcat, Jetty, Spring), each compared with and without
 /// ASCII case (IIS). Where readings disagree, the policy applied could be
 /// another than the one the upstream's reading falls under, so the request
 /// is refused; so is a path with parameters on a route that does not allow
 /// them.
-pub(crate) fn resolve(routes: &[RouteConfig], path: &CanonicalPath) -> Result<usize, RouteError> {
+pub(crate) fn resolve<'a, T>(
+    routes: &'a [Route<T>],
+    path: &CanonicalPath,
+) -> Result<&'a Route<T>, RouteError> {
     let literal: Vec<&str> = path.segments().collect();
     let names: Vec<&str> = path.names().collect();
     let chosen = longest(routes, &literal, false);
@@ -143,30 +171,40 @@ pub(crate) fn resolve(routes: &[RouteConfig], path: &CanonicalPath) -> Result<us
     if readings.iter().any(|r| *r != chosen) {
         return Err(RouteError::Ambiguous);
     }
-    let index = chosen.ok_or(RouteError::NotFound)?;
-    let allows_params = routes.get(index).is_some_and(|r| r.allow_path_params);
-    if path.has_params() && !allows_params {
+    let route = chosen
+        .and_then(|i| routes.get(i))
+        .ok_or(RouteError::NotFound)?;
+    if path.has_params() && !route.allow_path_params {
         return Err(RouteError::PathParameters);
     }
-    Ok(index)
+    Ok(route)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use common::config::RouteTarget;
 
-    fn route(policy: RoutePolicy) -> RouteConfig {
-        RouteConfig {
-            path_prefix: "/api/".into(),
-            policy,
-            allow_user_ids: vec![],
-            allow_emails: vec![],
-            allow_email_domains: vec![],
-            allow_roles: vec![],
+    /// Who may use a test route, as the `policy` key spells it.
+    #[derive(Clone, Copy)]
+    enum RoutePolicy {
+        Public,
+        Authenticated,
+    }
+
+    fn route(policy: RoutePolicy) -> Route<()> {
+        Route {
+            prefix: "/api/".into(),
+            policy: match policy {
+                RoutePolicy::Public => Policy::Public,
+                RoutePolicy::Authenticated => Policy::Authenticated(AllowList::default()),
+            },
             allow_path_params: false,
-            target: RouteTarget::Handler("whoami".into()),
+            target: (),
         }
+    }
+
+    fn strings(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
     }
 
     fn user(id: &str, email: &str, verified: bool, roles: &[&str]) -> User {
@@ -181,12 +219,15 @@ mod tests {
 
     #[test]
     fn public_admits_everyone() {
-        assert_eq!(evaluate(&route(RoutePolicy::Public), None), Decision::Allow);
+        assert_eq!(
+            evaluate(&route(RoutePolicy::Public).policy, None),
+            Decision::Allow
+        );
     }
 
     #[test]
     fn authenticated_needs_a_login_401() {
-        let r = route(RoutePolicy::Authenticated);
+        let r = route(RoutePolicy::Authenticated).policy;
         assert_eq!(evaluate(&r, None), Decision::Unauthenticated);
         assert_eq!(
             evaluate(&r, Some(&user("u1", "", false, &[]))),
@@ -196,11 +237,12 @@ mod tests {
 
     #[test]
     fn allow_lists_403_when_nothing_matches() {
-        let mut r = route(RoutePolicy::Authenticated);
-        r.allow_roles = vec!["admin".into()];
-        r.allow_user_ids = vec!["u7".into()];
-        r.allow_emails = vec!["Boss@Example.com".into()];
-        r.allow_email_domains = vec!["corp.example".into()];
+        let r = Policy::Authenticated(AllowList::new(
+            strings(&["u7"]),
+            strings(&["Boss@Example.com"]),
+            strings(&["corp.example"]),
+            strings(&["admin"]),
+        ));
         let cases = [
             (
                 user("u1", "a@example.com", true, &["admin"]),
@@ -237,19 +279,16 @@ mod tests {
     #[test]
     fn longest_prefix_on_segment_boundaries() {
         let mut a = route(RoutePolicy::Public);
-        a.path_prefix = "/api".into();
+        a.prefix = "/api".into();
         let mut b = route(RoutePolicy::Authenticated);
-        b.path_prefix = "/api/admin/".into();
+        b.prefix = "/api/admin/".into();
         let routes = vec![a, b];
         assert_eq!(
-            find_route(&routes, "/api/admin/x").unwrap().path_prefix,
+            find_route(&routes, "/api/admin/x").unwrap().prefix,
             "/api/admin/"
         );
-        assert_eq!(
-            find_route(&routes, "/api/users").unwrap().path_prefix,
-            "/api"
-        );
-        assert_eq!(find_route(&routes, "/api").unwrap().path_prefix, "/api");
+        assert_eq!(find_route(&routes, "/api/users").unwrap().prefix, "/api");
+        assert_eq!(find_route(&routes, "/api").unwrap().prefix, "/api");
         assert!(find_route(&routes, "/apix").is_none());
         assert!(find_route(&routes, "/other").is_none());
     }
@@ -257,11 +296,13 @@ mod tests {
     /// The route table: `/pub/` public, `/api/admin/` admins only,
     /// `/api/` any logged-in user, plus a route that opts in to `;`
     /// parameters with a stricter one inside it.
-    fn table() -> Vec<RouteConfig> {
+    fn table() -> Vec<Route<()>> {
         let mk = |prefix: &str, policy: RoutePolicy, roles: &[&str], params: bool| {
             let mut r = route(policy);
-            r.path_prefix = prefix.into();
-            r.allow_roles = roles.iter().map(|r| r.to_string()).collect();
+            r.prefix = prefix.into();
+            if let Policy::Authenticated(allow) = &mut r.policy {
+                allow.roles = strings(roles);
+            }
             r.allow_path_params = params;
             r
         };
@@ -279,7 +320,7 @@ mod tests {
     fn resolved(raw: &str) -> Result<String, RouteError> {
         let routes = table();
         let path = CanonicalPath::parse(raw).unwrap();
-        resolve(&routes, &path).map(|i| routes[i].path_prefix.clone())
+        resolve(&routes, &path).map(|r| r.prefix.clone())
     }
 
     #[test]
@@ -465,7 +506,7 @@ mod tests {
     /// that read the path as `path` would say it falls under, by plain
     /// string comparison (the longest prefix `p` with `path == p` or
     /// `path` starting with `p/`; case-insensitive if `fold_case`).
-    fn route_of(routes: &[RouteConfig], path: &str, fold_case: bool) -> Option<usize> {
+    fn route_of(routes: &[Route<()>], path: &str, fold_case: bool) -> Option<usize> {
         let path = if fold_case {
             path.to_lowercase()
         } else {
@@ -475,7 +516,7 @@ mod tests {
             .iter()
             .enumerate()
             .filter(|(_, r)| {
-                let p = r.path_prefix.trim_end_matches('/');
+                let p = r.prefix.trim_end_matches('/');
                 let p = if fold_case {
                     p.to_lowercase()
                 } else {
@@ -483,7 +524,7 @@ mod tests {
                 };
                 p.is_empty() || path == p || path.starts_with(&format!("{p}/"))
             })
-            .max_by_key(|(_, r)| r.path_prefix.trim_end_matches('/').len())
+            .max_by_key(|(_, r)| r.prefix.trim_end_matches('/').len())
             .map(|(i, _)| i)
     }
 
@@ -573,7 +614,7 @@ mod tests {
             let mut routes = table();
             if catch_all {
                 let mut root = route(RoutePolicy::Public);
-                root.path_prefix = "/".into();
+                root.prefix = "/".into();
                 routes.push(root);
             }
             let mut raw = format!("/{}", pieces.join("/"));
@@ -585,9 +626,11 @@ mod tests {
             };
             let again = CanonicalPath::parse(path.as_str());
             proptest::prop_assert_eq!(again.as_ref(), Ok(&path));
-            let Ok(index) = resolve(&routes, &path) else {
+            let Ok(chosen) = resolve(&routes, &path) else {
                 return Ok(());
             };
+            // Prefixes are distinct, so a route is known by its prefix.
+            let chosen = Some(chosen.prefix.as_str());
             let forwarded = path.as_str();
             for mask in 0u32..(1 << upstream_readings::ALL.len()) {
                 let mut read = forwarded.to_owned();
@@ -598,8 +641,8 @@ mod tests {
                 }
                 for fold_case in [false, true] {
                     proptest::prop_assert_eq!(
-                        route_of(&routes, &read, fold_case),
-                        Some(index),
+                        route_of(&routes, &read, fold_case).map(|i| routes[i].prefix.as_str()),
+                        chosen,
                         "{} forwarded as {} read as {} (fold_case {})",
                         raw, forwarded, read, fold_case
                     );

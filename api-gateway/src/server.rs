@@ -55,7 +55,7 @@ pub(crate) async fn serve(
         keep_alive: config.keep_alive_timeout,
     };
     let per_ip = ConnLimit::new(config.max_connections_per_ip);
-    let trusted = TrustedProxies::from_config(config).map_err(StartError::TrustedProxies)?;
+    let trusted = TrustedProxies::from_config(config);
     let permits = Arc::new(Semaphore::new(config.max_connections));
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);

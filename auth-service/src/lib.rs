@@ -15,13 +15,12 @@ pub mod storage;
 mod store_watchdog;
 mod sweeper;
 
-use common::config::{AuthServiceConfig, Config, StoreKind};
+use common::config::{AuthServiceConfig, Config, StoreConfig};
 use common::error_chain::error_chain;
 use common::proto::auth_service_server::AuthServiceServer;
 use domain::Auth;
 use domain::clock::{Clock, SystemClock};
 use std::future::Future;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use storage::Store;
@@ -69,9 +68,9 @@ impl Default for Deps {
 
 /// Opens the configured store. Blocking work runs off the runtime.
 pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
-    match config.auth_service.store {
-        StoreKind::Sled => {
-            let dir = config.auth_service.data_dir.clone();
+    match &config.auth_service.store {
+        StoreConfig::Sled { data_dir } => {
+            let dir = data_dir.clone();
             let path = dir.display().to_string();
             let opened = tokio::task::spawn_blocking(move || SledStore::open(&dir))
                 .await
@@ -85,13 +84,7 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
             })?;
             Ok(Arc::new(store))
         }
-        StoreKind::Redis => {
-            let Some(redis) = &config.auth_service.redis else {
-                return Err(StartError::Store {
-                    path: "[auth_service.redis]".into(),
-                    reason: "missing".into(),
-                });
-            };
+        StoreConfig::Redis(redis) => {
             // Named by section, not URL: a URL may carry a password.
             let store = RedisStore::open(redis)
                 .await
@@ -112,39 +105,37 @@ const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// and mutual TLS with `client_ca` (a client certificate is then mandatory:
 /// `client_auth_optional` stays false, so a connection without one, or
 /// with one from another CA, fails in the handshake and never reaches a
-/// service). The configuration already checked that the files exist and
-/// look like PEM; here rustls parses them, and any failure names the keys
-/// and paths (never the files' content).
+/// service). The files were read and checked when the configuration loaded
+/// ([`common::tls`]); a failure left here names the keys and paths (never
+/// the files' content).
 fn server_builder(config: &AuthServiceConfig) -> Result<Server, StartError> {
-    let (Some(cert_path), Some(key_path)) = (&config.tls_cert, &config.tls_key) else {
+    let Some(identity) = &config.tls else {
         return Ok(Server::builder());
     };
-    let identity = Identity::from_pem(
-        read_tls_file("auth_service.tls_cert", cert_path)?,
-        read_tls_file("auth_service.tls_key", key_path)?,
-    );
+    let (cert, key) = identity.pem();
     let tls = ServerTlsConfig::new()
-        .identity(identity)
+        .identity(Identity::from_pem(cert, key))
         .timeout(TLS_HANDSHAKE_TIMEOUT);
     // Built once without the client CA so that an error is blamed on the
     // right file: the certificate and key first, then the CA.
     let server_tls_only = Server::builder().tls_config(tls.clone()).map_err(|e| {
         StartError::Tls(format!(
             "auth_service.tls_cert / auth_service.tls_key ({}, {}): {}",
-            cert_path.display(),
-            key_path.display(),
+            identity.files().cert.display(),
+            identity.files().key.display(),
             error_chain(&e)
         ))
     })?;
-    let Some(ca_path) = &config.client_ca else {
+    let Some(ca) = &config.client_ca else {
         return Ok(server_tls_only);
     };
-    let ca = Certificate::from_pem(read_tls_file("auth_service.client_ca", ca_path)?);
-    let tls = tls.client_ca_root(ca).client_auth_optional(false);
+    let tls = tls
+        .client_ca_root(Certificate::from_pem(ca.pem()))
+        .client_auth_optional(false);
     Server::builder().tls_config(tls).map_err(|e| {
         StartError::Tls(format!(
             "auth_service.client_ca ({}): {}",
-            ca_path.display(),
+            ca.path().display(),
             error_chain(&e)
         ))
     })
@@ -155,12 +146,6 @@ fn server_builder(config: &AuthServiceConfig) -> Result<Server, StartError> {
 /// announces its address ([`run`] builds the same configuration again).
 pub fn check_tls(config: &AuthServiceConfig) -> Result<(), StartError> {
     server_builder(config).map(|_| ())
-}
-
-/// Reads a PEM file named by configuration `key`.
-fn read_tls_file(key: &str, path: &Path) -> Result<Vec<u8>, StartError> {
-    std::fs::read(path)
-        .map_err(|e| StartError::Tls(format!("{key}: cannot read {}: {e}", path.display())))
 }
 
 /// The gRPC reflection service (v1) over our descriptor sets. It is only

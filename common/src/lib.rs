@@ -10,4 +10,5 @@ pub mod service_token;
 pub mod shutdown;
 pub mod startup;
 pub mod telemetry;
+pub mod tls;
 pub mod token;

@@ -4,7 +4,7 @@
 //! published port is one a service listens on, every environment variable
 //! is one a binary reads, and the Dockerfile ships the binaries used.
 
-use common::config::Config;
+use common::config::{Config, StoreConfig};
 use portcullis_tests::workspace_binary;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -151,7 +151,10 @@ fn compose_file_matches_the_binaries() {
             match program.as_str() {
                 "auth-service" => {
                     ports.insert(config.auth_service.listen.port());
-                    let data = config.auth_service.data_dir.to_string_lossy().into_owned();
+                    let StoreConfig::Sled { data_dir } = &config.auth_service.store else {
+                        panic!("{}: compose runs auth-service on sled", service.name)
+                    };
+                    let data = data_dir.to_string_lossy().into_owned();
                     assert!(
                         service.volumes.iter().any(|v| v
                             .split(':')

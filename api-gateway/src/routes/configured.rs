@@ -14,7 +14,7 @@ use crate::client_ip::ClientIp;
 use crate::error::ApiError;
 use crate::extract::{CurrentUser, credential, lookup};
 use crate::middleware::request_metrics::RouteLabel;
-use crate::policy::{Decision, evaluate, resolve};
+use crate::policy::{Decision, Route, evaluate, resolve};
 use crate::proxy::ForwardContext;
 use crate::request_path::CanonicalPath;
 use crate::state::AppState;
@@ -23,7 +23,7 @@ use axum::extract::{FromRequestParts, Request, State};
 use axum::http::uri::PathAndQuery;
 use axum::http::{HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
-use common::config::{RouteConfig, RoutePolicy, RouteTarget};
+use common::config::{Policy, RouteConfig, RouteTarget};
 use std::sync::Arc;
 use tower::ServiceExt;
 use url::Url;
@@ -34,10 +34,9 @@ enum Target {
     Upstream(Url),
 }
 
-/// The configured routes with their targets, built once at start-up.
+/// The configured routes, each compiled with its target once at start-up.
 pub(crate) struct RouteTable {
-    routes: Vec<RouteConfig>,
-    targets: Vec<Target>,
+    routes: Vec<Route<Target>>,
 }
 
 /// A route names a handler that does not exist.
@@ -52,9 +51,9 @@ pub struct UnknownHandler {
 impl RouteTable {
     /// Resolves every route's target.
     pub(crate) fn build(routes: &[RouteConfig], state: &AppState) -> Result<Self, UnknownHandler> {
-        let mut targets = Vec::with_capacity(routes.len());
+        let mut compiled = Vec::with_capacity(routes.len());
         for (index, route) in routes.iter().enumerate() {
-            targets.push(match &route.target {
+            let target = match &route.target {
                 RouteTarget::Handler(name) => match business::router(name) {
                     Some(router) => Target::Handler(router.with_state(state.clone())),
                     None => {
@@ -66,12 +65,10 @@ impl RouteTable {
                     }
                 },
                 RouteTarget::Upstream(url) => Target::Upstream(url.clone()),
-            });
+            };
+            compiled.push(Route::compile(route, target));
         }
-        Ok(Self {
-            routes: routes.to_vec(),
-            targets,
-        })
+        Ok(Self { routes: compiled })
     }
 }
 
@@ -90,12 +87,9 @@ pub(crate) async fn dispatch(
         Ok(path) => path,
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let index = match resolve(&table.routes, &path) {
-        Ok(index) => index,
+    let route = match resolve(&table.routes, &path) {
+        Ok(route) => route,
         Err(e) => return ApiError::from(e).into_response(),
-    };
-    let Some(route) = table.routes.get(index) else {
-        return ApiError::internal("route index outside its own table").into_response();
     };
     // What was matched is what the handler or upstream gets.
     parts.uri = match with_path(&parts.uri, &path) {
@@ -103,8 +97,8 @@ pub(crate) async fn dispatch(
         Err(e) => return e.into_response(),
     };
     let request = Request::from_parts(parts, body);
-    let label = RouteLabel(route.path_prefix.clone());
-    let mut response = match serve(&state, route, table.targets.get(index), request).await {
+    let label = RouteLabel(route.prefix.clone());
+    let mut response = match serve(&state, route, request).await {
         Ok(response) => response,
         Err(e) => e.into_response(),
     };
@@ -129,8 +123,7 @@ fn with_path(uri: &Uri, path: &CanonicalPath) -> Result<Uri, ApiError> {
 
 async fn serve(
     state: &AppState,
-    route: &RouteConfig,
-    target: Option<&Target>,
+    route: &Route<Target>,
     request: Request,
 ) -> Result<Response, ApiError> {
     let (mut parts, body) = request.into_parts();
@@ -140,19 +133,19 @@ async fn serve(
     let user = match lookup(state, &mut parts).await {
         Ok(user) => user,
         // A public route still works when auth-service is down, anonymously.
-        Err(e) if route.policy == RoutePolicy::Public => {
+        Err(e) if matches!(route.policy, Policy::Public) => {
             tracing::warn!(error = %e, "auth-service unavailable; serving a public route anonymously");
             None
         }
         Err(e) => return Err(e),
     };
-    match evaluate(route, user.as_ref().map(|u| &u.user)) {
+    match evaluate(&route.policy, user.as_ref().map(|u| &u.user)) {
         Decision::Allow => {}
         Decision::Unauthenticated => return Err(ApiError::unauthenticated()),
         Decision::Forbidden => {
             return Err(ApiError::forbidden().with_internal(format!(
                 "policy of {} denied user {}",
-                route.path_prefix,
+                route.prefix,
                 user.as_ref().map(|u| u.user.id.as_str()).unwrap_or("")
             )));
         }
@@ -162,8 +155,8 @@ async fn serve(
         Err(never) => match never {},
     };
     let request = Request::from_parts(parts, body);
-    match target {
-        Some(Target::Handler(router)) => {
+    match &route.target {
+        Target::Handler(router) => {
             let mut response = match router.clone().oneshot(request).await {
                 Ok(response) => response,
                 Err(never) => match never {},
@@ -175,7 +168,7 @@ async fn serve(
                 .or_insert(HeaderValue::from_static("no-store"));
             Ok(response)
         }
-        Some(Target::Upstream(url)) => {
+        Target::Upstream(url) => {
             let ctx = ForwardContext {
                 cookies: &state.cookies,
                 user: user.as_deref().map(CurrentUser::identity),
@@ -184,7 +177,6 @@ async fn serve(
             };
             Ok(state.proxy.forward(url, request, ctx).await?)
         }
-        None => Err(ApiError::internal("route without target")),
     }
 }
 

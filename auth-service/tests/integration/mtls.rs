@@ -187,8 +187,9 @@ async fn with_a_service_token_and_client_ca_a_caller_needs_both() {
 async fn a_key_that_does_not_match_the_certificate_is_a_startup_error() {
     let idp = start_idp().await;
     let dir = tempfile::tempdir().unwrap();
-    // Both files are PEM of the right kind, so the configuration loads;
-    // rustls finds that the key is the client's, not the server's.
+    // Both files are PEM of the right kind; loading the configuration
+    // (`common::tls`) finds that the key is the client's, not the server's,
+    // so the service never starts.
     let text = config_text(
         &idp,
         &dir.path().join("data"),
@@ -199,11 +200,8 @@ async fn a_key_that_does_not_match_the_certificate_is_a_startup_error() {
         ),
         "",
     );
-    let config = Config::from_toml(&text, &secrets).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let error = auth_service::run(listener, config, async {})
-        .await
-        .expect_err("a mismatched key must stop the service");
+    let error =
+        Config::from_toml(&text, &secrets).expect_err("a mismatched key must stop the service");
     let message = error.to_string();
     assert!(message.contains("auth_service.tls_cert"), "{message}");
     assert!(message.contains(&fixture("client.key")), "{message}");

@@ -1,20 +1,24 @@
-//! The `[auth_service]` section.
+//! The `[auth_service]` section: read as an [`AuthServiceSection`], parsed
+//! into the [`AuthServiceConfig`] auth-service runs with (the service token
+//! read from its environment variable, role e-mails lower-cased, every TLS
+//! file loaded).
 
-use super::ConfigError;
-use super::redis::RedisConfig;
+use super::redis::{RedisConfig, RedisSection};
+use super::{ConfigError, secret_from_env};
 use crate::telemetry::LogFormat;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use crate::tls::{CaCertificates, Identity, PairKeys, TlsFiles};
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
-/// Which store holds users, sessions and flow state.
+/// `store = ...` as written: which store holds users, sessions and flow
+/// state.
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
-pub enum StoreKind {
+enum StoreKind {
     /// Embedded sled database in `data_dir` (one node).
     #[default]
     Sled,
@@ -22,139 +26,173 @@ pub enum StoreKind {
     Redis,
 }
 
-/// Settings of the auth-service binary.
-#[derive(Debug, Clone, Deserialize)]
+/// The `[auth_service]` section as written.
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct AuthServiceConfig {
+pub(super) struct AuthServiceSection {
     /// gRPC listen address. Default `127.0.0.1:50051`.
-    pub listen: SocketAddr,
+    listen: SocketAddr,
     /// Storage backend. Default `sled`.
-    pub store: StoreKind,
+    store: StoreKind,
     /// Directory of the sled database. Default `./data`.
-    pub data_dir: PathBuf,
+    data_dir: PathBuf,
     /// The Redis store's settings; required with `store = "redis"`.
-    pub redis: Option<RedisConfig>,
+    redis: Option<RedisSection>,
     /// Absolute session lifetime, whatever the activity. Default `7d`.
     #[serde(with = "humantime_serde")]
-    pub session_lifetime: Duration,
+    session_lifetime: Duration,
     /// A session unused for this long ends. Default `24h`.
     #[serde(with = "humantime_serde")]
-    pub session_idle_timeout: Duration,
+    session_idle_timeout: Duration,
     /// Tolerance for provider clocks when checking `exp` and `iat`.
     /// Default `60s`.
     #[serde(with = "humantime_serde")]
-    pub clock_skew: Duration,
+    clock_skew: Duration,
     /// How often expired sessions and login flows are purged. Default `5m`.
     #[serde(with = "humantime_serde")]
-    pub sweep_interval: Duration,
+    sweep_interval: Duration,
     /// How often the store watchdog writes, reads back and flushes a marker.
     /// Default `5s`.
     #[serde(with = "humantime_serde")]
-    pub store_probe_interval: Duration,
+    store_probe_interval: Duration,
     /// How long one probe may take before the store counts as hung and
     /// health reports NOT_SERVING. Default `5s`.
     #[serde(with = "humantime_serde")]
-    pub store_probe_timeout: Duration,
+    store_probe_timeout: Duration,
     /// Timeout of every call to an identity provider. Default `10s`.
     #[serde(with = "humantime_serde")]
-    pub provider_timeout: Duration,
+    provider_timeout: Duration,
     /// Roles granted by verified e-mail address:
     /// `roles = { admin = ["alice@example.com"] }`. Never granted on an
     /// unverified address.
-    pub roles: BTreeMap<String, Vec<String>>,
+    roles: BTreeMap<String, Vec<String>>,
     /// Log line format: `text` or `json`. Default `text`.
-    pub log_format: LogFormat,
+    log_format: LogFormat,
     /// Name of the environment variable holding the service token that
     /// every caller of `AuthService` must send as `authorization: Bearer
     /// <token>` metadata (at least 32 characters). Unset: no token is asked
     /// for; on a non-loopback `listen` address `client_ca` must then
     /// authenticate callers instead. With both, a caller needs both.
-    pub service_token_env: Option<String>,
-    /// The service token read from `service_token_env` at load time.
-    #[serde(skip)]
-    pub service_token: Option<secrecy::SecretString>,
+    service_token_env: Option<String>,
     /// Listen on a non-loopback address without caller authentication
     /// (neither a service token nor `client_ca`). Dangerous: anyone who
     /// reaches the port can mint sessions' answers and revoke sessions.
     /// Default false.
-    pub insecure_listen: bool,
+    insecure_listen: bool,
     /// PEM certificate chain auth-service presents; with `tls_key`, gRPC is
     /// served over TLS only (a plaintext client cannot connect). Without
     /// TLS the service token crosses the network in clear, which is why it
     /// belongs on loopback only.
-    pub tls_cert: Option<PathBuf>,
+    tls_cert: Option<PathBuf>,
     /// PEM private key of `tls_cert` (PKCS#8, PKCS#1 RSA or SEC1 EC).
-    pub tls_key: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
     /// PEM file of the CA certificate(s) client certificates must chain
     /// to: set, every connection must present one (mutual TLS; a missing or
     /// foreign certificate fails the handshake, before any call). Requires
     /// `tls_cert` and `tls_key`. A caller authenticated this way counts as
     /// authenticated for the non-loopback `listen` rule.
-    pub client_ca: Option<PathBuf>,
+    client_ca: Option<PathBuf>,
     /// Serve gRPC server reflection (`grpc.reflection.v1`), which lists
     /// every service and message of the API to whoever asks. Off by
     /// default: callers are our own gateway and services, which have the
     /// schema compiled in. On, it sits behind the same caller
     /// authentication as `AuthService` (service token and/or client
     /// certificate); only the health service stays open. Default false.
+    grpc_reflection: bool,
+}
+
+/// Settings of the auth-service binary, parsed: every value here is usable
+/// as it is. The keys are documented on [`AuthServiceSection`].
+#[derive(Debug, Clone)]
+pub struct AuthServiceConfig {
+    /// `listen`.
+    pub listen: SocketAddr,
+    /// `store`, with the settings of that store.
+    pub store: StoreConfig,
+    /// `session_lifetime`.
+    pub session_lifetime: Duration,
+    /// `session_idle_timeout`, at most `session_lifetime`.
+    pub session_idle_timeout: Duration,
+    /// `clock_skew`.
+    pub clock_skew: Duration,
+    /// `sweep_interval`.
+    pub sweep_interval: Duration,
+    /// `store_probe_interval`.
+    pub store_probe_interval: Duration,
+    /// `store_probe_timeout`.
+    pub store_probe_timeout: Duration,
+    /// `provider_timeout`.
+    pub provider_timeout: Duration,
+    /// `roles`, the e-mail addresses in ASCII lower case.
+    pub roles: BTreeMap<String, Vec<String>>,
+    /// `log_format`.
+    pub log_format: LogFormat,
+    /// The service token read from `service_token_env` (at least 32
+    /// characters).
+    pub service_token: Option<SecretString>,
+    /// `insecure_listen`.
+    pub insecure_listen: bool,
+    /// `tls_cert` and `tls_key`, loaded: set, gRPC is served over TLS only.
+    pub tls: Option<Identity>,
+    /// `client_ca`, loaded; only with `tls`.
+    pub client_ca: Option<CaCertificates>,
+    /// `grpc_reflection`.
     pub grpc_reflection: bool,
 }
 
+/// Which store holds users, sessions and flow state, and its settings.
+#[derive(Debug, Clone)]
+pub enum StoreConfig {
+    /// `store = "sled"`: the embedded database in `data_dir`.
+    Sled {
+        /// `data_dir`.
+        data_dir: PathBuf,
+    },
+    /// `store = "redis"`: the `[auth_service.redis]` server.
+    Redis(RedisConfig),
+}
+
+/// The defaults of [`AuthServiceSection`], with nothing to load.
 impl Default for AuthServiceConfig {
     fn default() -> Self {
-        Self {
-            listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
-            store: StoreKind::Sled,
-            data_dir: PathBuf::from("./data"),
-            redis: None,
-            session_lifetime: Duration::from_secs(7 * 24 * 3600),
-            session_idle_timeout: Duration::from_secs(24 * 3600),
-            clock_skew: Duration::from_secs(60),
-            sweep_interval: Duration::from_secs(300),
-            store_probe_interval: Duration::from_secs(5),
-            store_probe_timeout: Duration::from_secs(5),
-            provider_timeout: Duration::from_secs(10),
-            roles: BTreeMap::new(),
-            log_format: LogFormat::Text,
-            service_token_env: None,
-            service_token: None,
-            insecure_listen: false,
-            tls_cert: None,
-            tls_key: None,
-            client_ca: None,
-            grpc_reflection: false,
-        }
+        let section = AuthServiceSection::default();
+        let store = StoreConfig::Sled {
+            data_dir: section.data_dir.clone(),
+        };
+        section.into_config(store, None, None, None)
     }
 }
 
-impl AuthServiceConfig {
-    pub(crate) fn validate(
-        &mut self,
+/// The keys of auth-service's certificate pair.
+const SERVER_TLS: PairKeys<'static> = PairKeys {
+    cert: "auth_service.tls_cert",
+    key: "auth_service.tls_key",
+};
+
+impl AuthServiceSection {
+    /// Checks every value, reads the service token (and the Redis password)
+    /// from `env` and loads the TLS files.
+    pub(super) fn parse(
+        mut self,
         env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<(), ConfigError> {
+    ) -> Result<AuthServiceConfig, ConfigError> {
         let key = |k: &str| format!("auth_service.{k}");
-        if let Some(var) = &self.service_token_env {
-            match env(var) {
-                Some(token) if token.len() >= 32 => {
-                    self.service_token = Some(secrecy::SecretString::from(token));
-                }
-                Some(_) => {
+        let service_token = match &self.service_token_env {
+            Some(var) => {
+                let token = secret_from_env(&key("service_token_env"), var, env)?;
+                if token.expose_secret().len() < 32 {
                     return Err(ConfigError::invalid(
                         key("service_token_env"),
                         format!("the token in {var} must be at least 32 characters"),
                     ));
                 }
-                None => {
-                    return Err(ConfigError::invalid(
-                        key("service_token_env"),
-                        format!("environment variable {var} is not set"),
-                    ));
-                }
+                Some(token)
             }
-        }
-        self.validate_tls()?;
-        match (self.store, &mut self.redis) {
-            (StoreKind::Redis, Some(redis)) => redis.validate(env)?,
+            None => None,
+        };
+        let (tls, client_ca) = self.load_tls()?;
+        let store = match (self.store, self.redis.take()) {
+            (StoreKind::Redis, Some(redis)) => StoreConfig::Redis(redis.parse(env)?),
             (StoreKind::Redis, None) => {
                 return Err(ConfigError::invalid(
                     key("redis"),
@@ -167,9 +205,14 @@ impl AuthServiceConfig {
                     "set store = \"redis\" to use it (the store is sled)",
                 ));
             }
-            (StoreKind::Sled, None) => {}
-        }
-        if !self.listen.ip().is_loopback() && !self.authenticates_callers() && !self.insecure_listen
+            (StoreKind::Sled, None) => StoreConfig::Sled {
+                data_dir: self.data_dir.clone(),
+            },
+        };
+        if !self.listen.ip().is_loopback()
+            && service_token.is_none()
+            && client_ca.is_none()
+            && !self.insecure_listen
         {
             return Err(ConfigError::invalid(
                 key("listen"),
@@ -246,49 +289,63 @@ impl AuthServiceConfig {
                 *email = email.to_ascii_lowercase();
             }
         }
-        Ok(())
+        Ok(self.into_config(store, service_token, tls, client_ca))
     }
 
     /// `tls_cert`/`tls_key` come as a pair, `client_ca` only with them (a
     /// client certificate is only asked for in a TLS handshake), and every
-    /// file is readable PEM of the right kind, so a typo stops the binary
-    /// here, naming the key, instead of at the first connection.
-    fn validate_tls(&self) -> Result<(), ConfigError> {
-        match (&self.tls_cert, &self.tls_key) {
-            (Some(_), None) => {
-                return Err(ConfigError::invalid(
-                    "auth_service.tls_key",
-                    "must be set with tls_cert (both or neither)",
-                ));
-            }
-            (None, Some(_)) => {
-                return Err(ConfigError::invalid(
-                    "auth_service.tls_cert",
-                    "must be set with tls_key (both or neither)",
-                ));
-            }
-            (Some(cert), Some(key)) => {
-                check_pem_file("auth_service.tls_cert", cert, Pem::Certificates)?;
-                check_pem_file("auth_service.tls_key", key, Pem::PrivateKey)?;
-            }
-            (None, None) => {}
+    /// file is loaded, so a typo stops the binary here, naming the key,
+    /// instead of at the first connection.
+    fn load_tls(&self) -> Result<(Option<Identity>, Option<CaCertificates>), ConfigError> {
+        let files = TlsFiles::pair(SERVER_TLS, self.tls_cert.clone(), self.tls_key.clone())?;
+        if self.client_ca.is_some() && files.is_none() {
+            return Err(ConfigError::invalid(
+                "auth_service.client_ca",
+                "requires tls_cert and tls_key: client certificates are only asked for \
+                 over TLS",
+            ));
         }
-        if let Some(ca) = &self.client_ca {
-            if !self.serves_tls() {
-                return Err(ConfigError::invalid(
-                    "auth_service.client_ca",
-                    "requires tls_cert and tls_key: client certificates are only asked for \
-                     over TLS",
-                ));
-            }
-            check_pem_file("auth_service.client_ca", ca, Pem::Certificates)?;
-        }
-        Ok(())
+        let identity = files.map(|f| f.load(SERVER_TLS)).transpose()?;
+        let client_ca = self
+            .client_ca
+            .clone()
+            .map(|path| CaCertificates::load("auth_service.client_ca", path))
+            .transpose()?;
+        Ok((identity, client_ca))
     }
 
+    fn into_config(
+        self,
+        store: StoreConfig,
+        service_token: Option<SecretString>,
+        tls: Option<Identity>,
+        client_ca: Option<CaCertificates>,
+    ) -> AuthServiceConfig {
+        AuthServiceConfig {
+            listen: self.listen,
+            store,
+            session_lifetime: self.session_lifetime,
+            session_idle_timeout: self.session_idle_timeout,
+            clock_skew: self.clock_skew,
+            sweep_interval: self.sweep_interval,
+            store_probe_interval: self.store_probe_interval,
+            store_probe_timeout: self.store_probe_timeout,
+            provider_timeout: self.provider_timeout,
+            roles: self.roles,
+            log_format: self.log_format,
+            service_token,
+            insecure_listen: self.insecure_listen,
+            tls,
+            client_ca,
+            grpc_reflection: self.grpc_reflection,
+        }
+    }
+}
+
+impl AuthServiceConfig {
     /// Whether gRPC is served over TLS (`tls_cert` and `tls_key` set).
     pub fn serves_tls(&self) -> bool {
-        self.tls_cert.is_some() && self.tls_key.is_some()
+        self.tls.is_some()
     }
 
     /// Whether callers must prove who they are: a service token, a client
@@ -302,64 +359,36 @@ impl AuthServiceConfig {
         if !email_verified || email.is_empty() {
             return Vec::new();
         }
-        let email = email.to_ascii_lowercase();
         self.roles
             .iter()
-            .filter(|(_, emails)| emails.contains(&email))
+            .filter(|(_, emails)| emails.iter().any(|e| e.eq_ignore_ascii_case(email)))
             .map(|(role, _)| role.clone())
             .collect()
     }
 }
 
-/// What a PEM file named in the configuration must hold.
-#[derive(Debug, Clone, Copy)]
-pub(super) enum Pem {
-    /// At least one `CERTIFICATE` block.
-    Certificates,
-    /// A private key block rustls can use (PKCS#8, PKCS#1 RSA, SEC1 EC).
-    PrivateKey,
-}
-
-/// Checks that the file `key` names can be read and holds PEM of the
-/// expected kind (parsed with rustls' PEM reader): a wrong path, or a
-/// certificate and key swapped, then stops the binary before it binds,
-/// naming the key and the path. Whether the key matches the certificate is
-/// only known when the binaries build their TLS configuration. The file's content never appears in an
-/// error (it may be a private key).
-pub(super) fn check_pem_file(key: &str, path: &Path, kind: Pem) -> Result<(), ConfigError> {
-    let contents = std::fs::read(path)
-        .map_err(|e| ConfigError::invalid(key, format!("cannot read {}: {e}", path.display())))?;
-    // Only the encrypted form is recognised by its label, to say so; the
-    // rest is parsed by rustls' PEM reader.
-    let encrypted = b"-----BEGIN ENCRYPTED PRIVATE KEY-----";
-    let found = match kind {
-        Pem::Certificates => {
-            let mut certificates = CertificateDer::pem_slice_iter(&contents).peekable();
-            certificates.peek().is_some() && certificates.all(|c| c.is_ok())
+impl Default for AuthServiceSection {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            store: StoreKind::Sled,
+            data_dir: PathBuf::from("./data"),
+            redis: None,
+            session_lifetime: Duration::from_secs(7 * 24 * 3600),
+            session_idle_timeout: Duration::from_secs(24 * 3600),
+            clock_skew: Duration::from_secs(60),
+            sweep_interval: Duration::from_secs(300),
+            store_probe_interval: Duration::from_secs(5),
+            store_probe_timeout: Duration::from_secs(5),
+            provider_timeout: Duration::from_secs(10),
+            roles: BTreeMap::new(),
+            log_format: LogFormat::Text,
+            service_token_env: None,
+            insecure_listen: false,
+            tls_cert: None,
+            tls_key: None,
+            client_ca: None,
+            grpc_reflection: false,
         }
-        Pem::PrivateKey => {
-            if contents.windows(encrypted.len()).any(|w| w == encrypted) {
-                return Err(ConfigError::invalid(
-                    key,
-                    format!(
-                        "{} holds an encrypted private key; the key must be unencrypted PEM \
-                         (protect it with file permissions)",
-                        path.display()
-                    ),
-                ));
-            }
-            PrivateKeyDer::from_pem_slice(&contents).is_ok()
-        }
-    };
-    if found {
-        return Ok(());
     }
-    let expected = match kind {
-        Pem::Certificates => "a PEM certificate (-----BEGIN CERTIFICATE-----)",
-        Pem::PrivateKey => "a PEM private key (-----BEGIN PRIVATE KEY-----)",
-    };
-    Err(ConfigError::invalid(
-        key,
-        format!("{} does not contain {expected}", path.display()),
-    ))
 }

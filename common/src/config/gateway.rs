@@ -1,69 +1,69 @@
-//! The `[gateway]` section and the `[[routes]]` array.
+//! The `[gateway]` section: read as a [`GatewaySection`], parsed into the
+//! [`GatewayConfig`] the gateway runs with (the service token read from its
+//! environment variable, `trusted_proxies` as network blocks, every TLS file
+//! loaded).
 
-use super::auth_service::{Pem, check_pem_file};
 use super::session_cache::SessionCacheConfig;
-use super::{ConfigError, is_https_or_loopback_http};
+use super::{ConfigError, is_https_or_loopback_http, secret_from_env};
 use crate::telemetry::LogFormat;
+use crate::tls::{CaCertificates, Identity, PairKeys, TlsFiles};
+use ipnet::IpNet;
 use secrecy::SecretString;
 use serde::Deserialize;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::time::Duration;
 use url::Url;
 
-/// Settings of the api-gateway binary.
-#[derive(Debug, Clone, Deserialize)]
+/// The `[gateway]` section as written.
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct GatewayConfig {
+pub(super) struct GatewaySection {
     /// HTTP(S) listen address. Default `127.0.0.1:8080`.
-    pub listen: SocketAddr,
+    listen: SocketAddr,
     /// The origin browsers use to reach the gateway; redirect URIs and the
     /// CSRF origin check derive from it. Default `http://localhost:8080`.
-    pub public_url: Url,
+    public_url: Url,
     /// Where auth-service listens. Default `http://127.0.0.1:50051`.
     /// `https://` makes the gateway speak TLS to it (auth-service's
     /// `tls_cert`/`tls_key`); plain `http://` belongs on loopback only, as
     /// the service token would cross the network in clear.
-    pub auth_service_url: Url,
+    auth_service_url: Url,
     /// PEM file of the CA certificate(s) auth-service's certificate must
     /// chain to, for an `https` `auth_service_url`. Set, only these are
     /// trusted (an internal CA); unset, the public web PKI roots compiled
     /// into the gateway (webpki-roots) are, which suits only a publicly
     /// issued certificate.
-    pub auth_service_ca: Option<PathBuf>,
+    auth_service_ca: Option<PathBuf>,
     /// PEM client certificate chain the gateway presents to auth-service
     /// (mutual TLS, auth-service's `client_ca`); with
     /// `auth_service_client_key`, both or neither.
-    pub auth_service_client_cert: Option<PathBuf>,
+    auth_service_client_cert: Option<PathBuf>,
     /// PEM private key of `auth_service_client_cert`.
-    pub auth_service_client_key: Option<PathBuf>,
+    auth_service_client_key: Option<PathBuf>,
     /// Session cookie name. Default `__Host-portcullis` when `public_url` is
     /// HTTPS, `portcullis` otherwise (the `__Host-` prefix requires Secure).
-    pub cookie_name: Option<String>,
+    cookie_name: Option<String>,
     /// PEM certificate chain; with `tls_key`, the gateway serves HTTPS.
-    pub tls_cert: Option<PathBuf>,
+    tls_cert: Option<PathBuf>,
     /// PEM private key for `tls_cert`.
-    pub tls_key: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
     /// Whole-request timeout for built-in handlers. Default `30s`.
     #[serde(with = "humantime_serde")]
-    pub request_timeout: Duration,
+    request_timeout: Duration,
     /// Timeout of a proxied upstream request. Default `30s`.
     #[serde(with = "humantime_serde")]
-    pub upstream_timeout: Duration,
+    upstream_timeout: Duration,
     /// Timeout of each call to auth-service. Default `5s`.
     #[serde(with = "humantime_serde")]
-    pub auth_timeout: Duration,
+    auth_timeout: Duration,
     /// Log line format: `text` or `json`. Default `text`.
-    pub log_format: LogFormat,
+    log_format: LogFormat,
     /// Name of the environment variable holding auth-service's service
     /// token (`auth_service.service_token_env` on the other side), sent as
     /// `authorization: Bearer <token>` metadata on every call. Unset: no
     /// caller authentication (auth-service on loopback).
-    pub service_token_env: Option<String>,
-    /// The service token read from `service_token_env` at load time.
-    #[serde(skip)]
-    pub service_token: Option<SecretString>,
+    service_token_env: Option<String>,
     /// How long a client may take to send a request's headers before the
     /// connection is closed (slowloris defence). It also bounds a new
     /// connection's silence: one that has not sent a whole first request
@@ -71,37 +71,37 @@ pub struct GatewayConfig {
     /// closed, so sockets that never send a byte cannot hold connection
     /// slots. Default `10s`.
     #[serde(with = "humantime_serde")]
-    pub header_read_timeout: Duration,
+    header_read_timeout: Duration,
     /// How long a connection may stay open with no request in progress
     /// after its last answer (HTTP/1.1 keep-alive, or an HTTP/2 connection
     /// with no open stream) before the gateway closes it; protocol pings
     /// do not count as activity. Default `60s`.
     #[serde(with = "humantime_serde")]
-    pub keep_alive_timeout: Duration,
+    keep_alive_timeout: Duration,
     /// Most client connections served at once; further connections wait in
     /// the kernel's accept queue. Default `1024`.
-    pub max_connections: usize,
+    max_connections: usize,
     /// Most connections one client IP (the TCP peer; IPv6 per /64) may hold
     /// open at once; a further one is closed as soon as it is accepted, so
     /// one client cannot take every `max_connections` slot. Peers in
     /// `trusted_proxies` are exempt (every client behind a proxy shares its
     /// address, and the real client is only known once the headers are
     /// read); limit per client at that proxy instead. Default `64`.
-    pub max_connections_per_ip: usize,
+    max_connections_per_ip: usize,
     /// A second listener that serves only `GET /metrics` (Prometheus),
     /// apart from the public one, on loopback by default; `"off"` disables
     /// it. The binary prints `metrics listening on http://ADDR` on the line
     /// after its `listening on` line. Default `127.0.0.1:9090`.
     #[serde(deserialize_with = "deserialize_metrics_listen")]
-    pub metrics_listen: Option<SocketAddr>,
+    metrics_listen: Option<SocketAddr>,
     /// Also serve `GET /metrics` on the public listener, to anyone who can
     /// reach the gateway (request counts by route and auth-service error
     /// rates are reconnaissance for an attacker). Default false.
-    pub public_metrics: bool,
+    public_metrics: bool,
     /// Largest request body accepted, in bytes, for proxied routes and
     /// built-in handlers (the JSON login endpoint has its own 64 KiB cap).
     /// Default `10485760` (10 MiB).
-    pub max_request_body_bytes: usize,
+    max_request_body_bytes: usize,
     /// Sustained number of login attempts one client IP may make per
     /// minute, counted over `GET /auth/login/{provider}`,
     /// `POST /auth/session` and failed `GET /auth/callback/{provider}`
@@ -109,10 +109,10 @@ pub struct GatewayConfig {
     /// when it began); beyond it the gateway answers `429 Too Many
     /// Requests` with `Retry-After`. IPv6 clients are counted per /64, the
     /// block one host usually owns. Default `30`.
-    pub login_rate_limit_per_minute: u32,
+    login_rate_limit_per_minute: u32,
     /// How many login requests one client IP may make at once before the
     /// per-minute rate applies (the token bucket's size). Default `10`.
-    pub login_rate_limit_burst: u32,
+    login_rate_limit_burst: u32,
     /// Reverse proxies in front of the gateway whose `X-Forwarded-For` is
     /// believed, as CIDR blocks or single addresses (`["10.0.0.0/8",
     /// "127.0.0.1/32"]`). When the TCP peer is in one of them, the client IP
@@ -121,7 +121,7 @@ pub struct GatewayConfig {
     /// itself a trusted proxy; otherwise it is the TCP peer and any
     /// `X-Forwarded-*` the client sent is ignored. Default empty: trust no
     /// proxy.
-    pub trusted_proxies: Vec<String>,
+    trusted_proxies: Vec<String>,
     /// Whether request header names containing `_` may reach configured
     /// routes. Default `false`: such a request is refused with 400
     /// `invalid_header`, as nginx drops them by default, because CGI, WSGI
@@ -129,56 +129,84 @@ pub struct GatewayConfig {
     /// `HTTP_X_AUTH_USER_ID`, the variable our `X-Auth-User-Id` becomes).
     /// Set, they pass, except those that fold to a header the gateway sets
     /// or an upstream trusts, which are always removed.
-    pub allow_underscore_headers: bool,
-    /// `trusted_proxies`, parsed at load time.
-    #[serde(skip)]
-    pub trusted_proxy_blocks: Vec<CidrBlock>,
+    allow_underscore_headers: bool,
     /// The `[gateway.session_cache]` table.
+    session_cache: SessionCacheConfig,
+}
+
+/// Settings of the api-gateway binary, parsed: every value here is usable
+/// as it is. The keys are documented on [`GatewaySection`].
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// `listen`.
+    pub listen: SocketAddr,
+    /// `public_url`: an origin, https or loopback http.
+    pub public_url: Url,
+    /// `auth_service_url`: http or https.
+    pub auth_service_url: Url,
+    /// `auth_service_ca`, loaded; only with an https `auth_service_url`.
+    pub auth_service_ca: Option<CaCertificates>,
+    /// `auth_service_client_cert` and `auth_service_client_key`, loaded;
+    /// only with an https `auth_service_url`.
+    pub auth_service_client: Option<Identity>,
+    /// `cookie_name`.
+    pub cookie_name: Option<String>,
+    /// `tls_cert` and `tls_key`, loaded: set, the gateway serves HTTPS.
+    pub tls: Option<Identity>,
+    /// `request_timeout`.
+    pub request_timeout: Duration,
+    /// `upstream_timeout`.
+    pub upstream_timeout: Duration,
+    /// `auth_timeout`.
+    pub auth_timeout: Duration,
+    /// `log_format`.
+    pub log_format: LogFormat,
+    /// The service token read from `service_token_env`.
+    pub service_token: Option<SecretString>,
+    /// `header_read_timeout`.
+    pub header_read_timeout: Duration,
+    /// `keep_alive_timeout`.
+    pub keep_alive_timeout: Duration,
+    /// `max_connections`.
+    pub max_connections: usize,
+    /// `max_connections_per_ip`.
+    pub max_connections_per_ip: usize,
+    /// `metrics_listen`; `None` for `"off"`.
+    pub metrics_listen: Option<SocketAddr>,
+    /// `public_metrics`.
+    pub public_metrics: bool,
+    /// `max_request_body_bytes`.
+    pub max_request_body_bytes: usize,
+    /// `login_rate_limit_per_minute`.
+    pub login_rate_limit_per_minute: u32,
+    /// `login_rate_limit_burst`.
+    pub login_rate_limit_burst: u32,
+    /// `trusted_proxies` as network blocks (host bits cleared).
+    pub trusted_proxies: Vec<IpNet>,
+    /// `allow_underscore_headers`.
+    pub allow_underscore_headers: bool,
+    /// `[gateway.session_cache]`, checked.
     pub session_cache: SessionCacheConfig,
 }
 
-/// One `trusted_proxies` entry: an address and a prefix length that fits
-/// it (a bare address means the single host: `/32` or `/128`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CidrBlock {
-    /// The network address as written (host bits are ignored by matching).
-    pub addr: IpAddr,
-    /// Prefix length: at most 32 for IPv4, 128 for IPv6.
-    pub prefix_len: u8,
+/// What parsing a section adds to its plain values.
+#[derive(Default)]
+struct Resolved {
+    auth_service_ca: Option<CaCertificates>,
+    auth_service_client: Option<Identity>,
+    tls: Option<Identity>,
+    service_token: Option<SecretString>,
+    trusted_proxies: Vec<IpNet>,
 }
 
-impl FromStr for CidrBlock {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, String> {
-        let (addr, prefix) = match text.split_once('/') {
-            Some((addr, prefix)) => (addr, Some(prefix)),
-            None => (text, None),
-        };
-        let addr: IpAddr = addr
-            .parse()
-            .map_err(|_| format!("{text:?} is not an IP address or CIDR block"))?;
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix_len = match prefix {
-            None => max,
-            Some(p) => p
-                .parse::<u8>()
-                .ok()
-                .filter(|p| *p <= max)
-                .ok_or_else(|| format!("{text:?}: prefix length must be 0 to {max}"))?,
-        };
-        if prefix_len == 0 {
-            // Every address would be a proxy, so any client could choose the
-            // IP it is rate-limited and recorded under.
-            return Err(format!(
-                "{text:?} trusts every address; list the proxies' own blocks"
-            ));
-        }
-        Ok(Self { addr, prefix_len })
+/// The defaults of [`GatewaySection`], with nothing to load.
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewaySection::default().into_config(Resolved::default())
     }
 }
 
-impl Default for GatewayConfig {
+impl Default for GatewaySection {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
@@ -196,7 +224,6 @@ impl Default for GatewayConfig {
             auth_timeout: Duration::from_secs(5),
             log_format: LogFormat::Text,
             service_token_env: None,
-            service_token: None,
             header_read_timeout: Duration::from_secs(10),
             keep_alive_timeout: Duration::from_secs(60),
             max_connections: 1024,
@@ -208,7 +235,6 @@ impl Default for GatewayConfig {
             login_rate_limit_burst: 10,
             trusted_proxies: Vec::new(),
             allow_underscore_headers: false,
-            trusted_proxy_blocks: Vec::new(),
             session_cache: SessionCacheConfig::default(),
         }
     }
@@ -236,24 +262,18 @@ fn unreachable_url() -> Url {
     Url::from_directory_path("/").unwrap_or_else(|()| unreachable_url())
 }
 
-impl GatewayConfig {
-    pub(crate) fn validate(
-        &mut self,
+impl GatewaySection {
+    /// Checks every value, reads the service token from `env` and loads the
+    /// TLS files.
+    pub(super) fn parse(
+        self,
         env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<(), ConfigError> {
-        if let Some(var) = &self.service_token_env {
-            match env(var) {
-                Some(token) if !token.is_empty() => {
-                    self.service_token = Some(SecretString::from(token));
-                }
-                _ => {
-                    return Err(ConfigError::invalid(
-                        "gateway.service_token_env",
-                        format!("environment variable {var} is not set or empty"),
-                    ));
-                }
-            }
-        }
+    ) -> Result<GatewayConfig, ConfigError> {
+        let service_token = self
+            .service_token_env
+            .as_deref()
+            .map(|var| secret_from_env("gateway.service_token_env", var, env))
+            .transpose()?;
         for (key, value, min) in [
             (
                 "request_timeout",
@@ -322,10 +342,10 @@ impl GatewayConfig {
                 "must be at least 1",
             ));
         }
-        self.trusted_proxy_blocks = self
+        let trusted_proxies = self
             .trusted_proxies
             .iter()
-            .map(|entry| entry.trim().parse::<CidrBlock>())
+            .map(|entry| parse_trusted_proxy(entry.trim()))
             .collect::<Result<_, _>>()
             .map_err(|reason| ConfigError::invalid("gateway.trusted_proxies", reason))?;
         match self.auth_service_url.scheme() {
@@ -337,7 +357,7 @@ impl GatewayConfig {
                 ));
             }
         }
-        self.validate_auth_service_tls()?;
+        let (auth_service_ca, auth_service_client) = self.load_auth_service_tls()?;
         if !is_https_or_loopback_http(&self.public_url) {
             return Err(ConfigError::invalid(
                 "gateway.public_url",
@@ -350,12 +370,9 @@ impl GatewayConfig {
                 "must be an origin without path or query, e.g. https://app.example.com",
             ));
         }
-        if self.tls_cert.is_some() != self.tls_key.is_some() {
-            return Err(ConfigError::invalid(
-                "gateway.tls_cert",
-                "tls_cert and tls_key must be set together",
-            ));
-        }
+        let tls = TlsFiles::pair(GATEWAY_TLS, self.tls_cert.clone(), self.tls_key.clone())?
+            .map(|files| files.load(GATEWAY_TLS))
+            .transpose()?;
         if let Some(name) = &self.cookie_name {
             let valid = !name.is_empty()
                 && name
@@ -374,39 +391,34 @@ impl GatewayConfig {
                 ));
             }
         }
-        Ok(())
+        Ok(self.into_config(Resolved {
+            auth_service_ca,
+            auth_service_client,
+            tls,
+            service_token,
+            trusted_proxies,
+        }))
     }
 
     /// The TLS files for the connection to auth-service: the client
     /// certificate and key as a pair, none of them with a plaintext
     /// `auth_service_url` (where they would be silently unused, and an
-    /// operator would believe in a mutual TLS that is not there), and each
-    /// one readable PEM of the right kind.
-    fn validate_auth_service_tls(&self) -> Result<(), ConfigError> {
-        match (
-            &self.auth_service_client_cert,
-            &self.auth_service_client_key,
-        ) {
-            (Some(_), None) => {
-                return Err(ConfigError::invalid(
-                    "gateway.auth_service_client_key",
-                    "must be set with auth_service_client_cert (both or neither)",
-                ));
-            }
-            (None, Some(_)) => {
-                return Err(ConfigError::invalid(
-                    "gateway.auth_service_client_cert",
-                    "must be set with auth_service_client_key (both or neither)",
-                ));
-            }
-            _ => {}
-        }
-        if !self.auth_service_tls() {
-            for (key, value) in [
-                ("auth_service_ca", &self.auth_service_ca),
-                ("auth_service_client_cert", &self.auth_service_client_cert),
+    /// operator would believe in a mutual TLS that is not there), each one
+    /// loaded.
+    fn load_auth_service_tls(
+        &self,
+    ) -> Result<(Option<CaCertificates>, Option<Identity>), ConfigError> {
+        let client = TlsFiles::pair(
+            AUTH_SERVICE_CLIENT,
+            self.auth_service_client_cert.clone(),
+            self.auth_service_client_key.clone(),
+        )?;
+        if self.auth_service_url.scheme() != "https" {
+            for (key, set) in [
+                ("auth_service_ca", self.auth_service_ca.is_some()),
+                ("auth_service_client_cert", client.is_some()),
             ] {
-                if value.is_some() {
+                if set {
                     return Err(ConfigError::invalid(
                         format!("gateway.{key}"),
                         "applies only to an https auth_service_url (this one is plain http, \
@@ -415,19 +427,91 @@ impl GatewayConfig {
                 }
             }
         }
-        if let Some(ca) = &self.auth_service_ca {
-            check_pem_file("gateway.auth_service_ca", ca, Pem::Certificates)?;
-        }
-        if let (Some(cert), Some(key)) = (
-            &self.auth_service_client_cert,
-            &self.auth_service_client_key,
-        ) {
-            check_pem_file("gateway.auth_service_client_cert", cert, Pem::Certificates)?;
-            check_pem_file("gateway.auth_service_client_key", key, Pem::PrivateKey)?;
-        }
-        Ok(())
+        let ca = self
+            .auth_service_ca
+            .clone()
+            .map(|path| CaCertificates::load("gateway.auth_service_ca", path))
+            .transpose()?;
+        let client = client
+            .map(|files| files.load(AUTH_SERVICE_CLIENT))
+            .transpose()?;
+        Ok((ca, client))
     }
 
+    fn into_config(self, resolved: Resolved) -> GatewayConfig {
+        GatewayConfig {
+            listen: self.listen,
+            public_url: self.public_url,
+            auth_service_url: self.auth_service_url,
+            auth_service_ca: resolved.auth_service_ca,
+            auth_service_client: resolved.auth_service_client,
+            cookie_name: self.cookie_name,
+            tls: resolved.tls,
+            request_timeout: self.request_timeout,
+            upstream_timeout: self.upstream_timeout,
+            auth_timeout: self.auth_timeout,
+            log_format: self.log_format,
+            service_token: resolved.service_token,
+            header_read_timeout: self.header_read_timeout,
+            keep_alive_timeout: self.keep_alive_timeout,
+            max_connections: self.max_connections,
+            max_connections_per_ip: self.max_connections_per_ip,
+            metrics_listen: self.metrics_listen,
+            public_metrics: self.public_metrics,
+            max_request_body_bytes: self.max_request_body_bytes,
+            login_rate_limit_per_minute: self.login_rate_limit_per_minute,
+            login_rate_limit_burst: self.login_rate_limit_burst,
+            trusted_proxies: resolved.trusted_proxies,
+            allow_underscore_headers: self.allow_underscore_headers,
+            session_cache: self.session_cache,
+        }
+    }
+}
+
+/// The keys of the gateway's own certificate pair.
+const GATEWAY_TLS: PairKeys<'static> = PairKeys {
+    cert: "gateway.tls_cert",
+    key: "gateway.tls_key",
+};
+
+/// The keys of the gateway's client certificate pair towards auth-service.
+const AUTH_SERVICE_CLIENT: PairKeys<'static> = PairKeys {
+    cert: "gateway.auth_service_client_cert",
+    key: "gateway.auth_service_client_key",
+};
+
+/// One `trusted_proxies` entry: a CIDR block, or a bare address for the
+/// single host (`/32` or `/128`); host bits are cleared.
+fn parse_trusted_proxy(text: &str) -> Result<IpNet, String> {
+    let (addr, prefix) = match text.split_once('/') {
+        Some((addr, prefix)) => (addr, Some(prefix)),
+        None => (text, None),
+    };
+    let addr: IpAddr = addr
+        .parse()
+        .map_err(|_| format!("{text:?} is not an IP address or CIDR block"))?;
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    let prefix_len = match prefix {
+        None => max,
+        Some(p) => p
+            .parse::<u8>()
+            .ok()
+            .filter(|p| *p <= max)
+            .ok_or_else(|| format!("{text:?}: prefix length must be 0 to {max}"))?,
+    };
+    if prefix_len == 0 {
+        // Every address would be a proxy, so any client could choose the
+        // IP it is rate-limited and recorded under.
+        return Err(format!(
+            "{text:?} trusts every address; list the proxies' own blocks"
+        ));
+    }
+    IpNet::new(addr, prefix_len)
+        .map(|net| net.trunc())
+        .map_err(|e| format!("{text:?}: {e}"))
+}
+
+impl GatewayConfig {
     /// Whether the gateway speaks TLS to auth-service (`https` URL).
     pub fn auth_service_tls(&self) -> bool {
         self.auth_service_url.scheme() == "https"
@@ -440,7 +524,7 @@ impl GatewayConfig {
 
     /// Whether the gateway itself terminates TLS (HSTS is sent then).
     pub fn serves_tls(&self) -> bool {
-        self.tls_cert.is_some() && self.tls_key.is_some()
+        self.tls.is_some()
     }
 
     /// The name of the short-lived cookie binding a login flow to the
@@ -461,146 +545,6 @@ impl GatewayConfig {
             None if self.is_https() => "__Host-portcullis".to_owned(),
             None => "portcullis".to_owned(),
         }
-    }
-}
-
-/// Who may use a route.
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum RoutePolicy {
-    /// Anyone, logged in or not.
-    Public,
-    /// Any logged-in user, further restricted by the route's `allow_*` lists
-    /// when any is non-empty.
-    #[default]
-    Authenticated,
-}
-
-/// Where a route's requests go.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum RouteTarget {
-    /// A built-in business handler, by name.
-    Handler(String),
-    /// An upstream base URL the gateway reverse-proxies to.
-    Upstream(Url),
-}
-
-/// One `[[routes]]` entry. Routes match by longest path prefix.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RouteConfig {
-    /// Path prefix, starting with `/` (e.g. `/api/`).
-    pub path_prefix: String,
-    /// `public` or `authenticated` (default).
-    #[serde(default)]
-    pub policy: RoutePolicy,
-    /// Allowed user ids (any match of any `allow_*` list admits).
-    #[serde(default)]
-    pub allow_user_ids: Vec<String>,
-    /// Allowed verified e-mail addresses.
-    #[serde(default)]
-    pub allow_emails: Vec<String>,
-    /// Allowed verified e-mail domains (`example.com`).
-    #[serde(default)]
-    pub allow_email_domains: Vec<String>,
-    /// Allowed roles.
-    #[serde(default)]
-    pub allow_roles: Vec<String>,
-    /// Whether `;` path parameters (`/app/x;jsessionid=1/y`) may reach
-    /// this route's target. Default `false`: Tomcat, Jetty and Spring strip
-    /// them before routing while other servers keep them, so a path with
-    /// them means different things to different servers and is refused
-    /// with 400 `invalid_path`. Turn it on only for an upstream that needs
-    /// them; the route is then still chosen as if they were stripped and as
-    /// if they were kept, and a path for which the two disagree is refused.
-    #[serde(default)]
-    pub allow_path_params: bool,
-    /// The target: `{ handler = "users" }` or `{ upstream = "http://..." }`.
-    pub target: RouteTarget,
-}
-
-/// Whether `prefix` is `/` or `/`-separated segments of RFC 3986 unreserved
-/// characters, none empty (but an optional trailing slash), `.`, `..` or
-/// ending in `.`. Request paths are matched against prefixes in canonical
-/// form, segment by segment; a prefix outside this shape could never match
-/// one, or could match one only in some servers' reading of it.
-fn is_canonical_prefix(prefix: &str) -> bool {
-    let Some(rest) = prefix.strip_prefix('/') else {
-        return false;
-    };
-    if rest.is_empty() {
-        return true;
-    }
-    let rest = rest.strip_suffix('/').unwrap_or(rest);
-    rest.split('/').all(|segment| {
-        !segment.is_empty()
-            && !segment.ends_with('.')
-            && segment
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
-    })
-}
-
-/// A prefix as route matching compares it: ASCII lower case, without its
-/// trailing slash (`/API/` and `/api` cover the same paths).
-pub(crate) fn prefix_identity(prefix: &str) -> String {
-    let trimmed = prefix.strip_suffix('/').unwrap_or(prefix);
-    trimmed.to_ascii_lowercase()
-}
-
-impl RouteConfig {
-    pub(crate) fn validate(&self, key: &str) -> Result<(), ConfigError> {
-        if !self.path_prefix.starts_with('/') {
-            return Err(ConfigError::invalid(
-                format!("{key}.path_prefix"),
-                "must start with '/'",
-            ));
-        }
-        if !is_canonical_prefix(&self.path_prefix) {
-            return Err(ConfigError::invalid(
-                format!("{key}.path_prefix"),
-                "must be '/'-separated segments of letters, digits, '-', '.', '_' and '~' \
-                 (no empty, '.' or '..' segment, none ending in '.'), as request paths are \
-                 matched in canonical form",
-            ));
-        }
-        let identity = prefix_identity(&self.path_prefix);
-        if identity == "/auth" || identity.starts_with("/auth/") {
-            return Err(ConfigError::invalid(
-                format!("{key}.path_prefix"),
-                "/auth is reserved for the gateway's own routes",
-            ));
-        }
-        let restricted = !(self.allow_user_ids.is_empty()
-            && self.allow_emails.is_empty()
-            && self.allow_email_domains.is_empty()
-            && self.allow_roles.is_empty());
-        if restricted && self.policy == RoutePolicy::Public {
-            return Err(ConfigError::invalid(
-                format!("{key}.policy"),
-                "a public route cannot have allow_* lists",
-            ));
-        }
-        if let RouteTarget::Upstream(url) = &self.target
-            && !matches!(url.scheme(), "http" | "https")
-        {
-            return Err(ConfigError::invalid(
-                format!("{key}.target.upstream"),
-                "must be an http or https URL",
-            ));
-        }
-        // The upstream URL appears in logs; credentials must not live in it
-        // (and the proxy would not send them anyway).
-        if let RouteTarget::Upstream(url) = &self.target
-            && (!url.username().is_empty() || url.password().is_some())
-        {
-            return Err(ConfigError::invalid(
-                format!("{key}.target.upstream"),
-                "must not contain a user name or password",
-            ));
-        }
-        Ok(())
     }
 }
 
@@ -634,46 +578,8 @@ mod tests {
         assert!(!c.gateway.serves_tls());
         assert_eq!(c.gateway.login_rate_limit_per_minute, 30);
         assert_eq!(c.gateway.login_rate_limit_burst, 10);
-        assert!(c.gateway.trusted_proxy_blocks.is_empty());
+        assert!(c.gateway.trusted_proxies.is_empty());
         assert!(!c.gateway.allow_underscore_headers);
-    }
-
-    #[test]
-    fn route_prefixes_must_be_canonical_and_distinct() {
-        let route = |prefix: &str| {
-            format!("[[routes]]\npath_prefix = {prefix:?}\ntarget = {{ handler = \"x\" }}\n")
-        };
-        for bad in [
-            "/api//x",
-            "/api/./x",
-            "/api/../x",
-            "/api/x./",
-            "/a%2fb/",
-            "/a;b/",
-            "/a b/",
-            "/a\\b/",
-            "//",
-            "/auth/",
-            "/AUTH",
-            "/Auth/x",
-        ] {
-            let e = err(&route(bad));
-            assert!(e.contains("routes[0].path_prefix"), "{bad}: {e}");
-        }
-        for good in ["/", "/api", "/api/", "/a.b/c~d_e-f/", "/authx/"] {
-            let c = Config::from_toml(&route(good), &env).unwrap();
-            assert!(!c.routes[0].allow_path_params, "{good}");
-        }
-        for (first, second) in [("/api/", "/api"), ("/api", "/API/"), ("/", "/")] {
-            let e = err(&format!("{}{}", route(first), route(second)));
-            assert!(e.contains("routes[1].path_prefix"), "{first} {second}: {e}");
-        }
-        let c = Config::from_toml(
-            "[[routes]]\npath_prefix = \"/app/\"\nallow_path_params = true\ntarget = { handler = \"x\" }\n",
-            &env,
-        )
-        .unwrap();
-        assert!(c.routes[0].allow_path_params);
     }
 
     #[test]
@@ -696,9 +602,9 @@ mod tests {
         .unwrap();
         let blocks: Vec<_> = c
             .gateway
-            .trusted_proxy_blocks
+            .trusted_proxies
             .iter()
-            .map(|b| (b.addr.to_string(), b.prefix_len))
+            .map(|b| (b.addr().to_string(), b.prefix_len()))
             .collect();
         assert_eq!(
             blocks,

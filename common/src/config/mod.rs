@@ -2,10 +2,14 @@
 //! reads its own sections (`[auth_service]`, `[gateway]`, `[[providers]]`,
 //! `[[routes]]`).
 //!
-//! The file is parsed into typed structs with `deny_unknown_fields` (a typo is
-//! an error, not a silently ignored key) and then validated, before any port
-//! is bound. Every error names the key and says what is wrong. Secrets never
-//! live in the file: the file names an environment variable
+//! The file is read by serde into one `*Section` struct per TOML section,
+//! with `deny_unknown_fields` (a typo is an error, not a silently ignored
+//! key), and each section is then parsed into the runtime type the binaries
+//! use ([`GatewayConfig`], [`AuthServiceConfig`], [`ProviderConfig`],
+//! [`RouteConfig`]), before any port is bound: those hold resolved values
+//! (secrets, network blocks, loaded TLS files) and nothing left to check.
+//! Every error names the key and says what is wrong. Secrets never live in
+//! the file: the file names an environment variable
 //! (`client_secret_env = "GOOGLE_CLIENT_SECRET"`) and the value is read into a
 //! [`secrecy::SecretString`].
 
@@ -13,14 +17,16 @@ mod auth_service;
 mod gateway;
 mod providers;
 mod redis;
+mod routes;
 mod rules;
 mod session_cache;
 
-pub use auth_service::{AuthServiceConfig, StoreKind};
-pub use gateway::{GatewayConfig, RouteConfig, RoutePolicy, RouteTarget};
+pub use auth_service::{AuthServiceConfig, StoreConfig};
+pub use gateway::GatewayConfig;
 pub use providers::{ProviderConfig, ProviderKind, TokenEndpointAuth};
 pub use redis::RedisConfig;
-pub use rules::{is_https_or_loopback_http, is_valid_provider_id};
+pub use routes::{AllowList, Policy, RouteConfig, RouteTarget};
+pub use rules::{is_https_or_loopback_http, is_loopback_host, is_valid_provider_id};
 pub use session_cache::{SESSION_CACHE_MAX_TTL, SessionCacheConfig};
 
 use serde::Deserialize;
@@ -60,28 +66,41 @@ impl ConfigError {
     }
 }
 
-/// The whole configuration file.
+/// The whole configuration file as written.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Config {
+struct ConfigFile {
     /// The `[auth_service]` section.
     #[serde(default)]
-    pub auth_service: AuthServiceConfig,
+    auth_service: auth_service::AuthServiceSection,
     /// The `[gateway]` section.
     #[serde(default)]
-    pub gateway: GatewayConfig,
+    gateway: gateway::GatewaySection,
     /// The `[[providers]]` array: identity providers users can log in with.
     #[serde(default)]
-    pub providers: Vec<ProviderConfig>,
+    providers: Vec<providers::ProviderSection>,
     /// The `[[routes]]` array: the gateway's per-route policies and targets.
     #[serde(default)]
+    routes: Vec<routes::RouteSection>,
+}
+
+/// The whole configuration, parsed.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// The `[auth_service]` section.
+    pub auth_service: AuthServiceConfig,
+    /// The `[gateway]` section.
+    pub gateway: GatewayConfig,
+    /// The `[[providers]]` array, ids distinct.
+    pub providers: Vec<ProviderConfig>,
+    /// The `[[routes]]` array, prefixes distinct.
     pub routes: Vec<RouteConfig>,
 }
 
 impl Config {
     /// Reads `path`, or the file named by `PORTCULLIS_CONFIG` when `path` is
-    /// `None`, then parses and validates it. Secrets are read from the
-    /// environment variables the file names.
+    /// `None`, then parses it. Secrets are read from the environment
+    /// variables the file names, TLS files from the paths it names.
     pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
         let path = match path {
             Some(p) => p.to_path_buf(),
@@ -99,57 +118,61 @@ impl Config {
         })
     }
 
-    /// Parses and validates TOML text; `env` looks up secrets by variable
-    /// name (injected so tests need not touch the process environment).
+    /// Parses TOML text; `env` looks up secrets by variable name (injected
+    /// so tests need not touch the process environment).
     pub fn from_toml(
         text: &str,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
-        let mut config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+        let file: ConfigFile = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: PathBuf::from("<text>"),
             message: e.to_string(),
         })?;
-        config.validate(env)?;
-        Ok(config)
-    }
-
-    fn validate(&mut self, env: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
-        self.auth_service.validate(env)?;
+        let auth_service = file.auth_service.parse(env)?;
         let mut seen = std::collections::HashSet::new();
-        for (i, provider) in self.providers.iter_mut().enumerate() {
+        let mut providers = Vec::with_capacity(file.providers.len());
+        for (i, section) in file.providers.into_iter().enumerate() {
             let key = format!("providers[{i}]");
-            provider.validate(&key, env)?;
+            let provider = section.parse(&key, env)?;
             if !seen.insert(provider.id.clone()) {
                 return Err(ConfigError::invalid(
                     format!("{key}.id"),
                     format!("duplicate provider id {:?}", provider.id),
                 ));
             }
+            providers.push(provider);
         }
-        self.gateway.validate(env)?;
-        let mut prefixes = std::collections::HashSet::new();
-        for (i, route) in self.routes.iter().enumerate() {
-            let key = format!("routes[{i}]");
-            route.validate(&key)?;
-            // Routes match whole segments without case (see
-            // `api-gateway/src/policy.rs`), so `/api` and `/API/` are one
-            // route; two of them would leave the choice to file order.
-            if !prefixes.insert(gateway::prefix_identity(&route.path_prefix)) {
-                return Err(ConfigError::invalid(
-                    format!("{key}.path_prefix"),
-                    format!(
-                        "{:?} covers the same paths as an earlier route (case and a trailing slash do not count)",
-                        route.path_prefix
-                    ),
-                ));
-            }
-        }
-        Ok(())
+        let gateway = file.gateway.parse(env)?;
+        let routes = routes::parse(file.routes)?;
+        Ok(Self {
+            auth_service,
+            gateway,
+            providers,
+            routes,
+        })
     }
 
     /// The provider with this id.
     pub fn provider(&self, id: &str) -> Option<&ProviderConfig> {
         self.providers.iter().find(|p| p.id == id)
+    }
+}
+
+/// The secret in the environment variable `var`, which the key `key` names
+/// (`service_token_env`, `password_env`, `client_secret_env`): unset or
+/// empty is an error naming the key and the variable, never a secret-less
+/// start.
+pub(crate) fn secret_from_env(
+    key: &str,
+    var: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<secrecy::SecretString, ConfigError> {
+    match env(var) {
+        Some(secret) if !secret.is_empty() => Ok(secrecy::SecretString::from(secret)),
+        _ => Err(ConfigError::invalid(
+            key,
+            format!("environment variable {var} is not set or empty"),
+        )),
     }
 }
 

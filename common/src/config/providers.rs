@@ -2,7 +2,7 @@
 //! each overridable so tests and the development stack can point at a local
 //! provider.
 
-use super::{ConfigError, require_secure_url};
+use super::{ConfigError, require_secure_url, secret_from_env};
 use secrecy::SecretString;
 use serde::Deserialize;
 use url::Url;
@@ -43,72 +43,111 @@ pub enum TokenEndpointAuth {
     None,
 }
 
-/// One identity provider.
-#[derive(Debug, Clone, Deserialize)]
+/// One `[[providers]]` entry as written.
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ProviderConfig {
+pub(super) struct ProviderSection {
     /// Short id used in URLs (`/auth/login/{id}`): lowercase letters,
     /// digits, `-` and `_`.
-    pub id: String,
+    id: String,
     /// Name shown on the login button. Default: the id.
     #[serde(default)]
-    pub name: Option<String>,
+    name: Option<String>,
     /// `oidc`, `google` or `github`.
-    pub kind: ProviderKind,
+    kind: ProviderKind,
     /// The OAuth client id registered with the provider.
-    pub client_id: String,
+    client_id: String,
     /// Name of the environment variable holding the client secret. Required
     /// unless `token_endpoint_auth = "none"`.
     #[serde(default)]
-    pub client_secret_env: Option<String>,
-    /// The secret read from `client_secret_env` at load time.
-    #[serde(skip)]
-    pub client_secret: Option<SecretString>,
+    client_secret_env: Option<String>,
     /// Client authentication at the token endpoint. Default
     /// `client_secret_basic` (`client_secret_post` for GitHub).
     #[serde(default)]
-    pub token_endpoint_auth: Option<TokenEndpointAuth>,
+    token_endpoint_auth: Option<TokenEndpointAuth>,
     /// OIDC issuer identifier; discovery is fetched from
     /// `{issuer}/.well-known/openid-configuration` and its `issuer` must
     /// equal this exactly. Required for `oidc`; Google's by default for
     /// `google`; not used by `github`.
     /// Kept as text: issuers compare as exact strings (a trailing `/` matters).
     #[serde(default)]
-    pub issuer: Option<String>,
+    issuer: Option<String>,
     /// Scopes requested. Default `openid email profile` (OIDC) or
     /// `read:user user:email` (GitHub).
     #[serde(default)]
-    pub scopes: Option<Vec<String>>,
+    scopes: Option<Vec<String>>,
     /// Overrides the discovered (or GitHub's) authorization endpoint.
     #[serde(default)]
-    pub authorization_endpoint: Option<Url>,
+    authorization_endpoint: Option<Url>,
     /// Overrides the discovered (or GitHub's) token endpoint.
     #[serde(default)]
-    pub token_endpoint: Option<Url>,
+    token_endpoint: Option<Url>,
     /// Overrides the discovered userinfo endpoint.
     #[serde(default)]
-    pub userinfo_endpoint: Option<Url>,
+    userinfo_endpoint: Option<Url>,
     /// Overrides the discovered JWKS URI.
     #[serde(default)]
-    pub jwks_uri: Option<Url>,
+    jwks_uri: Option<Url>,
     /// Google-style tokeninfo endpoint used to verify access tokens (and
     /// their audience). Default Google's for `google`; unset (access tokens
     /// refused) for `oidc` unless given.
     #[serde(default)]
-    pub tokeninfo_endpoint: Option<Url>,
+    tokeninfo_endpoint: Option<Url>,
     /// GitHub API base URL. Default `https://api.github.com`.
     #[serde(default)]
-    pub api_base_url: Option<Url>,
+    api_base_url: Option<Url>,
     /// Google Workspace domain: when set, the ID token's `hd` claim must
     /// equal it.
     #[serde(default)]
-    pub hosted_domain: Option<String>,
+    hosted_domain: Option<String>,
     /// Refuse logins whose e-mail the provider does not mark verified.
     /// Default true.
     #[serde(default = "default_true")]
-    pub require_email_verified: bool,
+    require_email_verified: bool,
     /// When non-empty, the only redirect URIs a login may use (exact match).
     #[serde(default)]
+    redirect_uris: Vec<String>,
+}
+
+/// One identity provider, parsed: the client secret read from its
+/// environment variable and the endpoints of the `google` and `github`
+/// presets filled in. The keys are documented on [`ProviderSection`].
+#[derive(Debug, Clone)]
+pub struct ProviderConfig {
+    /// `id`.
+    pub id: String,
+    /// `name`.
+    pub name: Option<String>,
+    /// `kind`.
+    pub kind: ProviderKind,
+    /// `client_id`.
+    pub client_id: String,
+    /// The client secret read from `client_secret_env`; `None` for a
+    /// public client (`token_endpoint_auth = "none"`).
+    pub client_secret: Option<SecretString>,
+    /// `token_endpoint_auth`.
+    pub token_endpoint_auth: Option<TokenEndpointAuth>,
+    /// `issuer`.
+    pub issuer: Option<String>,
+    /// `scopes`.
+    pub scopes: Option<Vec<String>>,
+    /// `authorization_endpoint`.
+    pub authorization_endpoint: Option<Url>,
+    /// `token_endpoint`.
+    pub token_endpoint: Option<Url>,
+    /// `userinfo_endpoint`.
+    pub userinfo_endpoint: Option<Url>,
+    /// `jwks_uri`.
+    pub jwks_uri: Option<Url>,
+    /// `tokeninfo_endpoint`.
+    pub tokeninfo_endpoint: Option<Url>,
+    /// `api_base_url`.
+    pub api_base_url: Option<Url>,
+    /// `hosted_domain`.
+    pub hosted_domain: Option<String>,
+    /// `require_email_verified`.
+    pub require_email_verified: bool,
+    /// `redirect_uris`.
     pub redirect_uris: Vec<String>,
 }
 
@@ -130,10 +169,8 @@ impl ProviderConfig {
 
     /// The token endpoint client authentication in effect.
     pub fn token_auth(&self) -> TokenEndpointAuth {
-        self.token_endpoint_auth.unwrap_or(match self.kind {
-            ProviderKind::Github => TokenEndpointAuth::ClientSecretPost,
-            _ => TokenEndpointAuth::ClientSecretBasic,
-        })
+        self.token_endpoint_auth
+            .unwrap_or(default_token_auth(self.kind))
     }
 
     /// The scopes in effect.
@@ -144,12 +181,17 @@ impl ProviderConfig {
             (None, _) => vec!["openid".into(), "email".into(), "profile".into()],
         }
     }
+}
 
-    pub(crate) fn validate(
-        &mut self,
+impl ProviderSection {
+    /// Checks every value, reads the client secret from `env` and fills in
+    /// the presets' endpoints; the key of an error starts with `key`
+    /// (`providers[i]`).
+    pub(super) fn parse(
+        mut self,
         key: &str,
         env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<(), ConfigError> {
+    ) -> Result<ProviderConfig, ConfigError> {
         let k = |f: &str| format!("{key}.{f}");
         if !super::is_valid_provider_id(&self.id) {
             return Err(ConfigError::invalid(
@@ -160,14 +202,17 @@ impl ProviderConfig {
         if self.client_id.trim().is_empty() {
             return Err(ConfigError::invalid(k("client_id"), "must not be empty"));
         }
-        match (self.token_auth(), &self.client_secret_env) {
+        let token_auth = self
+            .token_endpoint_auth
+            .unwrap_or(default_token_auth(self.kind));
+        let client_secret = match (token_auth, &self.client_secret_env) {
             (TokenEndpointAuth::None, Some(_)) => {
                 return Err(ConfigError::invalid(
                     k("client_secret_env"),
                     "must not be set when token_endpoint_auth = \"none\"",
                 ));
             }
-            (TokenEndpointAuth::None, None) => {}
+            (TokenEndpointAuth::None, None) => None,
             (_, None) => {
                 return Err(ConfigError::invalid(
                     k("client_secret_env"),
@@ -175,18 +220,8 @@ impl ProviderConfig {
                      (or set token_endpoint_auth = \"none\" for a public client)",
                 ));
             }
-            (_, Some(var)) => match env(var) {
-                Some(secret) if !secret.is_empty() => {
-                    self.client_secret = Some(SecretString::from(secret));
-                }
-                _ => {
-                    return Err(ConfigError::invalid(
-                        k("client_secret_env"),
-                        format!("environment variable {var} is not set or empty"),
-                    ));
-                }
-            },
-        }
+            (_, Some(var)) => Some(secret_from_env(&k("client_secret_env"), var, env)?),
+        };
         match self.kind {
             ProviderKind::Oidc => {
                 if self.issuer.is_none() {
@@ -245,8 +280,11 @@ impl ProviderConfig {
                 require_secure_url(&k(field), url)?;
             }
         }
-        let scopes = self.scopes();
-        if self.kind != ProviderKind::Github && !scopes.iter().any(|s| s == "openid") {
+        let openid = match &self.scopes {
+            Some(scopes) => scopes.iter().any(|s| s == "openid"),
+            None => true,
+        };
+        if self.kind != ProviderKind::Github && !openid {
             return Err(ConfigError::invalid(
                 k("scopes"),
                 "an OpenID Connect provider needs the \"openid\" scope",
@@ -264,6 +302,36 @@ impl ProviderConfig {
             })?;
             require_secure_url(&format!("{key}.redirect_uris[{i}]"), &parsed)?;
         }
-        Ok(())
+        Ok(self.into_config(client_secret))
+    }
+
+    fn into_config(self, client_secret: Option<SecretString>) -> ProviderConfig {
+        ProviderConfig {
+            id: self.id,
+            name: self.name,
+            kind: self.kind,
+            client_id: self.client_id,
+            client_secret,
+            token_endpoint_auth: self.token_endpoint_auth,
+            issuer: self.issuer,
+            scopes: self.scopes,
+            authorization_endpoint: self.authorization_endpoint,
+            token_endpoint: self.token_endpoint,
+            userinfo_endpoint: self.userinfo_endpoint,
+            jwks_uri: self.jwks_uri,
+            tokeninfo_endpoint: self.tokeninfo_endpoint,
+            api_base_url: self.api_base_url,
+            hosted_domain: self.hosted_domain,
+            require_email_verified: self.require_email_verified,
+            redirect_uris: self.redirect_uris,
+        }
+    }
+}
+
+/// Client authentication at the token endpoint when the file does not say.
+fn default_token_auth(kind: ProviderKind) -> TokenEndpointAuth {
+    match kind {
+        ProviderKind::Github => TokenEndpointAuth::ClientSecretPost,
+        _ => TokenEndpointAuth::ClientSecretBasic,
     }
 }

@@ -2,55 +2,86 @@
 //! durable its writes must be (`store = "redis"`, for several auth-service
 //! replicas; ../shared/SCALE-OUT.md).
 
-use super::ConfigError;
+use super::{ConfigError, secret_from_env};
+use secrecy::SecretString;
 use serde::Deserialize;
 use std::time::Duration;
 
-/// Settings of the Redis store.
-#[derive(Debug, Clone, Deserialize)]
+/// The `[auth_service.redis]` section as written.
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct RedisConfig {
+pub(crate) struct RedisSection {
     /// A standalone server: `redis://host:port/db`, `rediss://…` (TLS) or
     /// `redis+unix:///path/to/redis.sock`. Exclusive with `sentinels`.
-    pub url: Option<String>,
+    url: Option<String>,
     /// Sentinel addresses (`redis://host:26379`) that name the primary of
     /// `master_name`; the primary is resolved again after every lost
     /// connection or `READONLY` reply, so a failover is followed without a
     /// restart. Exclusive with `url`.
-    pub sentinels: Vec<String>,
+    sentinels: Vec<String>,
     /// The Sentinel service name of the primary. Required with `sentinels`.
-    pub master_name: Option<String>,
+    master_name: Option<String>,
     /// Name of the environment variable holding the server's password
     /// (ACL user password with `username`). Unset: no AUTH.
-    pub password_env: Option<String>,
+    password_env: Option<String>,
     /// ACL user name sent with the password. Unset: the default user.
-    pub username: Option<String>,
-    /// The password read from `password_env` at load time.
-    #[serde(skip)]
-    pub password: Option<secrecy::SecretString>,
+    username: Option<String>,
     /// Prefix of every key this store writes, so one server can hold
     /// several deployments and an ACL can confine the user to it.
     /// Default `pc:`.
-    pub key_prefix: String,
+    key_prefix: String,
     /// Replicas that must have received each login and revocation (Redis
     /// `WAIT`) before it is acknowledged; fewer in time is an error answer,
     /// never a silent success. Default 0 (the primary's own fsync only).
-    pub min_replicas_ack: u32,
+    min_replicas_ack: u32,
     /// How long a write waits for `min_replicas_ack` replicas. Default
     /// `500ms`.
     #[serde(with = "humantime_serde")]
-    pub barrier_timeout: Duration,
+    barrier_timeout: Duration,
     /// How long one command may take before the store counts as
     /// unreachable (`ValidateSession` answers UNAVAILABLE). Default `2s`.
     #[serde(with = "humantime_serde")]
-    pub command_timeout: Duration,
+    command_timeout: Duration,
     /// Run against a server without `appendonly yes` + `appendfsync
     /// always`. Then an acknowledged revocation can be undone by a server
     /// crash; logged at every start. Default false.
+    allow_volatile: bool,
+}
+
+/// Settings of the Redis store, parsed. The keys are documented on
+/// [`RedisSection`].
+#[derive(Debug, Clone)]
+pub struct RedisConfig {
+    /// `url`: exclusive with `sentinels`, one of them set.
+    pub url: Option<String>,
+    /// `sentinels`.
+    pub sentinels: Vec<String>,
+    /// `master_name`, set with `sentinels`.
+    pub master_name: Option<String>,
+    /// `username`.
+    pub username: Option<String>,
+    /// The password read from `password_env`.
+    pub password: Option<SecretString>,
+    /// `key_prefix`.
+    pub key_prefix: String,
+    /// `min_replicas_ack`.
+    pub min_replicas_ack: u32,
+    /// `barrier_timeout`.
+    pub barrier_timeout: Duration,
+    /// `command_timeout`.
+    pub command_timeout: Duration,
+    /// `allow_volatile`.
     pub allow_volatile: bool,
 }
 
+/// The defaults of [`RedisSection`] (tests point them at a server).
 impl Default for RedisConfig {
+    fn default() -> Self {
+        RedisSection::default().into_config(None)
+    }
+}
+
+impl Default for RedisSection {
     fn default() -> Self {
         Self {
             url: None,
@@ -58,7 +89,6 @@ impl Default for RedisConfig {
             master_name: None,
             password_env: None,
             username: None,
-            password: None,
             key_prefix: "pc:".to_owned(),
             min_replicas_ack: 0,
             barrier_timeout: Duration::from_millis(500),
@@ -71,11 +101,12 @@ impl Default for RedisConfig {
 /// The URL schemes the store accepts.
 const SCHEMES: [&str; 3] = ["redis://", "rediss://", "redis+unix://"];
 
-impl RedisConfig {
-    pub(crate) fn validate(
-        &mut self,
+impl RedisSection {
+    /// Checks every value and reads the password from `env`.
+    pub(super) fn parse(
+        self,
         env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<(), ConfigError> {
+    ) -> Result<RedisConfig, ConfigError> {
         let key = |k: &str| format!("auth_service.redis.{k}");
         let scheme_ok = |url: &str| SCHEMES.iter().any(|s| url.starts_with(s));
         match (&self.url, self.sentinels.is_empty()) {
@@ -130,27 +161,34 @@ impl RedisConfig {
                 ));
             }
         }
-        if let Some(var) = &self.password_env {
-            match env(var) {
-                Some(password) if !password.is_empty() => {
-                    self.password = Some(secrecy::SecretString::from(password));
-                }
-                _ => {
-                    return Err(ConfigError::invalid(
-                        key("password_env"),
-                        format!("environment variable {var} is not set"),
-                    ));
-                }
-            }
+        let password = self
+            .password_env
+            .as_deref()
+            .map(|var| secret_from_env(&key("password_env"), var, env))
+            .transpose()?;
+        Ok(self.into_config(password))
+    }
+
+    fn into_config(self, password: Option<SecretString>) -> RedisConfig {
+        RedisConfig {
+            url: self.url,
+            sentinels: self.sentinels,
+            master_name: self.master_name,
+            username: self.username,
+            password,
+            key_prefix: self.key_prefix,
+            min_replicas_ack: self.min_replicas_ack,
+            barrier_timeout: self.barrier_timeout,
+            command_timeout: self.command_timeout,
+            allow_volatile: self.allow_volatile,
         }
-        Ok(())
     }
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
-    use crate::config::{Config, StoreKind};
+    use crate::config::{Config, StoreConfig};
 
     fn load(redis: &str) -> Result<Config, String> {
         let text = format!("[auth_service]\nstore = \"redis\"\n{redis}");
@@ -164,8 +202,9 @@ mod tests {
             "[auth_service.redis]\nurl = \"redis://127.0.0.1:6379/0\"\npassword_env = \"REDIS_PW\"",
         )
         .unwrap();
-        assert_eq!(config.auth_service.store, StoreKind::Redis);
-        let redis = config.auth_service.redis.unwrap();
+        let StoreConfig::Redis(redis) = config.auth_service.store else {
+            panic!("not the redis store: {:?}", config.auth_service.store);
+        };
         assert_eq!(redis.key_prefix, "pc:");
         assert_eq!(redis.min_replicas_ack, 0);
         assert!(redis.password.is_some());

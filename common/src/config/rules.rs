@@ -1,7 +1,8 @@
 //! The rules that several places check, each written once so a fix to one
 //! reaches all of them: "https, or http to a loopback host" (configuration,
-//! provider discovery, login redirect URIs) and the provider-id shape
-//! (configuration and the gateway's `/auth/login/{provider}` paths).
+//! provider discovery, login redirect URIs), what a loopback host is (also
+//! the dev-idp's redirect URIs) and the provider-id shape (configuration and
+//! the gateway's `/auth/login/{provider}` paths).
 
 /// Whether `url` is safe to send credentials or codes to: `https`, or plain
 /// `http` only to this machine (local development and tests), where there
@@ -14,8 +15,9 @@ pub fn is_https_or_loopback_http(url: &url::Url) -> bool {
     }
 }
 
-/// Whether the URL's host is `localhost` or a loopback address.
-fn is_loopback_host(url: &url::Url) -> bool {
+/// Whether the URL's host is `localhost`, a name under `.localhost` (RFC
+/// 6761 section 6.3: always this machine) or a loopback address.
+pub fn is_loopback_host(url: &url::Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(d)) => d == "localhost" || d.ends_with(".localhost"),
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),

@@ -384,6 +384,57 @@ fn bad_gateway_tls_to_auth_service_names_the_key() {
     }
 }
 
+/// Moved from the gateway's auth-service client, which now receives the
+/// files loaded: every bad file names its key and path, never its content.
+#[test]
+fn bad_gateway_client_tls_files_name_their_key_and_path_not_their_content() {
+    let key_text = std::fs::read_to_string(grpc_tls("server.key")).unwrap();
+    let key_body = key_text.lines().nth(1).unwrap();
+    let text = |ca: &str, cert: &str, key: &str| {
+        format!(
+            "[gateway]\nauth_service_url = \"https://127.0.0.1:50051\"\n\
+             auth_service_ca = {:?}\nauth_service_client_cert = {:?}\n\
+             auth_service_client_key = {:?}\n",
+            grpc_tls(ca),
+            grpc_tls(cert),
+            grpc_tls(key),
+        )
+    };
+    for (text, key, path) in [
+        (
+            text("ca.pem", "client.pem", "missing.key"),
+            "gateway.auth_service_client_key",
+            "missing.key",
+        ),
+        (
+            text("ca.pem", "client.key", "client.key"),
+            "gateway.auth_service_client_cert",
+            "client.key",
+        ),
+        (
+            text("ca.pem", "client.pem", "client.pem"),
+            "gateway.auth_service_client_key",
+            "client.pem",
+        ),
+        // Both parse, but the key is auth-service's, not the client's.
+        (
+            text("ca.pem", "client.pem", "server.key"),
+            "gateway.auth_service_client_key",
+            "server.key",
+        ),
+        (
+            text("server.key", "client.pem", "client.key"),
+            "gateway.auth_service_ca",
+            "server.key",
+        ),
+    ] {
+        let message = err(&text);
+        assert!(message.contains(key), "{message}");
+        assert!(message.contains(path), "{message}");
+        assert!(!message.contains(key_body), "key material in {message}");
+    }
+}
+
 mod properties {
     use super::*;
     use proptest::prelude::*;

@@ -12,7 +12,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use maud::html;
 use serde::Deserialize;
-use url::{Host, Url};
+use url::Url;
 
 /// The request parameters we read; others (`prompt`, ...) are ignored.
 #[derive(Deserialize)]
@@ -169,13 +169,7 @@ fn loopback_redirect_uri(raw: &str) -> Result<Url, &'static str> {
     if url.fragment().is_some() {
         return Err("redirect_uri must not contain a fragment");
     }
-    let loopback = match url.host() {
-        Some(Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
-        Some(Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    };
-    if !loopback {
+    if !common::config::is_loopback_host(&url) {
         return Err("redirect_uri must be on localhost, 127.0.0.1 or [::1]");
     }
     Ok(url)
