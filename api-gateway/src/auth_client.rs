@@ -22,34 +22,17 @@ use common::proto::{
     revoke_session_request,
 };
 use common::reason::Reason;
-use secrecy::ExposeSecret;
+use common::service_token::ServiceToken;
 use session_cache::{ValidationCache, token_hash};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tonic::metadata::{Ascii, MetadataValue};
-use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
-use tonic::{Code, Request, Status, Streaming};
+use tonic::{Code, Status, Streaming};
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
-
-/// Adds `authorization: Bearer <service token>` to every call.
-#[derive(Clone)]
-pub(crate) struct ServiceToken(Option<MetadataValue<Ascii>>);
-
-impl Interceptor for ServiceToken {
-    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        if let Some(value) = &self.0 {
-            request
-                .metadata_mut()
-                .insert("authorization", value.clone());
-        }
-        Ok(request)
-    }
-}
 
 type Service = InterceptedService<Channel, ServiceToken>;
 
@@ -201,8 +184,8 @@ impl AuthCallError {
 /// Why the client could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthClientError {
-    /// `gateway.auth_service_url` is not usable by tonic.
-    #[error("gateway.auth_service_url: {0}")]
+    /// An auth-service URL is not usable by tonic.
+    #[error("gateway.auth_service_url(s): {0}")]
     Url(String),
     /// A TLS file for the connection to auth-service could not be read or
     /// parsed: names the configuration key(s) and path(s), never content.
@@ -234,6 +217,43 @@ fn client_tls(config: &GatewayConfig) -> ClientTlsConfig {
     }
 }
 
+/// One auth-service endpoint with the gateway's timeouts, keep-alives and,
+/// for `https`, its TLS settings.
+fn endpoint(config: &GatewayConfig, url: &url::Url) -> Result<Endpoint, AuthClientError> {
+    let endpoint = Endpoint::from_shared(url.as_str().trim_end_matches('/').to_owned())
+        .map_err(|e| AuthClientError::Url(format!("{url}: {e}")))?
+        .connect_timeout(config.auth_timeout)
+        .timeout(config.auth_timeout)
+        .tcp_nodelay(true)
+        // Notice a dead auth-service between calls, not on the next one.
+        .http2_keep_alive_interval(Duration::from_secs(20))
+        .keep_alive_timeout(Duration::from_secs(5))
+        .keep_alive_while_idle(true);
+    if !config.auth_service_tls() {
+        return Ok(endpoint);
+    }
+    endpoint.tls_config(client_tls(config)).map_err(|e| {
+        // Every file was checked when the configuration loaded; whatever is
+        // left, name them all.
+        let ca = config
+            .auth_service_ca
+            .as_ref()
+            .map(|ca| format!("gateway.auth_service_ca {}", ca.path().display()));
+        let client = config.auth_service_client.as_ref().map(|identity| {
+            format!(
+                "gateway.auth_service_client_cert {}, gateway.auth_service_client_key {}",
+                identity.files().cert.display(),
+                identity.files().key.display()
+            )
+        });
+        let files = ca.into_iter().chain(client).collect::<Vec<_>>().join(", ");
+        AuthClientError::Tls(format!(
+            "TLS to auth-service ({files}): {}",
+            error_chain(&e)
+        ))
+    })
+}
+
 /// The gateway's validation cache (`[gateway.session_cache]`).
 pub(crate) type SessionCache = ValidationCache<ValidateSessionResponse>;
 
@@ -251,58 +271,29 @@ pub(crate) struct AuthClient {
 
 impl AuthClient {
     /// Builds the lazy channel; nothing connects until the first call.
+    /// With several `auth_service_urls`, calls are balanced across the
+    /// endpoints that are ready (tower's power-of-two-choices balancer
+    /// inside tonic), so a dead replica is skipped once its connection has
+    /// failed.
     pub(crate) fn new(
         config: &GatewayConfig,
         metrics: Arc<Metrics>,
     ) -> Result<Self, AuthClientError> {
-        let url = config
-            .auth_service_url
-            .as_str()
-            .trim_end_matches('/')
-            .to_owned();
-        let mut endpoint = Endpoint::from_shared(url)
-            .map_err(|e| AuthClientError::Url(e.to_string()))?
-            .connect_timeout(config.auth_timeout)
-            .timeout(config.auth_timeout)
-            .tcp_nodelay(true)
-            // Notice a dead auth-service between calls, not on the next one.
-            .http2_keep_alive_interval(Duration::from_secs(20))
-            .keep_alive_timeout(Duration::from_secs(5))
-            .keep_alive_while_idle(true);
-        if config.auth_service_tls() {
-            endpoint = endpoint.tls_config(client_tls(config)).map_err(|e| {
-                // Every file was checked when the configuration loaded;
-                // whatever is left, name them all.
-                let ca = config
-                    .auth_service_ca
-                    .as_ref()
-                    .map(|ca| format!("gateway.auth_service_ca {}", ca.path().display()));
-                let client = config.auth_service_client.as_ref().map(|identity| {
-                    format!(
-                        "gateway.auth_service_client_cert {}, gateway.auth_service_client_key {}",
-                        identity.files().cert.display(),
-                        identity.files().key.display()
-                    )
-                });
-                let files = ca.into_iter().chain(client).collect::<Vec<_>>().join(", ");
-                AuthClientError::Tls(format!(
-                    "TLS to auth-service ({files}): {}",
-                    error_chain(&e)
-                ))
-            })?;
-        }
-        let channel = endpoint.connect_lazy();
-        let token = match &config.service_token {
-            Some(secret) => {
-                let mut value: MetadataValue<Ascii> = format!("Bearer {}", secret.expose_secret())
-                    .parse()
-                    .map_err(|_| AuthClientError::Token)?;
-                value.set_sensitive(true);
-                Some(value)
+        let mut endpoints = config
+            .auth_service_urls
+            .iter()
+            .map(|url| endpoint(config, url))
+            .collect::<Result<Vec<_>, _>>()?;
+        let channel = match endpoints.pop() {
+            Some(only) if endpoints.is_empty() => only.connect_lazy(),
+            Some(last) => {
+                endpoints.push(last);
+                Channel::balance_list(endpoints.into_iter())
             }
-            None => None,
+            None => return Err(AuthClientError::Url("no endpoint".to_owned())),
         };
-        let interceptor = ServiceToken(token);
+        let interceptor =
+            ServiceToken::new(config.service_token.as_ref()).map_err(|_| AuthClientError::Token)?;
         Ok(Self {
             auth: AuthServiceClient::with_interceptor(channel.clone(), interceptor.clone()),
             health: HealthClient::with_interceptor(channel, interceptor),
@@ -557,6 +548,7 @@ impl AuthClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tonic::metadata::MetadataValue;
 
     fn fixture(name: &str) -> std::path::PathBuf {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -668,7 +660,7 @@ mod tests {
     async fn mutual_tls_settings_build_a_client() {
         assert!(new(&config("client.pem", "client.key")).is_ok());
         let public_roots = GatewayConfig {
-            auth_service_url: "https://auth.example.com".parse().unwrap(),
+            auth_service_urls: vec!["https://auth.example.com".parse().unwrap()],
             ..GatewayConfig::default()
         };
         assert!(new(&public_roots).is_ok());

@@ -28,7 +28,11 @@ pub(super) struct GatewaySection {
     /// `https://` makes the gateway speak TLS to it (auth-service's
     /// `tls_cert`/`tls_key`); plain `http://` belongs on loopback only, as
     /// the service token would cross the network in clear.
-    auth_service_url: Url,
+    auth_service_url: Option<Url>,
+    /// Several auth-service replicas (instead of `auth_service_url`): calls
+    /// are balanced across those that answer. All use the same scheme, as
+    /// the TLS settings apply to each.
+    auth_service_urls: Vec<Url>,
     /// PEM file of the CA certificate(s) auth-service's certificate must
     /// chain to, for an `https` `auth_service_url`. Set, only these are
     /// trusted (an internal CA); unset, the public web PKI roots compiled
@@ -142,8 +146,9 @@ pub struct GatewayConfig {
     pub listen: SocketAddr,
     /// `public_url`: an origin, https or loopback http.
     pub public_url: Url,
-    /// `auth_service_url`: http or https.
-    pub auth_service_url: Url,
+    /// `auth_service_urls`, or the one `auth_service_url`: at least one,
+    /// all http or all https.
+    pub auth_service_urls: Vec<Url>,
     /// `auth_service_ca`, loaded; only with an https `auth_service_url`.
     pub auth_service_ca: Option<CaCertificates>,
     /// `auth_service_client_cert` and `auth_service_client_key`, loaded;
@@ -211,8 +216,8 @@ impl Default for GatewaySection {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: Url::parse("http://localhost:8080").unwrap_or_else(|_| unreachable_url()),
-            auth_service_url: Url::parse("http://127.0.0.1:50051")
-                .unwrap_or_else(|_| unreachable_url()),
+            auth_service_url: None,
+            auth_service_urls: Vec::new(),
             auth_service_ca: None,
             auth_service_client_cert: None,
             auth_service_client_key: None,
@@ -348,15 +353,7 @@ impl GatewaySection {
             .map(|entry| parse_trusted_proxy(entry.trim()))
             .collect::<Result<_, _>>()
             .map_err(|reason| ConfigError::invalid("gateway.trusted_proxies", reason))?;
-        match self.auth_service_url.scheme() {
-            "http" | "https" => {}
-            _ => {
-                return Err(ConfigError::invalid(
-                    "gateway.auth_service_url",
-                    "must be an http or https URL",
-                ));
-            }
-        }
+        self.check_auth_service_endpoints()?;
         let (auth_service_ca, auth_service_client) = self.load_auth_service_tls()?;
         if !is_https_or_loopback_http(&self.public_url) {
             return Err(ConfigError::invalid(
@@ -400,6 +397,60 @@ impl GatewaySection {
         }))
     }
 
+    /// The auth-service endpoints: `auth_service_urls`, or the one
+    /// `auth_service_url` (default `http://127.0.0.1:50051`).
+    fn auth_service_endpoints(&self) -> Vec<Url> {
+        if !self.auth_service_urls.is_empty() {
+            return self.auth_service_urls.clone();
+        }
+        match &self.auth_service_url {
+            Some(url) => vec![url.clone()],
+            None => {
+                vec![Url::parse("http://127.0.0.1:50051").unwrap_or_else(|_| unreachable_url())]
+            }
+        }
+    }
+
+    /// One way to name the endpoints, each http or https, all alike.
+    fn check_auth_service_endpoints(&self) -> Result<(), ConfigError> {
+        let key = if self.auth_service_urls.is_empty() {
+            "gateway.auth_service_url"
+        } else {
+            "gateway.auth_service_urls"
+        };
+        if self.auth_service_url.is_some() && !self.auth_service_urls.is_empty() {
+            return Err(ConfigError::invalid(
+                key,
+                "set auth_service_url or auth_service_urls, not both",
+            ));
+        }
+        let endpoints = self.auth_service_endpoints();
+        if endpoints
+            .iter()
+            .any(|url| !matches!(url.scheme(), "http" | "https"))
+        {
+            return Err(ConfigError::invalid(key, "must be an http or https URL"));
+        }
+        if endpoints
+            .iter()
+            .any(|url| url.scheme() != endpoints[0].scheme())
+        {
+            return Err(ConfigError::invalid(
+                key,
+                "every endpoint must use the same scheme (the TLS settings apply to each)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether the endpoints are https (checked alike by
+    /// [`Self::check_auth_service_endpoints`]).
+    fn auth_service_https(&self) -> bool {
+        self.auth_service_endpoints()
+            .first()
+            .is_some_and(|url| url.scheme() == "https")
+    }
+
     /// The TLS files for the connection to auth-service: the client
     /// certificate and key as a pair, none of them with a plaintext
     /// `auth_service_url` (where they would be silently unused, and an
@@ -413,7 +464,7 @@ impl GatewaySection {
             self.auth_service_client_cert.clone(),
             self.auth_service_client_key.clone(),
         )?;
-        if self.auth_service_url.scheme() != "https" {
+        if !self.auth_service_https() {
             for (key, set) in [
                 ("auth_service_ca", self.auth_service_ca.is_some()),
                 ("auth_service_client_cert", client.is_some()),
@@ -439,10 +490,11 @@ impl GatewaySection {
     }
 
     fn into_config(self, resolved: Resolved) -> GatewayConfig {
+        let auth_service_urls = self.auth_service_endpoints();
         GatewayConfig {
             listen: self.listen,
             public_url: self.public_url,
-            auth_service_url: self.auth_service_url,
+            auth_service_urls,
             auth_service_ca: resolved.auth_service_ca,
             auth_service_client: resolved.auth_service_client,
             cookie_name: self.cookie_name,
@@ -514,7 +566,9 @@ fn parse_trusted_proxy(text: &str) -> Result<IpNet, String> {
 impl GatewayConfig {
     /// Whether the gateway speaks TLS to auth-service (`https` URL).
     pub fn auth_service_tls(&self) -> bool {
-        self.auth_service_url.scheme() == "https"
+        self.auth_service_urls
+            .first()
+            .is_some_and(|url| url.scheme() == "https")
     }
 
     /// Whether browsers reach the gateway over HTTPS (cookies get `Secure`).

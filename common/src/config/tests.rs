@@ -459,3 +459,36 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn auth_service_endpoints_are_one_url_or_a_list_of_one_scheme() {
+    let c = Config::from_toml("", &env).unwrap();
+    assert_eq!(
+        c.gateway.auth_service_urls,
+        vec![url::Url::parse("http://127.0.0.1:50051").unwrap()]
+    );
+    let c = Config::from_toml(
+        "[gateway]\nauth_service_urls = [\"http://127.0.0.1:1\", \"http://127.0.0.1:2\"]\n",
+        &env,
+    )
+    .unwrap();
+    assert_eq!(c.gateway.auth_service_urls.len(), 2);
+    assert!(!c.gateway.auth_service_tls());
+
+    let both = err(
+        "[gateway]\nauth_service_url = \"http://127.0.0.1:1\"\nauth_service_urls = [\"http://127.0.0.1:2\"]\n",
+    );
+    assert!(
+        both.contains("gateway.auth_service_urls") && both.contains("not both"),
+        "{both}"
+    );
+    let mixed = err(
+        "[gateway]\nauth_service_urls = [\"http://127.0.0.1:1\", \"https://auth.example.com\"]\n",
+    );
+    assert!(mixed.contains("same scheme"), "{mixed}");
+    let ftp = err("[gateway]\nauth_service_urls = [\"ftp://127.0.0.1:1\"]\n");
+    assert!(
+        ftp.contains("gateway.auth_service_urls") && ftp.contains("http or https"),
+        "{ftp}"
+    );
+}
