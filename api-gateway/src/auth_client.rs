@@ -10,6 +10,7 @@
 //! from it at the edge (`From<AuthCallError> for ApiError` in `error.rs`),
 //! so this module knows nothing of HTTP.
 
+use crate::auth_endpoints;
 use crate::metrics::Metrics;
 use common::config::GatewayConfig;
 use common::error_chain::error_chain;
@@ -27,6 +28,7 @@ use session_cache::{ValidationCache, token_hash};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::Notify;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 use tonic::{Code, Status, Streaming};
@@ -267,14 +269,15 @@ pub(crate) struct AuthClient {
     /// Successful validations, kept exact by the revocation feed; `None`
     /// when `session_cache.enabled` is off.
     cache: Option<Arc<SessionCache>>,
+    /// With several replicas: asks for a health probe at once when a call
+    /// could not reach one ([`auth_endpoints`]).
+    probe_now: Option<Arc<Notify>>,
 }
 
 impl AuthClient {
     /// Builds the lazy channel; nothing connects until the first call.
     /// With several `auth_service_urls`, calls are balanced across the
-    /// endpoints that are ready (tower's power-of-two-choices balancer
-    /// inside tonic), so a dead replica is skipped once its connection has
-    /// failed.
+    /// replicas that answer ([`auth_endpoints`]).
     pub(crate) fn new(
         config: &GatewayConfig,
         metrics: Arc<Metrics>,
@@ -284,11 +287,14 @@ impl AuthClient {
             .iter()
             .map(|url| endpoint(config, url))
             .collect::<Result<Vec<_>, _>>()?;
-        let channel = match endpoints.pop() {
-            Some(only) if endpoints.is_empty() => only.connect_lazy(),
+        metrics.set_replicas_up(endpoints.len());
+        let (channel, probe_now) = match endpoints.pop() {
+            Some(only) if endpoints.is_empty() => (only.connect_lazy(), None),
             Some(last) => {
                 endpoints.push(last);
-                Channel::balance_list(endpoints.into_iter())
+                let (channel, probe_now) =
+                    auth_endpoints::balanced(endpoints, config.auth_timeout, metrics.clone());
+                (channel, Some(probe_now))
             }
             None => return Err(AuthClientError::Url("no endpoint".to_owned())),
         };
@@ -300,6 +306,7 @@ impl AuthClient {
             timeout: config.auth_timeout,
             metrics,
             cache: None,
+            probe_now,
         })
     }
 
@@ -358,6 +365,13 @@ impl AuthClient {
                 Ok(response.into_inner())
             }
             Err(status) => {
+                // A status with a source was made on our side: the
+                // connection failed, the replica may be gone.
+                if let Some(probe_now) = &self.probe_now
+                    && std::error::Error::source(&status).is_some()
+                {
+                    probe_now.notify_one();
+                }
                 let code = format!("{:?}", status.code());
                 self.metrics
                     .record_auth_call(call.name(), elapsed, Some(&code));

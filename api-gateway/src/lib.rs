@@ -97,6 +97,7 @@
 //! leaves; extractors, middleware and handlers know `error.rs`.
 
 mod auth_client;
+mod auth_endpoints;
 mod business;
 mod client_headers;
 mod client_ip;

@@ -16,7 +16,7 @@ use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetri
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use session_cache::FeedState;
@@ -57,6 +57,7 @@ pub(crate) struct Metrics {
     requests: Family<RequestLabels, Counter>,
     auth_latency: Family<CallLabels, Histogram>,
     auth_errors: Family<CallErrorLabels, Counter>,
+    replicas_up: Gauge,
 }
 
 impl Metrics {
@@ -66,6 +67,7 @@ impl Metrics {
         let auth_latency =
             Family::<CallLabels, Histogram>::new_with_constructor(|| Histogram::new(BUCKETS));
         let auth_errors = Family::<CallErrorLabels, Counter>::default();
+        let replicas_up = Gauge::default();
         let mut registry = Registry::with_prefix("portcullis_gateway");
         registry.register(
             "requests",
@@ -82,6 +84,11 @@ impl Metrics {
             "Failed calls to auth-service, by gRPC code",
             auth_errors.clone(),
         );
+        registry.register(
+            "auth_service_replicas_up",
+            "auth-service replicas calls go to (with several auth_service_urls: those answering their health probe)",
+            replicas_up.clone(),
+        );
         if let Some(cache) = session_cache {
             registry.register_collector(Box::new(SessionCacheFigures(cache)));
         }
@@ -90,7 +97,13 @@ impl Metrics {
             requests,
             auth_latency,
             auth_errors,
+            replicas_up,
         }
+    }
+
+    /// How many auth-service replicas calls go to.
+    pub(crate) fn set_replicas_up(&self, up: usize) {
+        self.replicas_up.set(i64::try_from(up).unwrap_or(i64::MAX));
     }
     /// Counts one answered HTTP request.
     pub(crate) fn record_request(&self, route: &str, status: u16) {

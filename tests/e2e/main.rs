@@ -14,9 +14,14 @@ mod pages_and_headers;
 mod provider_conformance;
 mod proxy;
 mod raw_upstream;
+mod replicas;
 mod resilience;
 mod session_cache;
 mod sessions;
 mod token_flow;
 mod transport;
 mod upstream;
+
+// A real redis-server per test, shared with auth-service's own tests.
+#[path = "../../auth-service/src/storage/test_redis.rs"]
+mod test_redis;

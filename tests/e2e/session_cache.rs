@@ -8,15 +8,15 @@ use portcullis_tests::{Proc, StackOptions, TestStack, wait_until};
 use std::time::{Duration, Instant};
 
 /// Both gateways cache; logins are many (50 rounds) and from one address.
-const CACHED: &str = "session_cache = { enabled = true, ttl = \"30s\" }\n\
+pub(crate) const CACHED: &str = "session_cache = { enabled = true, ttl = \"30s\" }\n\
                       login_rate_limit_per_minute = 100000\n\
                       login_rate_limit_burst = 100000\n";
 
 /// How soon another gateway must refuse a revoked session.
-const PROPAGATION_BOUND: Duration = Duration::from_millis(100);
+pub(crate) const PROPAGATION_BOUND: Duration = Duration::from_millis(100);
 
 /// `http://ADDR` of a gateway's metrics listener, once it has said it.
-async fn metrics_url(gateway: &Proc) -> String {
+pub(crate) async fn metrics_url(gateway: &Proc) -> String {
     let find = || {
         gateway.logs().iter().find_map(|line| {
             line.strip_prefix("metrics listening on ")
@@ -32,7 +32,7 @@ async fn metrics_url(gateway: &Proc) -> String {
 }
 
 /// The value of the metric line that starts with `series ` (0 if absent).
-async fn metric(metrics: &str, series: &str) -> u64 {
+pub(crate) async fn metric(metrics: &str, series: &str) -> u64 {
     let text = reqwest::get(format!("{metrics}/metrics"))
         .await
         .unwrap()
@@ -44,7 +44,7 @@ async fn metric(metrics: &str, series: &str) -> u64 {
         .map_or(0, |value| value.trim().parse().unwrap())
 }
 
-async fn wait_for_feed(metrics: &str, state: &str, within: Duration) {
+pub(crate) async fn wait_for_feed(metrics: &str, state: &str, within: Duration) {
     let series = format!("portcullis_gateway_session_cache_feed_state{{state=\"{state}\"}}");
     wait_until(within, &format!("the session cache is {state}"), || {
         let series = series.clone();
@@ -54,7 +54,7 @@ async fn wait_for_feed(metrics: &str, state: &str, within: Duration) {
 }
 
 /// `GET /auth/me` on the gateway at `base` with `token` as the cookie.
-async fn me(stack: &TestStack, base: &str, token: &str) -> reqwest::StatusCode {
+pub(crate) async fn me(stack: &TestStack, base: &str, token: &str) -> reqwest::StatusCode {
     stack
         .bare_client()
         .get(format!("{base}/auth/me"))
@@ -67,7 +67,7 @@ async fn me(stack: &TestStack, base: &str, token: &str) -> reqwest::StatusCode {
 
 /// Polls gateway `base` until `token` is refused; fails if that takes
 /// longer than [`PROPAGATION_BOUND`] from `answered`.
-async fn refused_within_bound(
+pub(crate) async fn refused_within_bound(
     stack: &TestStack,
     base: &str,
     token: &str,

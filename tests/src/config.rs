@@ -31,11 +31,19 @@ fn grpc_fixture(name: &str) -> String {
 /// with the service token and mutual TLS as `options` say.
 pub(crate) fn write_auth_config(
     dir: &Path,
+    file: &str,
     idp_url: &str,
     listen: &str,
     options: &StackOptions,
 ) -> PathBuf {
-    let path = dir.join("auth.toml");
+    let path = dir.join(file);
+    let (store, redis) = match &options.redis_url {
+        Some(url) => (
+            "store = \"redis\"\n".to_owned(),
+            format!("\n[auth_service.redis]\nurl = \"{url}\"\n"),
+        ),
+        None => (String::new(), String::new()),
+    };
     let token = if options.service_token {
         format!("service_token_env = \"{SERVICE_TOKEN_ENV}\"\n")
     } else {
@@ -55,7 +63,7 @@ pub(crate) fn write_auth_config(
         listen,
         data_dir: &dir.join("data"),
         issuer: idp_url,
-        settings: &format!("log_format = \"json\"\n{token}{grpc_tls}"),
+        settings: &format!("log_format = \"json\"\n{store}{token}{grpc_tls}"),
         rest: &format!(
             r#"
 # The same provider as a Google-kind provider, so access tokens are
@@ -68,11 +76,22 @@ client_id = "{DEV_CLIENT_ID}"
 token_endpoint_auth = "none"
 issuer = "{idp_url}"
 tokeninfo_endpoint = "{idp_url}/tokeninfo"
-"#
+{redis}"#
         ),
     };
     std::fs::write(&path, config.to_toml()).unwrap();
     path
+}
+
+/// `auth_service_url` for one address, `auth_service_urls` for several.
+fn auth_service_urls(scheme: &str, addrs: &[&str]) -> String {
+    match addrs {
+        [one] => format!("auth_service_url = \"{scheme}://{one}\""),
+        many => {
+            let urls: Vec<String> = many.iter().map(|a| format!("\"{scheme}://{a}\"")).collect();
+            format!("auth_service_urls = [{}]", urls.join(", "))
+        }
+    }
 }
 
 /// What a gateway's configuration needs from its stack.
@@ -81,7 +100,8 @@ pub(crate) struct GatewayConfig<'a> {
     pub(crate) options: &'a StackOptions,
     pub(crate) public_origin: &'a str,
     pub(crate) listen: &'a str,
-    pub(crate) auth_addr: &'a str,
+    /// auth-service's address, or its replicas' (`auth_service_urls`).
+    pub(crate) auth_addrs: &'a [&'a str],
 }
 
 impl GatewayConfig<'_> {
@@ -123,7 +143,7 @@ impl GatewayConfig<'_> {
 [gateway]
 listen = "{listen}"
 public_url = "{public}"
-auth_service_url = "{grpc_scheme}://{auth}"
+{auth}
 auth_timeout = "2s"
 upstream_timeout = "5s"
 metrics_listen = "127.0.0.1:0"
@@ -144,7 +164,7 @@ target = {{ handler = "admin_sessions" }}
 "#,
                 public = self.public_origin,
                 listen = self.listen,
-                auth = self.auth_addr,
+                auth = auth_service_urls(grpc_scheme, self.auth_addrs),
                 routes = self.options.routes,
                 settings = self.options.gateway_settings,
             ),

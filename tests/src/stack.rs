@@ -39,6 +39,10 @@ pub struct StackOptions {
     pub public_port: bool,
     /// Extra `[gateway]` keys (TOML lines), e.g. a higher login rate limit.
     pub gateway_settings: String,
+    /// auth-service keeps its data on the Redis server at this URL
+    /// (`store = "redis"`), so [`TestStack::spawn_auth_replica`] can start
+    /// more replicas of it.
+    pub redis_url: Option<String>,
 }
 
 /// The three services, running.
@@ -100,7 +104,8 @@ impl TestStack {
         let idp = Provider::start().await;
         let idp_url = idp.idp().issuer();
 
-        let auth_config = write_auth_config(dir.path(), &idp_url, "127.0.0.1:0", &options);
+        let auth_config =
+            write_auth_config(dir.path(), "auth.toml", &idp_url, "127.0.0.1:0", &options);
         let auth = Proc::spawn(
             &auth_bin,
             &["--config", auth_config.to_str().unwrap()],
@@ -124,7 +129,7 @@ impl TestStack {
                 options: &options,
                 public_origin: &public_origin,
                 listen: "127.0.0.1:0",
-                auth_addr: &auth.addr,
+                auth_addrs: &[&auth.addr],
             },
             "gateway.toml",
             options.service_token,
@@ -143,7 +148,7 @@ impl TestStack {
                     options: &options,
                     public_origin: &gateway_url,
                     listen,
-                    auth_addr: &auth.addr,
+                    auth_addrs: &[&auth.addr],
                 },
                 "gateway.toml",
                 options.service_token,
@@ -182,10 +187,45 @@ impl TestStack {
                 options: &self.options,
                 public_origin: &self.public_origin,
                 listen: "127.0.0.1:0",
-                auth_addr: &self.auth.addr,
+                auth_addrs: &[&self.auth.addr],
             },
             file,
             with_service_token,
+            &self.service_token,
+        )
+    }
+
+    /// Starts another auth-service with the stack's configuration as
+    /// `file`, on a port of its own: with [`StackOptions::redis_url`], a
+    /// second replica of the same store.
+    pub fn spawn_auth_replica(&self, file: &str) -> Proc {
+        let config = write_auth_config(
+            self.dir.path(),
+            file,
+            &self.idp_url,
+            "127.0.0.1:0",
+            &self.options,
+        );
+        Proc::spawn(
+            &auth_service_binary(),
+            &["--config", config.to_str().unwrap()],
+            &[(SERVICE_TOKEN_ENV, &self.service_token)],
+        )
+    }
+
+    /// Starts an extra gateway with the stack's routes and settings, calling
+    /// the auth-service replicas at `auth_addrs` (balanced when several).
+    pub fn spawn_gateway_to(&self, file: &str, auth_addrs: &[&str]) -> Proc {
+        start_gateway(
+            &GatewayConfig {
+                dir: self.dir.path(),
+                options: &self.options,
+                public_origin: &self.public_origin,
+                listen: "127.0.0.1:0",
+                auth_addrs,
+            },
+            file,
+            self.options.service_token,
             &self.service_token,
         )
     }
@@ -260,7 +300,7 @@ impl TestStack {
                 options: &self.options,
                 public_origin: &self.public_origin,
                 listen: &listen,
-                auth_addr: &self.auth.addr,
+                auth_addrs: &[&self.auth.addr],
             },
             "gateway.toml",
             self.options.service_token,
@@ -276,7 +316,13 @@ impl TestStack {
     /// Starts auth-service again on the same address and data directory.
     pub fn restart_auth_service(&mut self) {
         let addr = self.auth.addr.clone();
-        let config = write_auth_config(self.dir.path(), &self.idp_url, &addr, &self.options);
+        let config = write_auth_config(
+            self.dir.path(),
+            "auth.toml",
+            &self.idp_url,
+            &addr,
+            &self.options,
+        );
         self.auth = self.auth.restart(
             &auth_service_binary(),
             &["--config", config.to_str().unwrap()],
