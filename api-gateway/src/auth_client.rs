@@ -586,7 +586,7 @@ mod tests {
     }
 
     fn new(config: &GatewayConfig) -> Result<AuthClient, AuthClientError> {
-        AuthClient::new(config, Arc::new(Metrics::new(None)))
+        AuthClient::new(config, Arc::new(Metrics::new()))
     }
 
     fn with_reason(code: Code, reason: &'static str) -> Status {

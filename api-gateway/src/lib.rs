@@ -186,7 +186,11 @@ pub enum StartError {
 fn apps(config: &Config, background: &CancellationToken) -> Result<(Router, Router), StartError> {
     let gateway = config.gateway.clone();
     let session_cache = session_cache(&gateway.session_cache)?;
-    let metrics = Arc::new(Metrics::new(session_cache.clone()));
+    let mut metrics = Metrics::new();
+    if let Some(cache) = &session_cache {
+        metrics.register_session_cache(cache.clone());
+    }
+    let metrics = Arc::new(metrics);
     let metrics_app = metrics::router(metrics.clone());
     let mut auth = AuthClient::new(&gateway, metrics.clone())?;
     if let Some(cache) = session_cache {

@@ -5,7 +5,6 @@
 //! routes are path templates or configured prefixes, never raw paths; calls
 //! are RPC names; errors are gRPC code names.
 
-use crate::auth_client::SessionCache;
 use axum::Router;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -19,7 +18,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
-use session_cache::FeedState;
+use session_cache::{FeedState, ValidationCache};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -61,8 +60,8 @@ pub(crate) struct Metrics {
 }
 
 impl Metrics {
-    /// The registry, with the session cache's figures when there is one.
-    pub(crate) fn new(session_cache: Option<Arc<SessionCache>>) -> Self {
+    /// The registry with the gateway's own metrics.
+    pub(crate) fn new() -> Self {
         let requests = Family::<RequestLabels, Counter>::default();
         let auth_latency =
             Family::<CallLabels, Histogram>::new_with_constructor(|| Histogram::new(BUCKETS));
@@ -89,9 +88,6 @@ impl Metrics {
             "auth-service replicas calls go to (with several auth_service_urls: those answering their health probe)",
             replicas_up.clone(),
         );
-        if let Some(cache) = session_cache {
-            registry.register_collector(Box::new(SessionCacheFigures(cache)));
-        }
         Self {
             registry,
             requests,
@@ -99,6 +95,15 @@ impl Metrics {
             auth_errors,
             replicas_up,
         }
+    }
+
+    /// Adds the session cache's figures, read at each scrape.
+    pub(crate) fn register_session_cache<V: Clone + Send + Sync + 'static>(
+        &mut self,
+        cache: Arc<ValidationCache<V>>,
+    ) {
+        self.registry
+            .register_collector(Box::new(SessionCacheFigures(cache)));
     }
 
     /// How many auth-service replicas calls go to.
@@ -154,9 +159,9 @@ impl Metrics {
 
 /// The session cache's own counters, read at each scrape: hits, misses,
 /// flushes, entries held, and where it stands with its feed.
-struct SessionCacheFigures(Arc<SessionCache>);
+struct SessionCacheFigures<V>(Arc<ValidationCache<V>>);
 
-impl std::fmt::Debug for SessionCacheFigures {
+impl<V: Clone + Send + Sync + 'static> std::fmt::Debug for SessionCacheFigures<V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SessionCacheFigures")
             .field("state", &self.0.state())
@@ -169,7 +174,7 @@ struct FeedStateLabels {
     state: &'static str,
 }
 
-impl Collector for SessionCacheFigures {
+impl<V: Clone + Send + Sync + 'static> Collector for SessionCacheFigures<V> {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let stats = self.0.stats();
         for (name, help, value) in [
@@ -235,7 +240,7 @@ mod tests {
 
     #[test]
     fn renders_counters_and_histograms() {
-        let m = Metrics::new(None);
+        let m = Metrics::new();
         m.record_request("/auth/me", 200);
         m.record_request("/auth/me", 200);
         m.record_request("a\"b", 401);
@@ -274,8 +279,9 @@ mod tests {
 
     #[test]
     fn session_cache_figures_are_read_at_each_scrape() {
-        let cache = Arc::new(SessionCache::new(10, Duration::from_secs(30)).unwrap());
-        let m = Metrics::new(Some(cache.clone()));
+        let cache = Arc::new(ValidationCache::<()>::new(10, Duration::from_secs(30)).unwrap());
+        let mut m = Metrics::new();
+        m.register_session_cache(cache.clone());
         let text = m.render();
         assert!(
             text.contains("portcullis_gateway_session_cache_feed_state{state=\"off\"} 1"),

@@ -11,10 +11,30 @@
 //! DER forms for rustls ([`Identity::certified`]) and the PEM text for tonic
 //! ([`Identity::pem`], [`CaCertificates::pem`]).
 
-use crate::config::ConfigError;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use std::path::{Path, PathBuf};
+
+/// A TLS file (or pair) that cannot be used: the configuration key and the
+/// reason, never the file's content. Becomes a `ConfigError` naming the
+/// key, so the binary exits 2 before binding any port.
+#[derive(Debug, thiserror::Error)]
+#[error("config key `{key}`: {reason}")]
+pub struct TlsFileError {
+    /// The configuration key naming the file.
+    pub key: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl TlsFileError {
+    fn new(key: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            reason: reason.into(),
+        }
+    }
+}
 
 /// A certificate file and its private key file: configured together or not
 /// at all (`tls_cert`/`tls_key`, `auth_service_client_cert`/`_key`).
@@ -42,15 +62,15 @@ impl TlsFiles {
         keys: PairKeys<'_>,
         cert: Option<PathBuf>,
         key: Option<PathBuf>,
-    ) -> Result<Option<Self>, ConfigError> {
+    ) -> Result<Option<Self>, TlsFileError> {
         match (cert, key) {
             (Some(cert), Some(key)) => Ok(Some(Self { cert, key })),
             (None, None) => Ok(None),
-            (Some(_), None) => Err(ConfigError::invalid(
+            (Some(_), None) => Err(TlsFileError::new(
                 keys.key,
                 format!("must be set with {} (both or neither)", keys.cert),
             )),
-            (None, Some(_)) => Err(ConfigError::invalid(
+            (None, Some(_)) => Err(TlsFileError::new(
                 keys.cert,
                 format!("must be set with {} (both or neither)", keys.key),
             )),
@@ -59,7 +79,7 @@ impl TlsFiles {
 
     /// Reads and parses both files and checks that the key belongs to the
     /// leaf certificate (with the ring provider every binary uses).
-    pub(crate) fn load(self, keys: PairKeys<'_>) -> Result<Identity, ConfigError> {
+    pub(crate) fn load(self, keys: PairKeys<'_>) -> Result<Identity, TlsFileError> {
         let chain_pem = read(keys.cert, &self.cert)?;
         let chain = certificates(keys.cert, &self.cert, &chain_pem)?;
         let key_pem = read(keys.key, &self.key)?;
@@ -67,7 +87,7 @@ impl TlsFiles {
         let provider = rustls::crypto::ring::default_provider();
         rustls::sign::CertifiedKey::from_der(chain.clone(), key.clone_key(), &provider).map_err(
             |e| {
-                ConfigError::invalid(
+                TlsFileError::new(
                     keys.key,
                     format!(
                         "{} is not a usable private key of the certificate in {} ({}): {e}",
@@ -149,12 +169,12 @@ impl CaCertificates {
     /// Reads the file `key` names; every certificate in it must parse and be
     /// usable as a trust anchor (tonic would otherwise skip it silently and
     /// fail every handshake with "unknown issuer").
-    pub(crate) fn load(key: &str, path: PathBuf) -> Result<Self, ConfigError> {
+    pub(crate) fn load(key: &str, path: PathBuf) -> Result<Self, TlsFileError> {
         let pem = read(key, &path)?;
         let mut roots = rustls::RootCertStore::empty();
         for certificate in certificates(key, &path, &pem)? {
             roots.add(certificate).map_err(|e| {
-                ConfigError::invalid(
+                TlsFileError::new(
                     key,
                     format!("{}: not a usable CA certificate: {e}", path.display()),
                 )
@@ -181,9 +201,9 @@ impl std::fmt::Debug for CaCertificates {
 }
 
 /// Reads the file `key` names.
-fn read(key: &str, path: &Path) -> Result<Vec<u8>, ConfigError> {
+fn read(key: &str, path: &Path) -> Result<Vec<u8>, TlsFileError> {
     std::fs::read(path)
-        .map_err(|e| ConfigError::invalid(key, format!("cannot read {}: {e}", path.display())))
+        .map_err(|e| TlsFileError::new(key, format!("cannot read {}: {e}", path.display())))
 }
 
 /// The `CERTIFICATE` blocks of `pem`: at least one, every one parsed.
@@ -191,10 +211,10 @@ fn certificates(
     key: &str,
     path: &Path,
     pem: &[u8],
-) -> Result<Vec<CertificateDer<'static>>, ConfigError> {
+) -> Result<Vec<CertificateDer<'static>>, TlsFileError> {
     match CertificateDer::pem_slice_iter(pem).collect::<Result<Vec<_>, _>>() {
         Ok(certificates) if !certificates.is_empty() => Ok(certificates),
-        _ => Err(ConfigError::invalid(
+        _ => Err(TlsFileError::new(
             key,
             format!(
                 "{} does not contain a PEM certificate (-----BEGIN CERTIFICATE-----)",
@@ -205,12 +225,12 @@ fn certificates(
 }
 
 /// The private key of `pem` (PKCS#8, PKCS#1 RSA or SEC1 EC), unencrypted.
-fn private_key(key: &str, path: &Path, pem: &[u8]) -> Result<PrivateKeyDer<'static>, ConfigError> {
+fn private_key(key: &str, path: &Path, pem: &[u8]) -> Result<PrivateKeyDer<'static>, TlsFileError> {
     // Only the encrypted form is recognised by its label, to say so; the
     // rest is parsed by rustls' PEM reader.
     let encrypted = b"-----BEGIN ENCRYPTED PRIVATE KEY-----";
     if pem.windows(encrypted.len()).any(|w| w == encrypted) {
-        return Err(ConfigError::invalid(
+        return Err(TlsFileError::new(
             key,
             format!(
                 "{} holds an encrypted private key; the key must be unencrypted PEM \
@@ -220,7 +240,7 @@ fn private_key(key: &str, path: &Path, pem: &[u8]) -> Result<PrivateKeyDer<'stat
         ));
     }
     PrivateKeyDer::from_pem_slice(pem).map_err(|_| {
-        ConfigError::invalid(
+        TlsFileError::new(
             key,
             format!(
                 "{} does not contain a PEM private key (-----BEGIN PRIVATE KEY-----)",

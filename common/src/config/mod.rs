@@ -57,6 +57,15 @@ pub enum ConfigError {
     Invalid { key: String, reason: String },
 }
 
+impl From<crate::tls::TlsFileError> for ConfigError {
+    fn from(e: crate::tls::TlsFileError) -> Self {
+        Self::Invalid {
+            key: e.key,
+            reason: e.reason,
+        }
+    }
+}
+
 impl ConfigError {
     pub(crate) fn invalid(key: impl Into<String>, reason: impl Into<String>) -> Self {
         Self::Invalid {
