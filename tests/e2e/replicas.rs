@@ -4,7 +4,7 @@
 //! replica killed mid-run leaves both gateways serving, and an acknowledged
 //! logout survives Redis being SIGKILLed and restarted from its log.
 
-use crate::session_cache::{CACHED, me, metric, metrics_url, refused_within_bound, wait_for_feed};
+use crate::session_cache::{CACHED, both_synced, me, metric, refused_within_bound, revoke_by_id};
 
 const REPLICAS_UP: &str = "portcullis_gateway_auth_service_replicas_up";
 use crate::test_redis::RedisServer;
@@ -24,15 +24,7 @@ async fn two_replicas_on_redis_behind_two_gateways() {
     // Gateway A talks to the first replica only, B to both.
     let a = stack.gateway_url.clone();
     let gateway_b = stack.spawn_gateway_to("gateway-b.toml", &[&stack.auth.addr, &replica.addr]);
-    let b = gateway_b.addr.clone();
-    let b_metrics = metrics_url(&gateway_b).await;
-    wait_for_feed(
-        &metrics_url(&stack.gateway).await,
-        "on",
-        Duration::from_secs(10),
-    )
-    .await;
-    wait_for_feed(&b_metrics, "on", Duration::from_secs(10)).await;
+    let (b, b_metrics) = both_synced(&stack, &gateway_b).await;
     let same_origin = [("sec-fetch-site", "same-origin")];
     let post_b = |path: &'static str, token: String| {
         let client = stack.bare_client();
@@ -78,21 +70,7 @@ async fn two_replicas_on_redis_behind_two_gateways() {
                 ("logout everywhere through A", Instant::now(), b.clone())
             }
             _ => {
-                let other = stack.session_token("alice").await;
-                let id = stack.get_json("/auth/me", &token).await["session"]["id"]
-                    .as_str()
-                    .unwrap()
-                    .to_owned();
-                let status = stack
-                    .bare_client()
-                    .delete(format!("{b}/auth/sessions/{id}"))
-                    .header("cookie", format!("{}={other}", stack.session_cookie))
-                    .header("sec-fetch-site", "same-origin")
-                    .send()
-                    .await
-                    .unwrap()
-                    .status();
-                assert!(status.is_success(), "revoke by id on B: {status}");
+                revoke_by_id(&stack, &b, &token).await;
                 ("revoke by id through B", Instant::now(), a.clone())
             }
         };

@@ -88,6 +88,38 @@ pub(crate) async fn refused_within_bound(
     }
 }
 
+/// Revokes `token`'s session by its id through the gateway at `base`,
+/// signed in with another of alice's sessions. Looking the id up goes
+/// through the stack's gateway, which leaves any other gateway's cache
+/// warm.
+pub(crate) async fn revoke_by_id(stack: &TestStack, base: &str, token: &str) {
+    let other = stack.session_token("alice").await;
+    let id = stack.get_json("/auth/me", token).await["session"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let status = stack
+        .bare_client()
+        .delete(format!("{base}/auth/sessions/{id}"))
+        .header("cookie", format!("{}={other}", stack.session_cookie))
+        .header("sec-fetch-site", "same-origin")
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert!(status.is_success(), "revoke by id through {base}: {status}");
+}
+
+/// Waits until the stack's gateway and `gateway_b` have their feeds
+/// synced; B's address and metrics URL.
+pub(crate) async fn both_synced(stack: &TestStack, gateway_b: &Proc) -> (String, String) {
+    let b_metrics = metrics_url(gateway_b).await;
+    let a_metrics = metrics_url(&stack.gateway).await;
+    wait_for_feed(&a_metrics, "on", Duration::from_secs(10)).await;
+    wait_for_feed(&b_metrics, "on", Duration::from_secs(10)).await;
+    (gateway_b.addr.clone(), b_metrics)
+}
+
 #[tokio::test]
 async fn a_revocation_through_one_gateway_is_refused_by_the_other_within_100_ms() {
     let stack = TestStack::start_with(StackOptions {
@@ -97,15 +129,7 @@ async fn a_revocation_through_one_gateway_is_refused_by_the_other_within_100_ms(
     .await;
     let a = stack.gateway_url.clone();
     let gateway_b = stack.spawn_gateway("gateway-b.toml", false);
-    let b = gateway_b.addr.clone();
-    let b_metrics = metrics_url(&gateway_b).await;
-    wait_for_feed(
-        &metrics_url(&stack.gateway).await,
-        "on",
-        Duration::from_secs(10),
-    )
-    .await;
-    wait_for_feed(&b_metrics, "on", Duration::from_secs(10)).await;
+    let (b, b_metrics) = both_synced(&stack, &gateway_b).await;
 
     let same_origin = [("sec-fetch-site", "same-origin")];
     for round in 0..50 {
@@ -119,45 +143,22 @@ async fn a_revocation_through_one_gateway_is_refused_by_the_other_within_100_ms(
             "round {round}: B did not answer from its cache"
         );
         let (what, answered) = match round % 3 {
-            0 => {
-                let r = stack
-                    .post_with_session("/auth/logout", &token, &same_origin)
-                    .await;
+            logout @ (0 | 1) => {
+                let path = if logout == 0 {
+                    "/auth/logout"
+                } else {
+                    "/auth/logout/all"
+                };
+                let r = stack.post_with_session(path, &token, &same_origin).await;
                 assert!(
                     r.status().is_success() || r.status().is_redirection(),
-                    "logout: {}",
+                    "{path}: {}",
                     r.status()
                 );
-                ("logout", Instant::now())
-            }
-            1 => {
-                let r = stack
-                    .post_with_session("/auth/logout/all", &token, &same_origin)
-                    .await;
-                assert!(
-                    r.status().is_success() || r.status().is_redirection(),
-                    "logout/all: {}",
-                    r.status()
-                );
-                ("logout everywhere", Instant::now())
+                (path, Instant::now())
             }
             _ => {
-                // Revoked by id from another of alice's sessions.
-                let other = stack.session_token("alice").await;
-                let id = stack.get_json("/auth/me", &token).await["session"]["id"]
-                    .as_str()
-                    .unwrap()
-                    .to_owned();
-                // That GET went through A; B's entry is still warm.
-                let r = stack
-                    .bare_client()
-                    .delete(stack.url(&format!("/auth/sessions/{id}")))
-                    .header("cookie", format!("{}={other}", stack.session_cookie))
-                    .header("sec-fetch-site", "same-origin")
-                    .send()
-                    .await
-                    .unwrap();
-                assert!(r.status().is_success(), "revoke by id: {}", r.status());
+                revoke_by_id(&stack, &a, &token).await;
                 ("revoke by id", Instant::now())
             }
         };

@@ -210,21 +210,13 @@ target = {{ upstream = "http://{upstream_addr}" }}
             pct(0.99).as_secs_f64() * 1e6
         );
     }
-    println!(
-        "ratio authenticated/public, built-in: {:.2}",
-        rps[0] / rps[1]
-    );
-    println!(
-        "ratio authenticated/public, upstream: {:.2}",
-        rps[2] / rps[3]
-    );
-    println!(
-        "ratio cached authenticated/public, built-in: {:.2}",
-        rps[4] / rps[1]
-    );
-    println!(
-        "ratio cached authenticated/public, upstream: {:.2}",
-        rps[5] / rps[3]
-    );
+    for (what, authenticated, public) in [
+        ("authenticated/public, built-in", 0, 1),
+        ("authenticated/public, upstream", 2, 3),
+        ("cached authenticated/public, built-in", 4, 1),
+        ("cached authenticated/public, upstream", 5, 3),
+    ] {
+        println!("ratio {what}: {:.2}", rps[authenticated] / rps[public]);
+    }
     Ok(())
 }

@@ -181,18 +181,7 @@ impl TestStack {
     /// Starts an extra gateway with the stack's routes, sending the service
     /// token or not.
     pub fn spawn_gateway(&self, file: &str, with_service_token: bool) -> Proc {
-        start_gateway(
-            &GatewayConfig {
-                dir: self.dir.path(),
-                options: &self.options,
-                public_origin: &self.public_origin,
-                listen: "127.0.0.1:0",
-                auth_addrs: &[&self.auth.addr],
-            },
-            file,
-            with_service_token,
-            &self.service_token,
-        )
+        self.start_extra_gateway(file, with_service_token, &[&self.auth.addr])
     }
 
     /// Starts another auth-service with the stack's configuration as
@@ -216,6 +205,15 @@ impl TestStack {
     /// Starts an extra gateway with the stack's routes and settings, calling
     /// the auth-service replicas at `auth_addrs` (balanced when several).
     pub fn spawn_gateway_to(&self, file: &str, auth_addrs: &[&str]) -> Proc {
+        self.start_extra_gateway(file, self.options.service_token, auth_addrs)
+    }
+
+    fn start_extra_gateway(
+        &self,
+        file: &str,
+        with_service_token: bool,
+        auth_addrs: &[&str],
+    ) -> Proc {
         start_gateway(
             &GatewayConfig {
                 dir: self.dir.path(),
@@ -225,7 +223,7 @@ impl TestStack {
                 auth_addrs,
             },
             file,
-            self.options.service_token,
+            with_service_token,
             &self.service_token,
         )
     }
