@@ -15,16 +15,26 @@
 //!
 //! Everything stays on 127.0.0.1 and the run is bounded in time.
 //!
-//! `cargo run --release -p portcullis-tests --example gateway_load -- --seconds 5`
+//! `cargo run --release -p portcullis-tests --example gateway_load -- --seconds 5 [--redis]`
 
 use portcullis_tests::{StackOptions, TestStack, wait_until};
+
+// The tests' redis-server, which fails loudly as a test helper should.
+#[allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+#[path = "../../auth-service/src/storage/test_redis.rs"]
+mod test_redis;
 use std::time::{Duration, Instant};
+use test_redis::RedisServer;
 
 #[derive(clap::Parser)]
 struct Args {
     /// Seconds per measurement round (each case runs two rounds).
     #[arg(long, default_value_t = 5)]
     seconds: u64,
+    /// Both stacks keep sessions on a redis-server of their own (started
+    /// here, durable settings) instead of sled.
+    #[arg(long)]
+    redis: bool,
     /// Concurrent client connections.
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
@@ -101,9 +111,22 @@ path_prefix = "/bench/private/"
 target = {{ upstream = "http://{upstream_addr}" }}
 "#
     );
-    let stack = TestStack::start_with_routes(&routes).await;
+    // One server per stack, kept alive for the run.
+    let servers = if args.redis {
+        vec![RedisServer::start().await, RedisServer::start().await]
+    } else {
+        Vec::new()
+    };
+    let redis_url = |i: usize| servers.get(i).map(RedisServer::url);
+    let stack = TestStack::start_with(StackOptions {
+        routes: routes.clone(),
+        redis_url: redis_url(0),
+        ..StackOptions::default()
+    })
+    .await;
     let cached_stack = TestStack::start_with(StackOptions {
         routes,
+        redis_url: redis_url(1),
         gateway_settings: "session_cache = { enabled = true }\n".to_owned(),
         ..StackOptions::default()
     })
@@ -192,8 +215,10 @@ target = {{ upstream = "http://{upstream_addr}" }}
     }
 
     println!(
-        "concurrency {}, {} s x 2 rounds per case",
-        args.concurrency, args.seconds
+        "store {}, concurrency {}, {} s x 2 rounds per case",
+        if args.redis { "redis" } else { "sled" },
+        args.concurrency,
+        args.seconds
     );
     let mut rps = Vec::new();
     for case in &mut cases {
