@@ -7,9 +7,9 @@
 //! that does not answer within its deadline, dead or frozen, is removed from
 //! the balancer, and added back once it answers again. A call that fails
 //! to reach a replica at all asks for the next probe at once, so a dead
-//! replica costs the calls in flight, not half a second of them. Removing it also
-//! ends the streams it carried, so the session cache's feed watcher
-//! reconnects to a live replica.
+//! replica costs the calls in flight, not half a second of them. Removing
+//! it also ends the streams it carried, so the session cache's feed
+//! watcher reconnects to a live replica.
 
 use crate::metrics::Metrics;
 use std::sync::Arc;

@@ -63,8 +63,11 @@
 //!    falls through to `routes/configured.rs` (`dispatch`).
 //! 6. **Extractors**: the session credential (cookie or `Bearer`,
 //!    `credential.rs`) and `CurrentUser` (`extract.rs`), asked of
-//!    auth-service (`auth_client.rs`) at most once per request and cached in
-//!    its extensions; `ClientIp` (`client_ip.rs`). Each takes only its part
+//!    auth-service (`auth_client.rs`; with `[gateway.session_cache]`, from
+//!    the `session-cache` crate's cache first, which the feed watcher
+//!    started in `apps` keeps exact; with several replicas, over the
+//!    health-probed balancer of `auth_endpoints.rs`) at most once per
+//!    request and cached in its extensions; `ClientIp` (`client_ip.rs`). Each takes only its part
 //!    of the state (`AuthClient`, the cookie factory, the trusted proxies)
 //!    through axum's `FromRef`, implemented for `AppState` in `state.rs`.
 //! 7. **Policy**, for configured `[[routes]]`, in `dispatch`: header names
@@ -145,7 +148,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 /// The validation cache `settings` ask for, if any.
-fn session_cache(
+fn build_session_cache(
     settings: &common::config::SessionCacheConfig,
 ) -> Result<Option<Arc<auth_client::SessionCache>>, StartError> {
     if !settings.enabled {
@@ -185,7 +188,7 @@ pub enum StartError {
 /// feed watcher is started here and runs until `background` is cancelled.
 fn apps(config: &Config, background: &CancellationToken) -> Result<(Router, Router), StartError> {
     let gateway = config.gateway.clone();
-    let session_cache = session_cache(&gateway.session_cache)?;
+    let session_cache = build_session_cache(&gateway.session_cache)?;
     let mut metrics = Metrics::new();
     if let Some(cache) = &session_cache {
         metrics.register_session_cache(cache.clone());
