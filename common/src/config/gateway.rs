@@ -431,6 +431,17 @@ impl GatewaySection {
         {
             return Err(ConfigError::invalid(key, "must be an http or https URL"));
         }
+        // The gateway logs its endpoints; a password in one would reach
+        // the log (and tonic would not send it anyway).
+        if endpoints
+            .iter()
+            .any(|url| !url.username().is_empty() || url.password().is_some())
+        {
+            return Err(ConfigError::invalid(
+                key,
+                "must not carry a user name or password (callers of auth-service authenticate with service_token_env or a client certificate)",
+            ));
+        }
         if endpoints
             .iter()
             .any(|url| url.scheme() != endpoints[0].scheme())

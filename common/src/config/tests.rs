@@ -486,6 +486,11 @@ fn auth_service_endpoints_are_one_url_or_a_list_of_one_scheme() {
         "[gateway]\nauth_service_urls = [\"http://127.0.0.1:1\", \"https://auth.example.com\"]\n",
     );
     assert!(mixed.contains("same scheme"), "{mixed}");
+    let userinfo = err("[gateway]\nauth_service_url = \"http://u:secret@127.0.0.1:1\"\n");
+    assert!(
+        userinfo.contains("gateway.auth_service_url") && !userinfo.contains("secret"),
+        "{userinfo}"
+    );
     let ftp = err("[gateway]\nauth_service_urls = [\"ftp://127.0.0.1:1\"]\n");
     assert!(
         ftp.contains("gateway.auth_service_urls") && ftp.contains("http or https"),
