@@ -38,6 +38,11 @@ struct Args {
     /// Concurrent client connections.
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
+    /// Start both stacks, print their URLs, cookies and process ids, and
+    /// wait for Ctrl-C instead of measuring: for an outside load generator
+    /// (`wrk`) and a profiler (`perf record -p PID`).
+    #[arg(long)]
+    hold: bool,
 }
 
 struct Case {
@@ -121,6 +126,7 @@ target = {{ upstream = "http://{upstream_addr}" }}
     let stack = TestStack::start_with(StackOptions {
         routes: routes.clone(),
         redis_url: redis_url(0),
+        gateway_settings: "session_cache = { enabled = false }\n".to_owned(),
         ..StackOptions::default()
     })
     .await;
@@ -157,6 +163,22 @@ target = {{ upstream = "http://{upstream_addr}" }}
         cached_stack.session_cookie,
         cached_stack.session_token("alice").await
     );
+
+    if args.hold {
+        for (name, stack, cookie) in [
+            ("uncached", &stack, &cookie),
+            ("cached", &cached_stack, &cached_cookie),
+        ] {
+            println!(
+                "{name}: {} cookie {cookie:?} gateway pid {} auth-service pid {}",
+                stack.url("/"),
+                stack.gateway.pid(),
+                stack.auth.pid()
+            );
+        }
+        tokio::signal::ctrl_c().await?;
+        return Ok(());
+    }
 
     let case = |name, path, authenticated, cached| Case {
         name,

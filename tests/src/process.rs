@@ -140,6 +140,11 @@ impl Proc {
         Self::spawn_logging(program, args, env, self.logs.clone())
     }
 
+    /// The process id, for tools pointed at it from outside (a profiler).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// SIGKILL: no chance to flush or say goodbye.
     pub fn kill(&mut self) {
         let _ = self.child.kill();

@@ -14,9 +14,10 @@ pub const SESSION_CACHE_MAX_TTL: Duration = Duration::from_secs(60);
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SessionCacheConfig {
-    /// Whether successful validations are cached. Default `false`. A hit is
+    /// Whether successful validations are cached. Default `true`: a hit is
     /// served only while the revocation feed is healthy, so a revoked
-    /// session is refused at once either way.
+    /// session is refused at once either way, and a hit costs no call to
+    /// auth-service (nor to its store).
     pub enabled: bool,
     /// Most validations held (one per live session token). Default
     /// `100000`.
@@ -30,7 +31,7 @@ pub struct SessionCacheConfig {
 impl Default for SessionCacheConfig {
     fn default() -> Self {
         Self {
-            enabled: false,
+            enabled: true,
             max_entries: 100_000,
             ttl: Duration::from_secs(30),
         }
