@@ -43,6 +43,20 @@ struct Args {
     /// (`wrk`) and a profiler (`perf record -p PID`).
     #[arg(long)]
     hold: bool,
+    /// Drive the load with `wrk` (Debian's package; must be on PATH)
+    /// instead of this process's own HTTP client. wrk costs far less CPU
+    /// per request than a reqwest client, so on a small machine it leaves
+    /// the gateway and auth-service the cores the figures are about.
+    #[arg(long)]
+    wrk: bool,
+}
+
+/// One measurement round of one case.
+struct Round {
+    requests: u64,
+    elapsed: Duration,
+    p50: Duration,
+    p99: Duration,
 }
 
 struct Case {
@@ -51,16 +65,16 @@ struct Case {
     cached: bool,
     path: &'static str,
     authenticated: bool,
-    latencies: Vec<Duration>,
-    elapsed: Duration,
+    rounds: Vec<Round>,
 }
 
+/// A round driven by this process's own client.
 async fn round(
     url: String,
     cookie: Option<String>,
     concurrency: usize,
     seconds: u64,
-) -> Result<(Vec<Duration>, Duration), Box<dyn std::error::Error>> {
+) -> Result<Round, Box<dyn std::error::Error>> {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
         .build()?;
@@ -92,7 +106,76 @@ async fn round(
     for task in tasks {
         all.extend(task.await??);
     }
-    Ok((all, started.elapsed()))
+    let elapsed = started.elapsed();
+    all.sort();
+    let n = all.len();
+    if n == 0 {
+        return Err(format!("{url}: no request completed").into());
+    }
+    let pct = |p: f64| all[((n as f64 * p) as usize).min(n - 1)];
+    Ok(Round {
+        requests: n as u64,
+        elapsed,
+        p50: pct(0.5),
+        p99: pct(0.99),
+    })
+}
+
+/// A round driven by `wrk` (one thread, `concurrency` connections).
+async fn wrk_round(
+    url: String,
+    cookie: Option<String>,
+    concurrency: usize,
+    seconds: u64,
+) -> Result<Round, Box<dyn std::error::Error>> {
+    let mut command = tokio::process::Command::new("wrk");
+    command
+        .args(["-t1", "--latency"])
+        .arg(format!("-c{concurrency}"))
+        .arg(format!("-d{seconds}s"));
+    if let Some(cookie) = cookie {
+        command.arg("-H").arg(format!("Cookie: {cookie}"));
+    }
+    let output = command.arg(&url).output().await?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() || text.contains("Non-2xx") {
+        return Err(format!("wrk against {url} failed or saw errors:\n{text}").into());
+    }
+    parse_wrk(&text).ok_or_else(|| format!("unexpected wrk output:\n{text}").into())
+}
+
+/// Reads the request count, duration and 50th/99th percentiles from wrk's
+/// `--latency` report.
+fn parse_wrk(text: &str) -> Option<Round> {
+    let duration = |value: &str| -> Option<Duration> {
+        let (number, unit) = value.split_at(value.find(|c: char| c.is_ascii_alphabetic())?);
+        let number: f64 = number.parse().ok()?;
+        let seconds = match unit {
+            "us" => number / 1e6,
+            "ms" => number / 1e3,
+            "s" => number,
+            "m" => number * 60.0,
+            _ => return None,
+        };
+        Some(Duration::from_secs_f64(seconds))
+    };
+    let percentile = |label: &str| {
+        text.lines()
+            .map(str::split_whitespace)
+            .find_map(|mut words| (words.next() == Some(label)).then(|| words.next()).flatten())
+            .and_then(duration)
+    };
+    // "  123456 requests in 4.00s, 17.1MB read"
+    let summary = text.lines().find(|line| line.contains(" requests in "))?;
+    let mut words = summary.split_whitespace();
+    let requests = words.next()?.parse().ok()?;
+    let elapsed = duration(words.nth(2)?.trim_end_matches(','))?;
+    Some(Round {
+        requests,
+        elapsed,
+        p50: percentile("50%")?,
+        p99: percentile("99%")?,
+    })
 }
 
 #[tokio::main]
@@ -185,8 +268,7 @@ target = {{ upstream = "http://{upstream_addr}" }}
         cached,
         path,
         authenticated,
-        latencies: Vec::new(),
-        elapsed: Duration::ZERO,
+        rounds: Vec::new(),
     };
     let mut cases = vec![
         case(
@@ -230,31 +312,39 @@ target = {{ upstream = "http://{upstream_addr}" }}
             };
             let cookie = case.authenticated.then(|| cookie.clone());
             let url = stack.url(case.path);
-            let (latencies, elapsed) = round(url, cookie, args.concurrency, args.seconds).await?;
-            case.latencies.extend(latencies);
-            case.elapsed += elapsed;
+            let measured = if args.wrk {
+                wrk_round(url, cookie, args.concurrency, args.seconds).await?
+            } else {
+                round(url, cookie, args.concurrency, args.seconds).await?
+            };
+            case.rounds.push(measured);
         }
     }
 
     println!(
-        "store {}, concurrency {}, {} s x 2 rounds per case",
+        "store {}, concurrency {}, {} s x 2 rounds per case, load from {}",
         if args.redis { "redis" } else { "sled" },
         args.concurrency,
-        args.seconds
+        args.seconds,
+        if args.wrk { "wrk" } else { "this process" }
     );
     let mut rps = Vec::new();
-    for case in &mut cases {
-        case.latencies.sort();
-        let n = case.latencies.len();
-        let pct = |p: f64| case.latencies[((n as f64 * p) as usize).min(n - 1)];
-        let r = n as f64 / case.elapsed.as_secs_f64();
+    for case in &cases {
+        let requests: u64 = case.rounds.iter().map(|r| r.requests).sum();
+        let elapsed: Duration = case.rounds.iter().map(|r| r.elapsed).sum();
+        let r = requests as f64 / elapsed.as_secs_f64();
         rps.push(r);
+        // Percentiles: the mean of the rounds' own.
+        let mean_us = |pick: fn(&Round) -> Duration| {
+            case.rounds.iter().map(|r| pick(r).as_secs_f64()).sum::<f64>() * 1e6
+                / case.rounds.len() as f64
+        };
         println!(
             "{:<40} {:>8.0} req/s  p50 {:>6.0} µs  p99 {:>6.0} µs",
             case.name,
             r,
-            pct(0.5).as_secs_f64() * 1e6,
-            pct(0.99).as_secs_f64() * 1e6
+            mean_us(|r| r.p50),
+            mean_us(|r| r.p99)
         );
     }
     for (what, authenticated, public) in [
