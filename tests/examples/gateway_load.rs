@@ -162,7 +162,11 @@ fn parse_wrk(text: &str) -> Option<Round> {
     let percentile = |label: &str| {
         text.lines()
             .map(str::split_whitespace)
-            .find_map(|mut words| (words.next() == Some(label)).then(|| words.next()).flatten())
+            .find_map(|mut words| {
+                (words.next() == Some(label))
+                    .then(|| words.next())
+                    .flatten()
+            })
             .and_then(duration)
     };
     // "  123456 requests in 4.00s, 17.1MB read"
@@ -336,7 +340,11 @@ target = {{ upstream = "http://{upstream_addr}" }}
         rps.push(r);
         // Percentiles: the mean of the rounds' own.
         let mean_us = |pick: fn(&Round) -> Duration| {
-            case.rounds.iter().map(|r| pick(r).as_secs_f64()).sum::<f64>() * 1e6
+            case.rounds
+                .iter()
+                .map(|r| pick(r).as_secs_f64())
+                .sum::<f64>()
+                * 1e6
                 / case.rounds.len() as f64
         };
         println!(
