@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::text::encode;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
@@ -209,6 +209,20 @@ impl<V: Clone + Send + Sync + 'static> Collector for SessionCacheFigures<V> {
             None,
             entries.metric_type(),
         )?)?;
+        let delays = stats.propagation.snapshot();
+        encoder
+            .encode_descriptor(
+                "session_cache_propagation_seconds",
+                "From the store's commit of a revocation to its arrival at this gateway's cache (the two clocks' skew included)",
+                None,
+                MetricType::Histogram,
+            )?
+            .encode_histogram::<NoLabelSet>(
+                delays.sum_seconds,
+                delays.count,
+                &delays.buckets,
+                None,
+            )?;
         let current = self.0.state();
         let mut family = encoder.encode_descriptor(
             "session_cache_feed_state",
@@ -319,6 +333,21 @@ mod tests {
             text.contains("portcullis_gateway_session_cache_hits_total 0"),
             "{text}"
         );
+        let committed = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        cache
+            .stats()
+            .propagation
+            .observe(committed, committed + Duration::from_millis(3));
+        let text = m.render();
+        for line in [
+            "portcullis_gateway_session_cache_propagation_seconds_bucket{le=\"0.0025\"} 0",
+            "portcullis_gateway_session_cache_propagation_seconds_bucket{le=\"0.005\"} 1",
+            "portcullis_gateway_session_cache_propagation_seconds_bucket{le=\"+Inf\"} 1",
+            "portcullis_gateway_session_cache_propagation_seconds_count 1",
+            "portcullis_gateway_session_cache_propagation_seconds_sum 0.003",
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
         assert!(text.ends_with("# EOF\n"), "{text}");
     }
 }

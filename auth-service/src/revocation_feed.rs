@@ -21,6 +21,7 @@
 use common::token::{RandomError, random_text};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 use tokio::sync::broadcast;
 
 /// Events kept for resuming watchers (about 100 bytes each).
@@ -55,6 +56,17 @@ pub struct Entry {
     pub position: String,
     /// What was revoked.
     pub revocation: Revocation,
+    /// When the store committed it: watchers measure propagation from here.
+    pub revoked_at: SystemTime,
+}
+
+/// The wall clock, for stamping revocations an in-process store publishes.
+/// A measurement for watchers' propagation metrics, never an expiry
+/// decision, so it does not go through the injected `Clock` (whole seconds,
+/// and a test clock may stand still).
+#[allow(clippy::disallowed_methods)]
+pub fn wall_clock_now() -> SystemTime {
+    SystemTime::now()
 }
 
 /// What a watcher receives after its subscription's replay.
@@ -133,8 +145,9 @@ impl RevocationFeed {
         &self.epoch
     }
 
-    /// Publishes a revocation at the next position of this feed.
-    pub fn publish(&self, revocation: Revocation) {
+    /// Publishes a revocation, committed at `revoked_at`, at the next
+    /// position of this feed.
+    pub fn publish(&self, revocation: Revocation, revoked_at: SystemTime) {
         let mut history = self.lock();
         history.next_sequence += 1;
         let position = history.next_sequence.to_string();
@@ -144,6 +157,7 @@ impl RevocationFeed {
             Entry {
                 position,
                 revocation,
+                revoked_at,
             },
         );
     }
@@ -250,13 +264,13 @@ mod tests {
     #[test]
     fn a_fresh_watcher_gets_every_later_event_once() {
         let feed = RevocationFeed::new("e".into());
-        feed.publish(user("before"));
+        feed.publish(user("before"), SystemTime::UNIX_EPOCH);
         let mut sub = feed.subscribe(None).unwrap();
         assert!(!sub.reset);
         assert!(sub.replay.is_empty());
         assert_eq!(sub.head.as_deref(), Some("1"));
-        feed.publish(user("a"));
-        feed.publish(user("b"));
+        feed.publish(user("a"), SystemTime::UNIX_EPOCH);
+        feed.publish(user("b"), SystemTime::UNIX_EPOCH);
         assert_eq!(next_event(&mut sub).revocation, user("a"));
         let b = next_event(&mut sub);
         assert_eq!((b.position.as_str(), b.revocation), ("3", user("b")));
@@ -267,7 +281,7 @@ mod tests {
     fn a_resume_replays_exactly_what_was_missed() {
         let feed = RevocationFeed::new("e".into());
         for id in ["a", "b", "c"] {
-            feed.publish(user(id));
+            feed.publish(user(id), SystemTime::UNIX_EPOCH);
         }
         let sub = feed.subscribe(Some(("e", "1"))).unwrap();
         assert!(!sub.reset);
@@ -280,7 +294,7 @@ mod tests {
     #[test]
     fn an_unknown_epoch_or_position_resets() {
         let feed = RevocationFeed::new("e".into());
-        feed.publish(user("a"));
+        feed.publish(user("a"), SystemTime::UNIX_EPOCH);
         assert!(feed.subscribe(Some(("other", "1"))).unwrap().reset);
         assert!(feed.subscribe(Some(("e", "99"))).unwrap().reset);
         // An empty history holds no position either.
@@ -297,7 +311,7 @@ mod tests {
         let feed = RevocationFeed::new("e".into());
         let empty = feed.subscribe(Some(("e", ""))).unwrap();
         assert!(!empty.reset && empty.replay.is_empty());
-        feed.publish(user("a"));
+        feed.publish(user("a"), SystemTime::UNIX_EPOCH);
         let sub = feed.subscribe(Some(("e", ""))).unwrap();
         assert!(!sub.reset);
         assert_eq!(sub.replay.len(), 1);
@@ -309,7 +323,7 @@ mod tests {
     fn history_is_bounded_and_old_positions_reset() {
         let feed = RevocationFeed::new("e".into());
         for i in 0..HISTORY + 10 {
-            feed.publish(user(&i.to_string()));
+            feed.publish(user(&i.to_string()), SystemTime::UNIX_EPOCH);
         }
         assert!(feed.subscribe(Some(("e", "5"))).unwrap().reset);
         let recent = feed
@@ -322,7 +336,7 @@ mod tests {
     #[test]
     fn reset_reaches_watchers_and_forgets_history() {
         let feed = RevocationFeed::new("e".into());
-        feed.publish(user("a"));
+        feed.publish(user("a"), SystemTime::UNIX_EPOCH);
         let mut sub = feed.subscribe(None).unwrap();
         feed.reset();
         assert_eq!(sub.live.try_recv().unwrap(), FeedItem::Reset);

@@ -119,7 +119,10 @@ fn revoked(entry: &Arc<Entry>, epoch: &str) -> RevocationEvent {
             user_id: user_id.clone(),
         }),
     };
-    event(body, epoch, &entry.position)
+    RevocationEvent {
+        revoked_at: Some(entry.revoked_at.into()),
+        ..event(body, epoch, &entry.position)
+    }
 }
 
 fn event(body: Event, epoch: &str, position: &str) -> RevocationEvent {
@@ -129,6 +132,7 @@ fn event(body: Event, epoch: &str, position: &str) -> RevocationEvent {
             epoch: epoch.to_owned(),
             position: position.to_owned(),
         }),
+        revoked_at: None,
     }
 }
 
@@ -168,12 +172,22 @@ mod tests {
         let feed = RevocationFeed::new("ep".into());
         let mut stream = start(&feed, None, CancellationToken::new()).unwrap();
         assert_eq!(kind(&next(&mut stream).await), "synced");
-        feed.publish(Revocation::Session {
-            token_hash: [7; 32],
-            session_id: "s1".into(),
-            user_id: "u1".into(),
-        });
+        let committed =
+            std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(1_700_000_000_123);
+        feed.publish(
+            Revocation::Session {
+                token_hash: [7; 32],
+                session_id: "s1".into(),
+                user_id: "u1".into(),
+            },
+            committed,
+        );
         let e = next(&mut stream).await;
+        assert_eq!(
+            e.revoked_at,
+            Some(committed.into()),
+            "the commit time travels with the event"
+        );
         let Some(Event::Session(s)) = &e.event else {
             panic!("{e:?}")
         };
@@ -189,7 +203,7 @@ mod tests {
     async fn resumed_stream_replays_before_synced() {
         let feed = RevocationFeed::new("ep".into());
         for id in ["a", "b", "c"] {
-            feed.publish(user(id));
+            feed.publish(user(id), std::time::SystemTime::UNIX_EPOCH);
         }
         let mut stream = start(&feed, Some(("ep", "1")), CancellationToken::new()).unwrap();
         let kinds = [

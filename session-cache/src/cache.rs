@@ -12,6 +12,7 @@
 //! Every entry ends at the earlier of `ttl` after its validation started and
 //! the session's own `expires_at`.
 
+use crate::propagation::PropagationDelays;
 use crate::tombstones::Tombstones;
 use moka::sync::Cache;
 use std::sync::Arc;
@@ -97,6 +98,8 @@ pub struct CacheStats {
     pub misses: AtomicU64,
     /// Times the whole cache was dropped.
     pub flushes: AtomicU64,
+    /// How long revocations took to arrive from the store.
+    pub propagation: PropagationDelays,
 }
 
 #[derive(Debug)]

@@ -10,11 +10,14 @@
 //!   its watcher running, for an internal Rust service (`validator.rs`).
 //! - [`watch`] keeps a cache in step with one auth-service's feed
 //!   (`watch.rs`): flush on every doubt, reconnect with backoff.
+//! - [`PropagationDelays`] records how long each revocation took from the
+//!   store's commit to this cache (`propagation.rs`).
 //!
 //! The protocol is documented for clients in other languages in
 //! `docs/grpc-api.md`.
 
 mod cache;
+mod propagation;
 mod tombstones;
 mod validator;
 mod watch;
@@ -22,5 +25,6 @@ mod watch;
 pub use cache::{
     CacheConfigError, CacheStats, FeedState, MAX_TTL, Ticket, TokenHash, ValidationCache,
 };
+pub use propagation::{BUCKETS as PROPAGATION_BUCKETS, DelaySnapshot, PropagationDelays};
 pub use validator::CachedValidator;
 pub use watch::{WatchSettings, token_hash, watch};

@@ -5,13 +5,13 @@
 //! backoff. The cache serves hits only between a `Synced` and the next
 //! doubt.
 
-use crate::cache::{TokenHash, ValidationCache};
+use crate::cache::{TokenHash, ValidationCache, wall_clock_now};
 use common::proto::RevocationEvent;
 use common::proto::revocation_event::Event;
 use sha2::{Digest, Sha256};
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use tokio_util::sync::CancellationToken;
 use tonic::{Status, Streaming};
 
@@ -112,6 +112,17 @@ async fn follow<V: Clone + Send + Sync + 'static>(
             Ok(Ok(None)) => return StreamEnd::Closed,
             Ok(Ok(Some(message))) => message,
         };
+        let revoked_at = message
+            .revoked_at
+            .and_then(|t| SystemTime::try_from(t).ok());
+        if let (Some(Event::Session(_) | Event::User(_)), Some(revoked_at)) =
+            (&message.event, revoked_at)
+        {
+            cache
+                .stats()
+                .propagation
+                .observe(revoked_at, wall_clock_now());
+        }
         match message.event {
             Some(Event::Synced(_)) => {
                 cache.synced();

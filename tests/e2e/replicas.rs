@@ -85,6 +85,13 @@ async fn two_replicas_on_redis_behind_two_gateways() {
         assert_eq!(me(&stack, &a, &token).await, 401);
         assert_eq!(me(&stack, &b, &token).await, 401);
     }
+    // B timed the revocations it heard from the Redis stream's entries.
+    let timed = metric(
+        &b_metrics,
+        "portcullis_gateway_session_cache_propagation_seconds_count",
+    )
+    .await;
+    assert!(timed > 0, "B timed no revocation from the Redis feed");
 
     // One replica killed mid-run: B stops sending calls to it (calls in
     // flight may fail) and serves uncached validations from the other.

@@ -177,6 +177,17 @@ async fn a_revocation_through_one_gateway_is_refused_by_the_other_within_100_ms(
         )
         .await;
     }
+    // Every revocation B heard was timed from the store's commit (logouts
+    // everywhere count once per event, so at least one per round).
+    let timed = metric(
+        &b_metrics,
+        "portcullis_gateway_session_cache_propagation_seconds_count",
+    )
+    .await;
+    assert!(
+        timed >= 50,
+        "B timed {timed} revocations, expected one per round at least"
+    );
 }
 
 #[tokio::test]

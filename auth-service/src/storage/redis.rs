@@ -43,7 +43,7 @@ use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 /// Revocation events kept in the stream: enough for any replica to catch up
@@ -533,8 +533,8 @@ async fn tail_once(
             .map_err(storage_error)?;
         for key in reply.map(|r| r.keys).unwrap_or_default() {
             for entry in key.ids {
-                match revocation_of(&entry) {
-                    Some(revocation) => feed.publish(revocation),
+                match revocation_of(&entry).zip(committed_at(&entry.id)) {
+                    Some((revocation, revoked_at)) => feed.publish(revocation, revoked_at),
                     None => {
                         // Not ours to understand: the watchers cannot know
                         // what it revoked, so they must forget everything.
@@ -546,6 +546,13 @@ async fn tail_once(
             }
         }
     }
+}
+
+/// When the Redis server appended a stream entry: the milliseconds part of
+/// its id (`<ms>-<seq>`), on the server's clock.
+fn committed_at(id: &str) -> Option<SystemTime> {
+    let millis: u64 = id.split_once('-')?.0.parse().ok()?;
+    SystemTime::UNIX_EPOCH.checked_add(Duration::from_millis(millis))
 }
 
 /// The revocation an event of the stream records.
@@ -866,6 +873,17 @@ mod tests {
     use super::super::test_redis::RedisServer;
     use super::*;
     use std::time::Instant;
+
+    #[test]
+    fn a_stream_id_gives_the_commit_time_on_the_server_clock() {
+        assert_eq!(
+            committed_at("1700000000123-7"),
+            Some(SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_123))
+        );
+        for malformed in ["", "1700000000123", "x-1", "-1"] {
+            assert_eq!(committed_at(malformed), None, "{malformed:?}");
+        }
+    }
 
     fn config(server: &RedisServer) -> RedisConfig {
         RedisConfig {

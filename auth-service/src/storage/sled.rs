@@ -15,7 +15,7 @@ use super::{
     decode, encode,
 };
 use crate::domain::clock::UnixTime;
-use crate::revocation_feed::{Revocation, RevocationFeed};
+use crate::revocation_feed::{Revocation, RevocationFeed, wall_clock_now};
 use async_trait::async_trait;
 use common::token::SecretHash;
 use sled::Transactional;
@@ -342,11 +342,14 @@ impl SessionStore for SledStore {
         // Published before the flush: a watcher evicting early is harmless,
         // and this way the event is out by the time the revoke is acknowledged.
         if let Some(session) = &removed {
-            self.feed.publish(Revocation::Session {
-                token_hash: session.token_hash,
-                session_id: session.id.clone(),
-                user_id: session.user.id.clone(),
-            });
+            self.feed.publish(
+                Revocation::Session {
+                    token_hash: session.token_hash,
+                    session_id: session.id.clone(),
+                    user_id: session.user.id.clone(),
+                },
+                wall_clock_now(),
+            );
         }
         // Flushed even when it was gone already: a concurrent revoke of the
         // same session may still be waiting for its flush, and the caller
@@ -375,9 +378,12 @@ impl SessionStore for SledStore {
         let count = self
             .blocking(move |store| store.remove_user_sessions(&owned_id))
             .await?;
-        self.feed.publish(Revocation::User {
-            user_id: user_id.to_owned(),
-        });
+        self.feed.publish(
+            Revocation::User {
+                user_id: user_id.to_owned(),
+            },
+            wall_clock_now(),
+        );
         // Flushed even when nothing was found, for the same reason as in
         // `delete_session`.
         self.flush().await?;
