@@ -2,7 +2,10 @@
 //! it against the real binaries instead: every command is one of ours and
 //! every flag it passes exists, every mounted config file parses, every
 //! published port is one a service listens on, every environment variable
-//! is one a binary reads, and the Dockerfile ships the binaries used.
+//! is one a binary reads, every address a service dials (Redis, the
+//! auth-service replicas) is one a service in its network listens on,
+//! Redis runs with the persistence auth-service insists on, and the
+//! Dockerfile ships the binaries used.
 
 use common::config::{Config, StoreConfig};
 use portcullis_tests::workspace_binary;
@@ -89,14 +92,76 @@ fn flag_value<'a>(command: &'a [String], flag: &str) -> Option<&'a str> {
         .map(String::as_str)
 }
 
+/// The port of a `scheme://host:port...` address.
+fn url_port(url: &str) -> u16 {
+    url::Url::parse(url)
+        .unwrap_or_else(|e| panic!("{url}: {e}"))
+        .port()
+        .unwrap_or_else(|| panic!("{url} names no port"))
+}
+
+/// Redis, the one service not ours: its official image, the persistence
+/// auth-service refuses to run without, and the port it listens on.
+fn check_redis(service: &Service) -> u16 {
+    let image = service.image.as_deref().unwrap_or_default();
+    assert!(
+        image.starts_with("redis:"),
+        "{}: not a Redis image: {image}",
+        service.name
+    );
+    let args = &service.command;
+    assert_eq!(
+        args.first().map(String::as_str),
+        Some("redis-server"),
+        "{}",
+        service.name
+    );
+    assert_eq!(
+        flag_value(args, "--appendonly"),
+        Some("yes"),
+        "{}",
+        service.name
+    );
+    assert_eq!(
+        flag_value(args, "--appendfsync"),
+        Some("always"),
+        "{}",
+        service.name
+    );
+    let data = flag_value(args, "--dir").unwrap_or_else(|| panic!("{}: no --dir", service.name));
+    assert!(
+        service
+            .volumes
+            .iter()
+            .any(|v| v.split(':').nth(1) == Some(data)),
+        "{}: its AOF directory {data} is not on a volume",
+        service.name
+    );
+    flag_value(args, "--port")
+        .unwrap_or_else(|| panic!("{}: no --port", service.name))
+        .parse()
+        .unwrap()
+}
+
 #[test]
 fn compose_file_matches_the_binaries() {
     let services = services();
     assert!(services.len() >= 3, "gateway, auth-service and dev-idp");
     let mut listening: BTreeMap<String, BTreeSet<u16>> = BTreeMap::new();
+    // (network, port, who dials it)
+    let mut dialled: Vec<(String, u16, String)> = Vec::new();
     let dockerfile = std::fs::read_to_string(repo().join("docker/Dockerfile")).unwrap();
 
     for service in &services {
+        let network = service
+            .shares_network_of
+            .clone()
+            .unwrap_or_else(|| service.name.clone());
+        if service.name == "redis" {
+            let port = check_redis(service);
+            listening.entry(network).or_default().insert(port);
+            continue;
+        }
         let (program, args) = service
             .command
             .split_first()
@@ -128,11 +193,7 @@ fn compose_file_matches_the_binaries() {
         // Environment: what the binaries read, or what the config names.
         let mut known: BTreeSet<String> =
             ["RUST_LOG", "PORTCULLIS_CONFIG"].map(String::from).into();
-        let network = service
-            .shares_network_of
-            .clone()
-            .unwrap_or_else(|| service.name.clone());
-        let ports = listening.entry(network).or_default();
+        let ports = listening.entry(network.clone()).or_default();
         if let Some(path) = flag_value(args, "--config") {
             let host = mounted(service, path)
                 .unwrap_or_else(|| panic!("{}: {path} is not mounted from the repo", service.name));
@@ -151,20 +212,34 @@ fn compose_file_matches_the_binaries() {
             match program.as_str() {
                 "auth-service" => {
                     ports.insert(config.auth_service.listen.port());
-                    let StoreConfig::Sled { data_dir } = &config.auth_service.store else {
-                        panic!("{}: compose runs auth-service on sled", service.name)
-                    };
-                    let data = data_dir.to_string_lossy().into_owned();
-                    assert!(
-                        service.volumes.iter().any(|v| v
-                            .split(':')
-                            .nth(1)
-                            .is_some_and(|target| data.starts_with(target))),
-                        "auth-service's data_dir {data} is not on a volume"
-                    );
+                    match &config.auth_service.store {
+                        StoreConfig::Sled { data_dir } => {
+                            let data = data_dir.to_string_lossy().into_owned();
+                            assert!(
+                                service.volumes.iter().any(|v| v
+                                    .split(':')
+                                    .nth(1)
+                                    .is_some_and(|target| data.starts_with(target))),
+                                "auth-service's data_dir {data} is not on a volume"
+                            );
+                        }
+                        StoreConfig::Redis(redis) => {
+                            let url = redis.url.as_deref().unwrap_or_else(|| {
+                                panic!("{}: compose names Redis by url", service.name)
+                            });
+                            dialled.push((network.clone(), url_port(url), service.name.clone()));
+                        }
+                    }
                 }
                 "api-gateway" => {
                     ports.insert(config.gateway.listen.port());
+                    for url in &config.gateway.auth_service_urls {
+                        dialled.push((
+                            network.clone(),
+                            url_port(url.as_str()),
+                            service.name.clone(),
+                        ));
+                    }
                 }
                 _ => {}
             }
@@ -181,6 +256,12 @@ fn compose_file_matches_the_binaries() {
         }
     }
 
+    for (network, port, who) in &dialled {
+        assert!(
+            listening.get(network).is_some_and(|p| p.contains(port)),
+            "{who} dials port {port}, which nothing in its network listens on ({listening:?})"
+        );
+    }
     for service in &services {
         let network = service
             .shares_network_of
@@ -196,5 +277,28 @@ fn compose_file_matches_the_binaries() {
                 service.name
             );
         }
+    }
+}
+
+/// The `replicas` profile's two instances must be the same deployment:
+/// their configuration files may differ in ports and comments only.
+#[test]
+fn the_replica_configs_differ_only_in_their_ports() {
+    let read = |n| {
+        std::fs::read_to_string(repo().join(format!("config/compose-replicas-{n}.toml"))).unwrap()
+    };
+    let (one, two) = (read(1), read(2));
+    let (one, two): (Vec<_>, Vec<_>) = (one.lines().collect(), two.lines().collect());
+    assert_eq!(one.len(), two.len());
+    for (a, b) in one.iter().zip(&two) {
+        if a == b || a.starts_with('#') {
+            continue;
+        }
+        let key = a.split('=').next().unwrap().trim();
+        assert!(
+            ["listen", "public_url", "metrics_listen"].contains(&key),
+            "the replica configs differ beyond ports: {a:?} / {b:?}"
+        );
+        assert_eq!(b.split('=').next().unwrap().trim(), key);
     }
 }
