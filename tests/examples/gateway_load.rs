@@ -307,12 +307,21 @@ target = {{ upstream = "http://{upstream_addr}" }}
             true,
         ),
     ];
+    // Redis commands the cached stack's store ran during the cached cases,
+    // and the requests those cases made.
+    let mut cached_redis_commands = 0;
+    let mut cached_requests = 0;
     for _ in 0..2 {
         for case in &mut cases {
             let (stack, cookie) = if case.cached {
                 (&cached_stack, &cached_cookie)
             } else {
                 (&stack, &cookie)
+            };
+            let cached_redis = servers.get(1).filter(|_| case.cached);
+            let commands_before = match cached_redis {
+                Some(server) => redis_commands(server).await?,
+                None => 0,
             };
             let cookie = case.authenticated.then(|| cookie.clone());
             let url = stack.url(case.path);
@@ -321,6 +330,10 @@ target = {{ upstream = "http://{upstream_addr}" }}
             } else {
                 round(url, cookie, args.concurrency, args.seconds).await?
             };
+            if let Some(server) = cached_redis {
+                cached_redis_commands += redis_commands(server).await? - commands_before;
+                cached_requests += measured.requests;
+            }
             case.rounds.push(measured);
         }
     }
@@ -355,6 +368,13 @@ target = {{ upstream = "http://{upstream_addr}" }}
             mean_us(|r| r.p99)
         );
     }
+    if cached_requests > 0 {
+        // The reading itself (one INFO before, one after) is counted too.
+        println!(
+            "Redis commands per request with the cache on: {:.4} ({cached_redis_commands} commands for {cached_requests} requests, the feed's blocking XREAD and these INFO readings included)",
+            cached_redis_commands as f64 / cached_requests as f64
+        );
+    }
     for (what, authenticated, public) in [
         ("authenticated/public, built-in", 0, 1),
         ("authenticated/public, upstream", 2, 3),
@@ -364,4 +384,26 @@ target = {{ upstream = "http://{upstream_addr}" }}
         println!("ratio {what}: {:.2}", rps[authenticated] / rps[public]);
     }
     Ok(())
+}
+
+/// Commands the Redis server has run so far: the sum of `calls=` over
+/// `INFO commandstats`.
+async fn redis_commands(server: &RedisServer) -> Result<u64, Box<dyn std::error::Error>> {
+    let client = redis::Client::open(server.url())?;
+    let mut connection = client.get_multiplexed_async_connection().await?;
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut connection)
+        .await?;
+    Ok(info
+        .lines()
+        .filter_map(|line| {
+            line.split_once("calls=")?
+                .1
+                .split(',')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum())
 }
