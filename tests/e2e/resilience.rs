@@ -1,6 +1,7 @@
 //! auth-service dies (SIGKILL) and comes back: the gateway fails closed
 //! meanwhile and recovers without a restart.
 
+use crate::session_cache::wait_for_feed;
 use crate::upstream::Echo;
 use portcullis_tests::{TestStack, wait_until};
 use serde_json::Value;
@@ -22,7 +23,14 @@ async fn auth_service_outage_fails_closed_and_recovers() {
     assert_eq!(status(&stack, "/readyz").await, 200);
     let hits = echo.hits();
 
+    // The gateway caches validations (the default), kept exact by
+    // auth-service's revocation feed: it serves them until it notices the
+    // feed is gone, at once for a closed connection. From then on nothing
+    // passes.
+    let metrics = stack.metrics_url().await;
+    wait_for_feed(&metrics, "on", Duration::from_secs(10)).await;
     stack.kill_auth_service();
+    wait_for_feed(&metrics, "off", Duration::from_secs(10)).await;
     let me = status(&stack, "/auth/me").await;
     assert_eq!(me, 503);
     let body: Value = stack.get_json("/auth/me", &token).await;
