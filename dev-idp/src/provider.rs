@@ -131,6 +131,9 @@ impl Provider {
         if let Some(nonce) = nonce {
             claims["nonce"] = json!(nonce);
         }
+        if !user.groups.is_empty() {
+            claims["groups"] = json!(user.groups);
+        }
         claims
     }
 

@@ -25,17 +25,28 @@ pub struct DevUser {
     pub name: String,
     /// Avatar URL.
     pub picture: String,
+    /// The groups the provider reports in the `groups` claim (ID token and
+    /// userinfo), as a directory-backed OpenID provider does; absent when
+    /// empty.
+    pub groups: Vec<String>,
 }
 
-/// alice and bob (verified e-mail) and mallory (unverified e-mail).
+/// alice (groups `admins`, `staff`) and bob (`staff`), both with a
+/// verified e-mail, and mallory (unverified e-mail, no groups).
 pub fn default_users() -> Vec<DevUser> {
     [
-        ("alice", "Alice Example", 1001, true),
-        ("bob", "Bob Example", 1002, true),
-        ("mallory", "Mallory Example", 1003, false),
+        (
+            "alice",
+            "Alice Example",
+            1001,
+            true,
+            &["admins", "staff"][..],
+        ),
+        ("bob", "Bob Example", 1002, true, &["staff"][..]),
+        ("mallory", "Mallory Example", 1003, false, &[][..]),
     ]
     .into_iter()
-    .map(|(login, name, github_id, email_verified)| DevUser {
+    .map(|(login, name, github_id, email_verified, groups)| DevUser {
         login: login.to_owned(),
         sub: format!("dev-{login}"),
         github_id,
@@ -43,6 +54,7 @@ pub fn default_users() -> Vec<DevUser> {
         email_verified,
         name: name.to_owned(),
         picture: format!("https://example.com/avatars/{login}.png"),
+        groups: groups.iter().map(|g| (*g).to_owned()).collect(),
     })
     .collect()
 }
@@ -59,5 +71,6 @@ pub(crate) fn synthetic_user(login: &str) -> DevUser {
         email_verified: false,
         name: login.to_owned(),
         picture: String::new(),
+        groups: Vec::new(),
     }
 }

@@ -27,17 +27,17 @@ pub(super) async fn userinfo(State(provider): State<Shared>, headers: HeaderMap)
     };
     let user = grant.user;
     let sub = provider.faults().userinfo_sub.unwrap_or(user.sub);
-    (
-        no_store(),
-        Json(json!({
-            "sub": sub,
-            "email": user.email,
-            "email_verified": user.email_verified,
-            "name": user.name,
-            "picture": user.picture,
-        })),
-    )
-        .into_response()
+    let mut info = json!({
+        "sub": sub,
+        "email": user.email,
+        "email_verified": user.email_verified,
+        "name": user.name,
+        "picture": user.picture,
+    });
+    if !user.groups.is_empty() {
+        info["groups"] = json!(user.groups);
+    }
+    (no_store(), Json(info)).into_response()
 }
 
 #[derive(Deserialize)]

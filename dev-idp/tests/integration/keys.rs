@@ -145,6 +145,20 @@ async fn unknown_logins_get_a_synthetic_unverified_user() {
     let claims = idp.id_token_claims("zoe", PUBLIC_CLIENT, None);
     assert_eq!(claims["sub"], "zoe");
     assert_eq!(claims["email_verified"], false);
+    assert!(claims.get("groups").is_none(), "{claims}");
+}
+
+#[tokio::test]
+async fn id_tokens_carry_the_users_groups() {
+    let idp = start().await;
+    let groups = |login| idp.id_token_claims(login, PUBLIC_CLIENT, None)["groups"].clone();
+    assert_eq!(groups("alice"), serde_json::json!(["admins", "staff"]));
+    assert_eq!(groups("bob"), serde_json::json!(["staff"]));
+    assert_eq!(
+        groups("mallory"),
+        serde_json::Value::Null,
+        "no groups, no claim"
+    );
 }
 
 #[tokio::test]

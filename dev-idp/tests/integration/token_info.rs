@@ -87,4 +87,5 @@ async fn userinfo_needs_a_known_bearer_token() {
     assert_eq!(info["email"], "bob@example.com");
     assert_eq!(info["email_verified"], true);
     assert_eq!(info["picture"], "https://example.com/avatars/bob.png");
+    assert_eq!(info["groups"], serde_json::json!(["staff"]));
 }
