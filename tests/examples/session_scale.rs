@@ -69,10 +69,10 @@ enum Store {
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
     let args: Args = clap::Parser::parse();
-    let redis = args.redis.then(RedisServer::start);
-    let redis = match redis {
-        Some(server) => Some(server.await),
-        None => None,
+    let redis = if args.redis {
+        Some(RedisServer::start().await)
+    } else {
+        None
     };
     let mut stack = TestStack::start_with(StackOptions {
         redis_url: redis.as_ref().map(RedisServer::url),
@@ -246,11 +246,11 @@ async fn load(
         all.extend(done??);
     }
     let elapsed = started.elapsed();
-    all.sort();
-    let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))];
     if all.is_empty() {
         return Err("no call completed".into());
     }
+    all.sort();
+    let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)];
     Ok((all.len(), elapsed, pct(0.5), pct(0.99)))
 }
 
