@@ -65,7 +65,7 @@ pub struct Entry {
 /// decision, so it does not go through the injected `Clock` (whole seconds,
 /// and a test clock may stand still).
 #[allow(clippy::disallowed_methods)]
-pub fn wall_clock_now() -> SystemTime {
+pub(crate) fn wall_clock_now() -> SystemTime {
     SystemTime::now()
 }
 

@@ -112,11 +112,10 @@ async fn follow<V: Clone + Send + Sync + 'static>(
             Ok(Ok(None)) => return StreamEnd::Closed,
             Ok(Ok(Some(message))) => message,
         };
-        let revoked_at = message
-            .revoked_at
-            .and_then(|t| SystemTime::try_from(t).ok());
-        if let (Some(Event::Session(_) | Event::User(_)), Some(revoked_at)) =
-            (&message.event, revoked_at)
+        if matches!(message.event, Some(Event::Session(_) | Event::User(_)))
+            && let Some(revoked_at) = message
+                .revoked_at
+                .and_then(|t| SystemTime::try_from(t).ok())
         {
             cache
                 .stats()
