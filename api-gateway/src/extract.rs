@@ -55,6 +55,7 @@ impl CurrentUser {
             email: &self.user.email,
             session_id: &self.session.id,
             roles: &self.user.roles,
+            groups: &self.user.groups,
         }
     }
 }

@@ -123,6 +123,9 @@ pub(crate) fn signed_in_page(
             @if !user.roles.is_empty() {
                 p.muted { "Roles: " (user.roles.join(", ")) }
             }
+            @if !user.groups.is_empty() {
+                p.muted { "Groups: " (user.groups.join(", ")) }
+            }
             p {
                 form method="post" action="/auth/logout" {
                     button type="submit" { "Log out" }

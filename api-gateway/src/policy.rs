@@ -65,6 +65,7 @@ pub(crate) fn evaluate(policy: &Policy, user: Option<&User>) -> Decision {
 
 /// Any match of any allow-list admits. E-mail rules only look at an e-mail
 /// address the provider verified (an unverified address proves nothing).
+/// Groups are the provider's, as of login, and compare exactly.
 /// The lists are lower case already; the user's address is compared
 /// without case.
 fn admitted(allow: &AllowList, user: &User) -> bool {
@@ -75,6 +76,13 @@ fn admitted(allow: &AllowList, user: &User) -> bool {
         .roles
         .iter()
         .any(|role| user.roles.iter().any(|r| r == role))
+    {
+        return true;
+    }
+    if allow
+        .groups
+        .iter()
+        .any(|group| user.groups.iter().any(|g| g == group))
     {
         return true;
     }
@@ -217,6 +225,13 @@ mod tests {
         }
     }
 
+    fn in_groups(groups: &[&str]) -> User {
+        User {
+            groups: strings(groups),
+            ..user("u2", "", false, &[])
+        }
+    }
+
     #[test]
     fn public_admits_everyone() {
         assert_eq!(
@@ -242,6 +257,7 @@ mod tests {
             strings(&["Boss@Example.com"]),
             strings(&["corp.example"]),
             strings(&["admin"]),
+            strings(&["staff"]),
         ));
         let cases = [
             (
@@ -269,6 +285,13 @@ mod tests {
                 Decision::Forbidden,
             ),
             (user("u2", "", false, &["user"]), Decision::Forbidden),
+            (in_groups(&["other", "staff"]), Decision::Allow),
+            // Groups compare exactly: no case folding, no prefix match.
+            (in_groups(&["Staff"]), Decision::Forbidden),
+            (in_groups(&["staff-x", "other"]), Decision::Forbidden),
+            // A role named like a group is not that group, and back.
+            (in_groups(&["admin"]), Decision::Forbidden),
+            (user("u2", "", false, &["staff"]), Decision::Forbidden),
         ];
         for (u, expected) in cases {
             assert_eq!(evaluate(&r, Some(&u)), expected, "{u:?}");

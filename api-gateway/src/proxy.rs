@@ -32,6 +32,7 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -89,6 +90,8 @@ pub(crate) struct UpstreamIdentity<'a> {
     pub session_id: &'a str,
     /// `X-Auth-Roles`, comma-separated.
     pub roles: &'a [String],
+    /// `X-Auth-Groups`, comma-separated, each name escaped ([`groups_header`]).
+    pub groups: &'a [String],
 }
 
 /// What the proxy needs to know about the request besides its headers.
@@ -265,14 +268,34 @@ fn add_forwarding_headers(headers: &mut HeaderMap, client_ip: Option<IpAddr>, pu
     }
 }
 
-/// `X-Auth-User-Id`, `X-Auth-Email`, `X-Auth-Session-Id`, `X-Auth-Roles`.
+/// What `X-Auth-Groups` percent-encodes in a group name (RFC 3986 2.1),
+/// besides every non-ASCII byte: controls, so the value is a valid header;
+/// `,`, so a name cannot split into two groups; space, so an upstream that
+/// trims list items cannot read ` admins` as `admins`; and `%` itself, so
+/// decoding is unambiguous. Names of letters, digits, `-`, `_`, `.`, `/`
+/// and `:` pass unchanged.
+const GROUP_ESCAPES: &AsciiSet = &CONTROLS.add(b' ').add(b',').add(b'%');
+
+/// The `X-Auth-Groups` value: the names, escaped, joined with `,`.
+fn groups_header(groups: &[String]) -> String {
+    groups
+        .iter()
+        .map(|g| utf8_percent_encode(g, GROUP_ESCAPES).to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// `X-Auth-User-Id`, `X-Auth-Email`, `X-Auth-Session-Id`, `X-Auth-Roles`,
+/// `X-Auth-Groups`.
 pub(crate) fn add_identity_headers(headers: &mut HeaderMap, user: UpstreamIdentity<'_>) {
     let roles = user.roles.join(",");
+    let groups = groups_header(user.groups);
     for (name, value) in [
         ("x-auth-user-id", user.user_id),
         ("x-auth-email", user.email),
         ("x-auth-session-id", user.session_id),
         ("x-auth-roles", roles.as_str()),
+        ("x-auth-groups", groups.as_str()),
     ] {
         match HeaderValue::from_bytes(value.as_bytes()) {
             Ok(v) => {
@@ -314,6 +337,7 @@ fn sanitize_response_headers(headers: &mut HeaderMap, cookies: &CookieFactory) {
 mod tests {
     use super::*;
     use common::config::GatewayConfig;
+    use percent_encoding::percent_decode_str;
 
     fn cookies() -> CookieFactory {
         CookieFactory::new(&GatewayConfig::default())
@@ -447,12 +471,17 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("x-auth-user-id", HeaderValue::from_static("forged"));
         sanitize_request_headers(&mut h, &cookies());
+        h.insert("x-auth-groups", HeaderValue::from_static("forged"));
+        sanitize_request_headers(&mut h, &cookies());
+        assert!(h.get("x-auth-groups").is_none());
         let roles = ["admin".to_owned(), "ops".to_owned()];
+        let groups = ["staff".to_owned(), "my-org/my-team".to_owned()];
         let user = UpstreamIdentity {
             user_id: "u1",
             email: "a@example.com",
             session_id: "s1",
             roles: &roles,
+            groups: &groups,
         };
         add_identity_headers(&mut h, user);
         let public: Url = "https://app.example.com".parse().unwrap();
@@ -462,9 +491,41 @@ mod tests {
         assert_eq!(h.get("x-auth-email").unwrap(), "a@example.com");
         assert_eq!(h.get("x-auth-session-id").unwrap(), "s1");
         assert_eq!(h.get("x-auth-roles").unwrap(), "admin,ops");
+        assert_eq!(h.get("x-auth-groups").unwrap(), "staff,my-org/my-team");
         assert_eq!(h.get("x-forwarded-for").unwrap(), "10.0.0.1");
         assert_eq!(h.get("x-forwarded-proto").unwrap(), "https");
         assert_eq!(h.get("x-forwarded-host").unwrap(), "app.example.com");
+    }
+
+    #[test]
+    fn group_names_cannot_split_merge_or_break_the_header() {
+        let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(groups_header(&[]), "");
+        assert_eq!(
+            groups_header(&names(&["a.b_c-d", "org/team", "urn:x:y"])),
+            "a.b_c-d,org/team,urn:x:y"
+        );
+        // A comma would make two groups, a space would be trimmed by list
+        // parsers, `%` would make decoding ambiguous, controls and
+        // non-ASCII would make the header invalid or unreadable.
+        let tricky = names(&[
+            "staff,admins",
+            " admins",
+            "100%",
+            "a\r\nX-Evil: 1",
+            "Ünïcode",
+        ]);
+        let value = groups_header(&tricky);
+        assert_eq!(
+            value,
+            "staff%2Cadmins,%20admins,100%25,a%0D%0AX-Evil:%201,%C3%9Cn%C3%AFcode"
+        );
+        assert!(HeaderValue::from_str(&value).is_ok());
+        let decoded: Vec<String> = value
+            .split(',')
+            .map(|g| percent_decode_str(g).decode_utf8().unwrap().into_owned())
+            .collect();
+        assert_eq!(decoded, tricky, "every name decodes back to itself");
     }
 
     #[test]

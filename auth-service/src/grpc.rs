@@ -107,6 +107,7 @@ impl GrpcService {
             roles: self.auth.roles(user),
             created_at: timestamp(user.created_at),
             last_login_at: timestamp(user.last_login_at),
+            groups: user.groups.clone(),
         }
     }
 

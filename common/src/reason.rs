@@ -85,6 +85,12 @@ reasons! {
     EmailNotVerified => "email_not_verified",
     /// The Google account is not in the required Workspace domain.
     HostedDomainMismatch => "hosted_domain_mismatch",
+    /// The provider's groups are not a flat list of strings, or hold too
+    /// many or too long names.
+    GroupsMalformed => "groups_malformed",
+    /// The user is in none of the groups, organisations or teams the
+    /// provider's configuration allows.
+    GroupNotAllowed => "group_not_allowed",
     /// The `state` is unknown, already used or expired and purged.
     StateUnknown => "state_unknown",
     /// The `state` belongs to another browser's flow.

@@ -11,7 +11,8 @@
 //! Endpoints (all relative to the issuer):
 //! `/.well-known/openid-configuration`, `/jwks`, `/authorize`, `/token`,
 //! `/userinfo`, `/tokeninfo` (Google-like), and a GitHub-like API under
-//! `/github` (`/user`, `/user/emails`, `/applications/{client_id}/token`).
+//! `/github` (`/user`, `/user/emails`, `/user/orgs`, `/user/teams`,
+//! `/applications/{client_id}/token`).
 //!
 //! Modules: `keys` (RSA keys, JWKS, signing), `grants` (codes and access
 //! tokens), `provider` (shared state), `faults`, `users`, and `http` (the
@@ -262,7 +263,19 @@ impl DevIdp {
     /// tokeninfo and the GitHub-like API. Unknown logins get a synthetic
     /// user, as in [`DevIdp::id_token_claims`].
     pub fn issue_access_token(&self, user: &str, client_id: &str) -> String {
-        self.provider.issue_access_token(user, client_id)
+        self.provider
+            .issue_access_token(user, client_id, "openid email profile")
+    }
+
+    /// [`DevIdp::issue_access_token`] with another scope, e.g. GitHub's
+    /// `read:user read:org`.
+    pub fn issue_access_token_with_scope(
+        &self,
+        user: &str,
+        client_id: &str,
+        scope: &str,
+    ) -> String {
+        self.provider.issue_access_token(user, client_id, scope)
     }
 
     /// Generates a new RSA key and makes it current. With `keep_old_in_jwks`

@@ -175,10 +175,9 @@ impl Provider {
         self.sign_with(self.current_header(), claims, SigningKey::Current)
     }
 
-    pub(crate) fn issue_access_token(&self, login: &str, client_id: &str) -> String {
+    pub(crate) fn issue_access_token(&self, login: &str, client_id: &str, scope: &str) -> String {
         let user = self.user_or_synthetic(login);
-        self.grants()
-            .issue_access_token(user, client_id, "openid email profile")
+        self.grants().issue_access_token(user, client_id, scope)
     }
 
     pub(crate) fn rotate(&self, key: std::sync::Arc<RsaKey>, keep_old: bool) {

@@ -19,6 +19,7 @@ async fn check_answers_identity_headers_or_401() {
         me["session"]["id"].as_str().unwrap()
     );
     assert_eq!(h["x-auth-roles"], "admin");
+    assert_eq!(h["x-auth-groups"], "admins,staff");
     assert_eq!(h["cache-control"], "no-store");
 
     let bearer = stack.get_with_bearer("/auth/check", &token).await;

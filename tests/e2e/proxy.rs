@@ -25,6 +25,11 @@ target = {{ upstream = "http://127.0.0.1:1" }}
 path_prefix = "/bob-only/"
 allow_emails = ["bob@example.com"]
 target = {{ upstream = "{url}" }}
+
+[[routes]]
+path_prefix = "/admins/"
+allow_groups = ["admins"]
+target = {{ upstream = "{url}" }}
 "#,
         url = echo.url
     ))
@@ -50,6 +55,8 @@ async fn upstream_gets_our_identity_and_never_forgeries_or_our_cookie() {
         .header("x-auth-user-id", "forged-admin")
         .header("x-auth-roles", "admin,root")
         .header("x-auth-email", "ceo@example.com")
+        .header("x-auth-groups", "root")
+        .header("X-Auth-Groups", "wheel")
         .header("x-forwarded-for", "6.6.6.6")
         .header("x-custom", "kept")
         .send()
@@ -61,6 +68,7 @@ async fn upstream_gets_our_identity_and_never_forgeries_or_our_cookie() {
     assert_eq!(seen(&echoed, "x-auth-user-id"), vec![alice_id.as_str()]);
     assert_eq!(seen(&echoed, "x-auth-email"), vec!["alice@example.com"]);
     assert_eq!(seen(&echoed, "x-auth-roles"), vec!["admin"]);
+    assert_eq!(seen(&echoed, "x-auth-groups"), vec!["admins,staff"]);
     assert_eq!(seen(&echoed, "x-auth-session-id").len(), 1);
     assert_eq!(seen(&echoed, "x-forwarded-for"), vec!["127.0.0.1"]);
     assert_eq!(seen(&echoed, "x-custom"), vec!["kept"]);
@@ -170,6 +178,20 @@ async fn policies_answer_401_then_403() {
     let bob_try = stack.get_with_bearer("/bob-only/x", &bob).await;
     assert_eq!(bob_try.status(), 200);
     assert_eq!(echo.hits(), 1);
+
+    // Groups come from the provider's `groups` claim: alice is in
+    // `admins`, bob only in `staff`.
+    let me: Value = stack.get_json("/auth/me", &bob).await;
+    assert_eq!(me["user"]["groups"], serde_json::json!(["staff"]));
+    assert_eq!(stack.get("/admins/x").await.status(), 401);
+    let bob_try = stack.get_with_bearer("/admins/x", &bob).await;
+    assert_eq!(bob_try.status(), 403);
+    assert_eq!(echo.hits(), 1);
+    let alice_try = stack.get_with_bearer("/admins/x", &alice).await;
+    assert_eq!(alice_try.status(), 200);
+    assert_eq!(echo.hits(), 2);
+    let echoed: Value = alice_try.json().await.unwrap();
+    assert_eq!(seen(&echoed, "x-auth-groups"), vec!["admins,staff"]);
 
     let nowhere = stack.get("/nowhere").await;
     assert_eq!(nowhere.status(), 404);

@@ -190,6 +190,7 @@ fn session(n: usize, token: &SessionToken, now: i64) -> SessionRecord {
             picture: String::new(),
             created_at: now,
             last_login_at: now,
+            groups: Vec::new(),
         },
         created_at: now,
         last_seen_at: now + 3_600,

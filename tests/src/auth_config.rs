@@ -17,7 +17,7 @@ pub(crate) const DEV_PROVIDER_NAME: &str = "Development provider";
 
 /// An auth-service configuration: its listener and data directory, alice
 /// as the one admin, and the development provider (OpenID, public client
-/// [`DEV_CLIENT_ID`]) at `issuer`; each suite adds its own `[auth_service]`
+/// [`DEV_CLIENT_ID`], groups from its `groups` claim) at `issuer`; each suite adds its own `[auth_service]`
 /// keys and providers.
 pub(crate) struct AuthConfig<'a> {
     /// `listen`, e.g. `127.0.0.1:0`.
@@ -52,6 +52,7 @@ kind = "oidc"
 client_id = "{DEV_CLIENT_ID}"
 token_endpoint_auth = "none"
 issuer = "{issuer}"
+groups_claim = "groups"
 {rest}"#,
             listen = self.listen,
             data = self.data_dir.display(),

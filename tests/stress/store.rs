@@ -31,6 +31,7 @@ fn user(id: &str) -> UserRecord {
         picture: String::new(),
         created_at: 1,
         last_login_at: 1,
+        groups: Vec::new(),
     }
 }
 

@@ -26,6 +26,7 @@ pub(crate) struct UserView {
     pub picture: String,
     pub provider: String,
     pub roles: Vec<String>,
+    pub groups: Vec<String>,
 }
 
 impl From<&User> for UserView {
@@ -38,6 +39,7 @@ impl From<&User> for UserView {
             picture: u.picture.clone(),
             provider: u.provider_id.clone(),
             roles: u.roles.clone(),
+            groups: u.groups.clone(),
         }
     }
 }

@@ -47,6 +47,7 @@ impl Auth {
             picture: truncate(identity.picture, 2048),
             created_at,
             last_login_at: now,
+            groups: identity.groups,
         };
         store.put_user(&user).await?;
         Ok(user)

@@ -69,6 +69,9 @@ pub(super) struct IdTokenClaims {
     pub picture: Option<String>,
     /// Google Workspace hosted domain.
     pub hd: Option<String>,
+    /// Every other claim, for the configured `groups_claim`.
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, serde_json::Value>,
 }
 
 /// What the claims must satisfy.

@@ -1,13 +1,14 @@
 //! GitHub: OAuth 2.0 without OpenID Connect. After the code exchange the
 //! user is read from the REST API; the stable key is GitHub's numeric user id
 //! (logins can be renamed), and the e-mail is the verified primary one from
-//! `/user/emails`. An access token from a front-end is first checked with
+//! `/user/emails`; with the `read:org` scope, its groups are the user's
+//! organisations and teams. An access token from a front-end is first checked with
 //! `POST /applications/{client_id}/token`, which only succeeds for tokens
 //! issued to our OAuth app.
 
 use super::http::send_json;
 use super::token::exchange_code;
-use super::{AuthorizationRequest, CodeExchange, Identity, check_token_size};
+use super::{AuthorizationRequest, CodeExchange, Identity, check_token_size, groups};
 use crate::domain::error::AuthError;
 use common::config::ProviderConfig;
 use common::reason::Reason;
@@ -24,6 +25,26 @@ struct GithubUser {
     name: Option<String>,
     avatar_url: Option<String>,
 }
+
+/// An entry of `/user/orgs`, and a team's organisation.
+#[derive(Deserialize)]
+struct GithubOrg {
+    login: String,
+}
+
+/// An entry of `/user/teams`.
+#[derive(Deserialize)]
+struct GithubTeam {
+    slug: String,
+    organization: GithubOrg,
+}
+
+/// Items per page of GitHub's list APIs (its maximum).
+const PAGE_SIZE: usize = 100;
+
+/// Pages read of one list before the user counts as having too many
+/// groups (more than [`groups::MAX_GROUPS`] in any case).
+const MAX_PAGES: usize = groups::MAX_GROUPS / PAGE_SIZE + 1;
 
 #[derive(Deserialize)]
 struct GithubEmail {
@@ -167,6 +188,15 @@ impl GithubProvider {
                 "the GitHub account has no verified primary e-mail address",
             ));
         }
+        let groups = self.read_groups(access_token).await?;
+        let allowed: Vec<String> = self
+            .config
+            .allowed_orgs
+            .iter()
+            .chain(&self.config.allowed_teams)
+            .cloned()
+            .collect();
+        groups::require_allowed(&allowed, &groups, "allowed_orgs or allowed_teams")?;
         Ok(Identity {
             issuer: self.issuer.clone(),
             subject: user.id.to_string(),
@@ -174,7 +204,55 @@ impl GithubProvider {
             email_verified,
             name: user.name.filter(|n| !n.is_empty()).unwrap_or(user.login),
             picture: user.avatar_url.unwrap_or_default(),
+            groups,
         })
+    }
+
+    /// The user's organisations (`my-org`) and teams (`my-org/my-team`),
+    /// lower case, when the `read:org` scope is requested; none otherwise.
+    async fn read_groups(&self, access_token: &str) -> Result<Vec<String>, AuthError> {
+        if !self.config.reads_github_orgs() {
+            return Ok(Vec::new());
+        }
+        let orgs: Vec<GithubOrg> = self.api_get_all(access_token, "/user/orgs").await?;
+        let teams: Vec<GithubTeam> = self.api_get_all(access_token, "/user/teams").await?;
+        let names = orgs
+            .into_iter()
+            .map(|org| org.login.to_ascii_lowercase())
+            .chain(teams.into_iter().map(|team| {
+                format!("{}/{}", team.organization.login, team.slug).to_ascii_lowercase()
+            }))
+            .collect();
+        groups::checked(names)
+    }
+
+    /// Every item of a paginated list API, page by page.
+    async fn api_get_all<T: serde::de::DeserializeOwned>(
+        &self,
+        access_token: &str,
+        path: &str,
+    ) -> Result<Vec<T>, AuthError> {
+        let mut all = Vec::new();
+        for page in 1..=MAX_PAGES {
+            let batch: Vec<T> = self
+                .api_get(
+                    access_token,
+                    &format!("{path}?per_page={PAGE_SIZE}&page={page}"),
+                )
+                .await?;
+            let last = batch.len() < PAGE_SIZE;
+            all.extend(batch);
+            if last {
+                return Ok(all);
+            }
+        }
+        Err(AuthError::rejected(
+            Reason::GroupsMalformed,
+            format!(
+                "GitHub lists more than {} items at {path}",
+                MAX_PAGES * PAGE_SIZE
+            ),
+        ))
     }
 
     async fn api_get<T: serde::de::DeserializeOwned>(

@@ -125,5 +125,6 @@ pub async fn verify_with_tokeninfo(
         email_verified: info.email_verified.is_some_and(Flag::value),
         name: String::new(),
         picture: String::new(),
+        groups: Vec::new(),
     })
 }

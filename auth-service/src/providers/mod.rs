@@ -5,6 +5,7 @@
 mod claims;
 pub mod github;
 pub mod google;
+pub mod groups;
 pub mod http;
 pub mod jwks;
 pub mod oidc;
@@ -37,6 +38,8 @@ pub struct Identity {
     pub name: String,
     /// Avatar URL, possibly empty.
     pub picture: String,
+    /// Groups the provider reports, possibly none (see [`groups`]).
+    pub groups: Vec<String>,
 }
 
 /// What goes into an authorization request.

@@ -7,7 +7,8 @@ use super::http::{fetch_json, send_json};
 use super::jwks::JwksCache;
 use super::token::exchange_code;
 use super::{
-    AuthorizationRequest, Checks, CodeExchange, Identity, check_token_size, google, provider_url,
+    AuthorizationRequest, Checks, CodeExchange, Identity, check_token_size, google, groups,
+    provider_url,
 };
 use crate::domain::error::AuthError;
 use common::config::ProviderConfig;
@@ -67,6 +68,9 @@ struct UserInfo {
     email_verified: Option<claims::Flag>,
     name: Option<String>,
     picture: Option<String>,
+    /// Every other claim, for the configured `groups_claim`.
+    #[serde(flatten)]
+    other: serde_json::Map<String, serde_json::Value>,
 }
 
 /// An OpenID Connect provider.
@@ -246,7 +250,7 @@ impl OidcProvider {
             self.merge_userinfo(endpoint, access_token, &mut identity)
                 .await?;
         }
-        self.enforce_email_policy(identity)
+        self.enforce_login_policy(identity)
     }
 
     /// The front-end flow with an ID token.
@@ -256,11 +260,11 @@ impl OidcProvider {
         checks: Checks,
     ) -> Result<Identity, AuthError> {
         let identity = self.verify_id_token(token, None, checks).await?;
-        self.enforce_email_policy(identity)
+        self.enforce_login_policy(identity)
     }
 
-    /// Verifies an ID token's signature and claims; the e-mail policy is
-    /// applied by the caller once userinfo is merged.
+    /// Verifies an ID token's signature and claims; the e-mail and group
+    /// policies are applied by the caller once userinfo is merged.
     async fn verify_id_token(
         &self,
         token: &str,
@@ -314,6 +318,7 @@ impl OidcProvider {
         };
         claims::check(&claims, &expected, checks)?;
         google::check_hosted_domain(&self.config, claims.hd.as_deref())?;
+        let groups = self.groups_in(&claims.other)?.unwrap_or_default();
         Ok(Identity {
             issuer: self.issuer.clone(),
             subject: claims.sub.unwrap_or_default(),
@@ -321,7 +326,20 @@ impl OidcProvider {
             email_verified: claims.email_verified.is_some_and(claims::Flag::value),
             name: claims.name.unwrap_or_default(),
             picture: claims.picture.unwrap_or_default(),
+            groups,
         })
+    }
+
+    /// The groups in the configured `groups_claim` of a claim set; `None`
+    /// when no claim is configured or this set lacks it.
+    fn groups_in(
+        &self,
+        claims: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Option<Vec<String>>, AuthError> {
+        match &self.config.groups_claim {
+            Some(name) => groups::from_claim(name, claims.get(name)),
+            None => Ok(None),
+        }
     }
 
     /// The front-end flow with an access token: the provider's tokeninfo
@@ -351,11 +369,12 @@ impl OidcProvider {
         if let Some(userinfo) = &meta.userinfo_endpoint {
             self.merge_userinfo(userinfo, token, &mut identity).await?;
         }
-        self.enforce_email_policy(identity)
+        self.enforce_login_policy(identity)
     }
 
     /// Reads userinfo; its `sub` must be the identity's (OIDC Core 5.3.2).
-    /// Fills profile fields the earlier answer lacked.
+    /// Fills profile fields and groups the earlier answer lacked (providers
+    /// such as Okta and Keycloak may put groups in userinfo only).
     async fn merge_userinfo(
         &self,
         endpoint: &Url,
@@ -398,10 +417,17 @@ impl OidcProvider {
         if identity.picture.is_empty() {
             identity.picture = info.picture.unwrap_or_default();
         }
+        if identity.groups.is_empty()
+            && let Some(groups) = self.groups_in(&info.other)?
+        {
+            identity.groups = groups;
+        }
         Ok(())
     }
 
-    fn enforce_email_policy(&self, identity: Identity) -> Result<Identity, AuthError> {
+    /// The provider's own login rules: a verified e-mail where required,
+    /// membership of an allowed group where configured.
+    fn enforce_login_policy(&self, identity: Identity) -> Result<Identity, AuthError> {
         if self.config.require_email_verified
             && (identity.email.is_empty() || !identity.email_verified)
         {
@@ -410,6 +436,11 @@ impl OidcProvider {
                 "the provider did not vouch for the user's e-mail address",
             ));
         }
+        groups::require_allowed(
+            &self.config.allowed_groups,
+            &identity.groups,
+            "allowed_groups",
+        )?;
         Ok(identity)
     }
 }

@@ -49,6 +49,7 @@ pub(super) fn user(id: &str) -> UserRecord {
         picture: String::new(),
         created_at: 0,
         last_login_at: 0,
+        groups: vec!["staff".into(), "org/team".into()],
     }
 }
 

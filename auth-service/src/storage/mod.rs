@@ -83,6 +83,10 @@ pub struct UserRecord {
     pub created_at: UnixTime,
     /// Latest login.
     pub last_login_at: UnixTime,
+    /// Groups the provider reported at the latest login. Records written
+    /// before groups existed read as none.
+    #[serde(default)]
+    pub groups: Vec<String>,
 }
 
 /// A session. The token is not here: the record is stored under its hash.

@@ -11,6 +11,7 @@ mod support;
 mod code_flow;
 mod durability;
 mod github;
+mod groups;
 mod grpc_surface;
 mod id_token;
 mod jwks;

@@ -229,8 +229,9 @@ impl Harness {
         let (params, flow_handle) = self.begin_and_consent(provider, user).await?;
         let param = |name: &str| params.get(name).cloned().unwrap_or_default();
         // The dev provider's `iss` is not GitHub's API base, and GitHub
-        // sends none.
-        let iss = if provider == "github" {
+        // sends none (every GitHub-kind provider here has an id starting
+        // with `github`).
+        let iss = if provider.starts_with("github") {
             String::new()
         } else {
             param("iss")

@@ -107,6 +107,23 @@ pub(super) struct ProviderSection {
     /// When non-empty, the only redirect URIs a login may use (exact match).
     #[serde(default)]
     redirect_uris: Vec<String>,
+    /// OpenID providers: the ID token (or userinfo) claim holding the
+    /// user's groups as a flat list of strings, e.g. `groups`. Unset: the
+    /// user has no groups from this provider.
+    #[serde(default)]
+    groups_claim: Option<String>,
+    /// OpenID providers: when non-empty, only users in one of these groups
+    /// (exact match) may log in. Needs `groups_claim`.
+    #[serde(default)]
+    allowed_groups: Vec<String>,
+    /// GitHub: when `allowed_orgs` or `allowed_teams` is non-empty, only
+    /// members of one of these organisations (or teams, `org/team-slug`)
+    /// may log in. Compared without case; needs the `read:org` scope.
+    #[serde(default)]
+    allowed_orgs: Vec<String>,
+    /// GitHub: see `allowed_orgs`.
+    #[serde(default)]
+    allowed_teams: Vec<String>,
 }
 
 /// One identity provider, parsed: the client secret read from its
@@ -149,6 +166,14 @@ pub struct ProviderConfig {
     pub require_email_verified: bool,
     /// `redirect_uris`.
     pub redirect_uris: Vec<String>,
+    /// `groups_claim`.
+    pub groups_claim: Option<String>,
+    /// `allowed_groups`.
+    pub allowed_groups: Vec<String>,
+    /// `allowed_orgs`, lower case.
+    pub allowed_orgs: Vec<String>,
+    /// `allowed_teams` (`org/team-slug`), lower case.
+    pub allowed_teams: Vec<String>,
 }
 
 fn default_true() -> bool {
@@ -160,6 +185,7 @@ const GOOGLE_TOKENINFO: &str = "https://oauth2.googleapis.com/tokeninfo";
 const GITHUB_AUTHORIZE: &str = "https://github.com/login/oauth/authorize";
 const GITHUB_TOKEN: &str = "https://github.com/login/oauth/access_token";
 const GITHUB_API: &str = "https://api.github.com";
+const GITHUB_ORG_SCOPE: &str = "read:org";
 
 impl ProviderConfig {
     /// The display name.
@@ -173,13 +199,31 @@ impl ProviderConfig {
             .unwrap_or(default_token_auth(self.kind))
     }
 
-    /// The scopes in effect.
+    /// The scopes in effect. GitHub's default adds `read:org` when the
+    /// login is limited to organisations or teams.
     pub fn scopes(&self) -> Vec<String> {
         match (&self.scopes, self.kind) {
             (Some(s), _) => s.clone(),
-            (None, ProviderKind::Github) => vec!["read:user".into(), "user:email".into()],
+            (None, ProviderKind::Github) => {
+                let mut scopes = vec!["read:user".to_owned(), "user:email".to_owned()];
+                if self.limits_github_orgs() {
+                    scopes.push(GITHUB_ORG_SCOPE.to_owned());
+                }
+                scopes
+            }
             (None, _) => vec!["openid".into(), "email".into(), "profile".into()],
         }
+    }
+
+    /// Whether the login reads the user's GitHub organisations and teams
+    /// (as groups): exactly when the `read:org` scope is requested, since
+    /// GitHub shows private memberships only with it.
+    pub fn reads_github_orgs(&self) -> bool {
+        self.kind == ProviderKind::Github && self.scopes().iter().any(|s| s == GITHUB_ORG_SCOPE)
+    }
+
+    fn limits_github_orgs(&self) -> bool {
+        !self.allowed_orgs.is_empty() || !self.allowed_teams.is_empty()
     }
 }
 
@@ -302,7 +346,78 @@ impl ProviderSection {
             })?;
             require_secure_url(&format!("{key}.redirect_uris[{i}]"), &parsed)?;
         }
-        Ok(self.into_config(client_secret))
+        self.parse_groups(key)?;
+        let config = self.into_config(client_secret);
+        if config.limits_github_orgs() && !config.reads_github_orgs() {
+            return Err(ConfigError::invalid(
+                k("scopes"),
+                "allowed_orgs and allowed_teams need the \"read:org\" scope \
+                 (or leave `scopes` unset for the default)",
+            ));
+        }
+        Ok(config)
+    }
+
+    /// Checks the group keys against the kind and normalises GitHub's
+    /// names to lower case (GitHub compares them without case).
+    fn parse_groups(&mut self, key: &str) -> Result<(), ConfigError> {
+        let k = |f: &str| format!("{key}.{f}");
+        let github = self.kind == ProviderKind::Github;
+        if github && self.groups_claim.is_some() {
+            return Err(ConfigError::invalid(
+                k("groups_claim"),
+                "GitHub has no claims; its groups are organisations and teams (scope \"read:org\")",
+            ));
+        }
+        if github && !self.allowed_groups.is_empty() {
+            return Err(ConfigError::invalid(
+                k("allowed_groups"),
+                "for GitHub use allowed_orgs or allowed_teams",
+            ));
+        }
+        if !github {
+            for (field, list) in [
+                ("allowed_orgs", &self.allowed_orgs),
+                ("allowed_teams", &self.allowed_teams),
+            ] {
+                if !list.is_empty() {
+                    return Err(ConfigError::invalid(
+                        k(field),
+                        "only applies to kind = \"github\" (use groups_claim and allowed_groups)",
+                    ));
+                }
+            }
+        }
+        if self
+            .groups_claim
+            .as_deref()
+            .is_some_and(|c| c.trim().is_empty())
+        {
+            return Err(ConfigError::invalid(k("groups_claim"), "must not be empty"));
+        }
+        if !self.allowed_groups.is_empty() && self.groups_claim.is_none() {
+            return Err(ConfigError::invalid(
+                k("allowed_groups"),
+                "needs groups_claim: name the claim the provider puts groups in",
+            ));
+        }
+        for (i, team) in self.allowed_teams.iter().enumerate() {
+            let well_formed = team.split_once('/').is_some_and(|(org, slug)| {
+                !org.is_empty() && !slug.is_empty() && !slug.contains('/')
+            });
+            if !well_formed {
+                return Err(ConfigError::invalid(
+                    format!("{key}.allowed_teams[{i}]"),
+                    "must be \"org/team-slug\"",
+                ));
+            }
+        }
+        for list in [&mut self.allowed_orgs, &mut self.allowed_teams] {
+            for name in list.iter_mut() {
+                name.make_ascii_lowercase();
+            }
+        }
+        Ok(())
     }
 
     fn into_config(self, client_secret: Option<SecretString>) -> ProviderConfig {
@@ -324,6 +439,10 @@ impl ProviderSection {
             hosted_domain: self.hosted_domain,
             require_email_verified: self.require_email_verified,
             redirect_uris: self.redirect_uris,
+            groups_claim: self.groups_claim,
+            allowed_groups: self.allowed_groups,
+            allowed_orgs: self.allowed_orgs,
+            allowed_teams: self.allowed_teams,
         }
     }
 }

@@ -54,6 +54,9 @@ pub(super) struct RouteSection {
     /// Allowed roles.
     #[serde(default)]
     allow_roles: Vec<String>,
+    /// Allowed groups, as the provider names them (exact match).
+    #[serde(default)]
+    allow_groups: Vec<String>,
     /// Whether `;` path parameters (`/app/x;jsessionid=1/y`) may reach
     /// this route's target. Default `false`: Tomcat, Jetty and Spring strip
     /// them before routing while other servers keep them, so a path with
@@ -104,6 +107,9 @@ pub struct AllowList {
     pub email_domains: Vec<String>,
     /// `allow_roles`.
     pub roles: Vec<String>,
+    /// `allow_groups`, compared exactly: group names are the provider's
+    /// (GitHub's are lower case already, see the provider documentation).
+    pub groups: Vec<String>,
 }
 
 impl AllowList {
@@ -113,6 +119,7 @@ impl AllowList {
         emails: Vec<String>,
         email_domains: Vec<String>,
         roles: Vec<String>,
+        groups: Vec<String>,
     ) -> Self {
         Self {
             user_ids,
@@ -122,6 +129,7 @@ impl AllowList {
                 .map(|d| d.trim_start_matches('@').to_ascii_lowercase())
                 .collect(),
             roles,
+            groups,
         }
     }
 
@@ -131,6 +139,7 @@ impl AllowList {
             && self.emails.is_empty()
             && self.email_domains.is_empty()
             && self.roles.is_empty()
+            && self.groups.is_empty()
     }
 }
 
@@ -186,6 +195,7 @@ impl RouteSection {
             self.allow_emails,
             self.allow_email_domains,
             self.allow_roles,
+            self.allow_groups,
         );
         let policy = match self.policy {
             PolicyKind::Public if !allow.is_empty() => {

@@ -117,6 +117,80 @@ client_secret_env = "SECRET"
     assert!(e.contains("providers[1].id"), "{e}");
 }
 
+/// A provider of `kind` with `extra` keys, as TOML.
+fn provider(kind: &str, extra: &str) -> String {
+    let issuer = if kind == "github" {
+        ""
+    } else {
+        "issuer = \"https://idp.example\"\n"
+    };
+    format!(
+        "[[providers]]\nid = \"p\"\nkind = \"{kind}\"\nclient_id = \"cid\"\n\
+         client_secret_env = \"SECRET\"\n{issuer}{extra}\n"
+    )
+}
+
+#[test]
+fn group_keys_fit_their_provider_kind() {
+    let ok = |kind: &str, extra: &str| {
+        Config::from_toml(&provider(kind, extra), &env)
+            .unwrap_or_else(|e| panic!("{kind} {extra}: {e}"))
+            .providers
+            .remove(0)
+    };
+    let p = ok(
+        "oidc",
+        "groups_claim = \"groups\"\nallowed_groups = [\"Admins\"]",
+    );
+    assert_eq!(p.groups_claim.as_deref(), Some("groups"));
+    assert_eq!(p.allowed_groups, ["Admins"], "OIDC groups keep their case");
+    assert!(!p.reads_github_orgs());
+
+    let p = ok(
+        "github",
+        "allowed_orgs = [\"My-Org\"]\nallowed_teams = [\"My-Org/Team-A\"]",
+    );
+    assert_eq!(p.allowed_orgs, ["my-org"]);
+    assert_eq!(p.allowed_teams, ["my-org/team-a"]);
+    assert!(
+        p.scopes().contains(&"read:org".to_owned()),
+        "{:?}",
+        p.scopes()
+    );
+    assert!(p.reads_github_orgs());
+    let p = ok("github", "");
+    assert!(!p.reads_github_orgs(), "{:?}", p.scopes());
+    let p = ok("github", "scopes = [\"read:user\", \"read:org\"]");
+    assert!(p.reads_github_orgs(), "read:org alone asks for groups");
+
+    for (kind, extra, key) in [
+        ("oidc", "allowed_groups = [\"a\"]", "allowed_groups"),
+        ("oidc", "groups_claim = \" \"", "groups_claim"),
+        ("oidc", "allowed_orgs = [\"a\"]", "allowed_orgs"),
+        ("google", "allowed_teams = [\"a/b\"]", "allowed_teams"),
+        ("github", "groups_claim = \"groups\"", "groups_claim"),
+        ("github", "allowed_groups = [\"a\"]", "allowed_groups"),
+        (
+            "github",
+            "allowed_teams = [\"team-without-org\"]",
+            "allowed_teams[0]",
+        ),
+        ("github", "allowed_teams = [\"org/\"]", "allowed_teams[0]"),
+        ("github", "allowed_teams = [\"a/b/c\"]", "allowed_teams[0]"),
+        (
+            "github",
+            "allowed_orgs = [\"a\"]\nscopes = [\"read:user\", \"user:email\"]",
+            "scopes",
+        ),
+    ] {
+        let e = err(&provider(kind, extra));
+        assert!(
+            e.contains(&format!("providers[0].{key}")),
+            "{kind} {extra}: {e}"
+        );
+    }
+}
+
 #[test]
 fn roles_need_verified_email() {
     let c = Config::from_toml(

@@ -71,6 +71,8 @@ fn endpoints(provider: Shared) -> Router {
             "/github/user/emails",
             get(github::emails).layer(faulty(Endpoint::GithubEmails)),
         )
+        .route("/github/user/orgs", get(github::orgs))
+        .route("/github/user/teams", get(github::teams))
         .route(
             "/github/applications/{client_id}/token",
             post(github::check_token).layer(faulty(Endpoint::GithubTokenCheck)),
