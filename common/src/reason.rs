@@ -109,6 +109,9 @@ reasons! {
     CodeExchangeFailed => "code_exchange_failed",
     /// The provider does not vouch for the access token (or not for us).
     InvalidAccessToken => "invalid_access_token",
+    /// The provider offers no way to confirm which client a token was
+    /// issued to (X), so tokens from a front-end are refused.
+    TokenNotVerifiable => "token_not_verifiable",
     /// The provider could not be reached or answered something unusable.
     ProviderUnavailable => "provider_unavailable",
     /// The session token is unknown, expired, revoked or malformed.

@@ -12,7 +12,7 @@
 //! `/.well-known/openid-configuration`, `/jwks`, `/authorize`, `/token`,
 //! `/userinfo`, `/tokeninfo` (Google-like), and a GitHub-like API under
 //! `/github` (`/user`, `/user/emails`, `/user/orgs`, `/user/teams`,
-//! `/applications/{client_id}/token`).
+//! `/applications/{client_id}/token`), and the X API v2's `/2/users/me`.
 //!
 //! Modules: `keys` (RSA keys, JWKS, signing), `grants` (codes and access
 //! tokens), `provider` (shared state), `faults`, `users`, and `http` (the

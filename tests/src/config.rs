@@ -76,7 +76,9 @@ client_id = "{DEV_CLIENT_ID}"
 token_endpoint_auth = "none"
 issuer = "{idp_url}"
 tokeninfo_endpoint = "{idp_url}/tokeninfo"
-{redis}"#
+{providers}
+{redis}"#,
+            providers = options.providers.replace("{issuer}", idp_url),
         ),
     };
     std::fs::write(&path, config.to_toml()).unwrap();

@@ -14,8 +14,19 @@ impl TestStack {
     /// login at the gateway, then the provider with `login_hint`. Returns the
     /// callback URL (on the gateway's real address).
     pub async fn authorize(&self, client: &reqwest::Client, user: &str, return_to: &str) -> String {
+        self.authorize_at("dev", client, user, return_to).await
+    }
+
+    /// [`Self::authorize`] at the configured provider `provider`.
+    pub async fn authorize_at(
+        &self,
+        provider: &str,
+        client: &reqwest::Client,
+        user: &str,
+        return_to: &str,
+    ) -> String {
         let login = client
-            .get(self.url("/auth/login/dev"))
+            .get(self.url(&format!("/auth/login/{provider}")))
             .query(&[("return_to", return_to)])
             .send()
             .await

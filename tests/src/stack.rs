@@ -39,6 +39,9 @@ pub struct StackOptions {
     pub public_port: bool,
     /// Extra `[gateway]` keys (TOML lines), e.g. a higher login rate limit.
     pub gateway_settings: String,
+    /// Extra `[[providers]]` for auth-service (TOML text; `{issuer}` is
+    /// replaced by the dev-idp's issuer URL).
+    pub providers: String,
     /// auth-service keeps its data on the Redis server at this URL
     /// (`store = "redis"`), so [`TestStack::spawn_auth_replica`] can start
     /// more replicas of it.

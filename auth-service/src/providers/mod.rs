@@ -10,6 +10,7 @@ pub mod http;
 pub mod jwks;
 pub mod oidc;
 mod token;
+pub mod twitter;
 
 use crate::domain::clock::UnixTime;
 use crate::domain::error::AuthError;
@@ -83,6 +84,8 @@ pub enum Provider {
     Oidc(oidc::OidcProvider),
     /// GitHub OAuth.
     Github(github::GithubProvider),
+    /// X (Twitter) OAuth 2.0.
+    Twitter(twitter::TwitterProvider),
 }
 
 impl Provider {
@@ -93,6 +96,7 @@ impl Provider {
                 Self::Oidc(oidc::OidcProvider::new(config, http)?)
             }
             ProviderKind::Github => Self::Github(github::GithubProvider::new(config, http)?),
+            ProviderKind::Twitter => Self::Twitter(twitter::TwitterProvider::new(config, http)?),
         })
     }
 
@@ -101,6 +105,7 @@ impl Provider {
         match self {
             Self::Oidc(p) => p.config(),
             Self::Github(p) => p.config(),
+            Self::Twitter(p) => p.config(),
         }
     }
 
@@ -112,6 +117,7 @@ impl Provider {
         match self {
             Self::Oidc(p) => p.authorization_url(req).await,
             Self::Github(p) => Ok(p.authorization_url(req)),
+            Self::Twitter(p) => Ok(p.authorization_url(req)),
         }
     }
 
@@ -124,6 +130,7 @@ impl Provider {
         match self {
             Self::Oidc(p) => p.complete(exchange, checks).await,
             Self::Github(p) => p.complete(exchange).await,
+            Self::Twitter(p) => p.complete(exchange).await,
         }
     }
 
@@ -139,6 +146,7 @@ impl Provider {
             Self::Github(_) => Err(AuthError::InvalidArgument(
                 "GitHub issues no ID tokens; send an access token".into(),
             )),
+            Self::Twitter(p) => Err(p.refuse_frontend_token()),
         }
     }
 
@@ -152,6 +160,7 @@ impl Provider {
         match self {
             Self::Oidc(p) => p.verify_access_token(token, checks).await,
             Self::Github(p) => p.verify_access_token(token).await,
+            Self::Twitter(p) => Err(p.refuse_frontend_token()),
         }
     }
 }

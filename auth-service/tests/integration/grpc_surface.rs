@@ -65,7 +65,12 @@ async fn health_reflection_and_providers() {
         .collect();
     assert_eq!(
         ids,
-        vec![("dev", "oidc"), ("google", "google"), ("github", "github")]
+        vec![
+            ("dev", "oidc"),
+            ("google", "google"),
+            ("github", "github"),
+            ("x", "twitter")
+        ]
     );
     assert_eq!(providers[0].name, auth_config::DEV_PROVIDER_NAME);
 }

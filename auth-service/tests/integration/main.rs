@@ -21,3 +21,4 @@ mod replicas;
 mod revocation_watch;
 mod sessions;
 mod token_flow;
+mod twitter;

@@ -25,6 +25,8 @@ pub(crate) const GOOGLE_CLIENT: &str = "google-client";
 pub(crate) const GOOGLE_SECRET: &str = "google-secret";
 pub(crate) const GITHUB_CLIENT: &str = "gh-client";
 pub(crate) const GITHUB_SECRET: &str = "gh-secret";
+pub(crate) const X_CLIENT: &str = "x-client";
+pub(crate) const X_SECRET: &str = "x-secret";
 pub(crate) const SERVICE_TOKEN: &str = "a-service-token-of-at-least-32-characters";
 pub(crate) const REDIRECT_URI: &str = "http://127.0.0.1:1/auth/callback/dev";
 
@@ -67,6 +69,10 @@ pub(crate) async fn start_idp() -> DevIdp {
                 client_id: GITHUB_CLIENT.into(),
                 client_secret: Some(GITHUB_SECRET.into()),
             },
+            DevClient {
+                client_id: X_CLIENT.into(),
+                client_secret: Some(X_SECRET.into()),
+            },
         ],
         users: Vec::new(),
     })
@@ -75,8 +81,8 @@ pub(crate) async fn start_idp() -> DevIdp {
 }
 
 /// The configuration every harness starts from: [`AuthConfig`] (the dev
-/// provider as `dev`) plus Google- and GitHub-kind providers on the same
-/// dev-idp, sessions of 7 days idle for at most 24 h; `settings` are
+/// provider as `dev`) plus Google-, GitHub- and X-kind providers on the
+/// same dev-idp, sessions of 7 days idle for at most 24 h; `settings` are
 /// added to `[auth_service]`, `extra` is appended.
 pub(crate) fn config_text(
     idp: &DevIdp,
@@ -103,6 +109,15 @@ client_secret_env = "GITHUB_SECRET"
 authorization_endpoint = "{issuer}/authorize"
 token_endpoint = "{issuer}/token"
 api_base_url = "{issuer}/github"
+
+[[providers]]
+id = "x"
+kind = "twitter"
+client_id = "{X_CLIENT}"
+client_secret_env = "X_SECRET"
+authorization_endpoint = "{issuer}/authorize"
+token_endpoint = "{issuer}/token"
+api_base_url = "{issuer}"
 {extra}
 "#
     );
@@ -120,6 +135,7 @@ pub(crate) fn secrets(name: &str) -> Option<String> {
     match name {
         "GOOGLE_SECRET" => Some(GOOGLE_SECRET.into()),
         "GITHUB_SECRET" => Some(GITHUB_SECRET.into()),
+        "X_SECRET" => Some(X_SECRET.into()),
         "SERVICE_TOKEN" => Some(SERVICE_TOKEN.into()),
         _ => None,
     }

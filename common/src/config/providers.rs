@@ -18,6 +18,10 @@ pub enum ProviderKind {
     Google,
     /// GitHub: OAuth 2.0 without OIDC; the user comes from the user API.
     Github,
+    /// X (Twitter): OAuth 2.0 with PKCE, without OIDC; the user comes from
+    /// the X API v2 `users/me`. Also accepted as `kind = "x"`.
+    #[serde(alias = "x")]
+    Twitter,
 }
 
 impl ProviderKind {
@@ -27,7 +31,14 @@ impl ProviderKind {
             Self::Oidc => "oidc",
             Self::Google => "google",
             Self::Github => "github",
+            Self::Twitter => "twitter",
         }
+    }
+
+    /// Whether the kind speaks OpenID Connect (ID tokens, discovery,
+    /// claims) rather than plain OAuth 2.0 and an API.
+    pub fn is_openid(self) -> bool {
+        matches!(self, Self::Oidc | Self::Google)
     }
 }
 
@@ -53,7 +64,7 @@ pub(super) struct ProviderSection {
     /// Name shown on the login button. Default: the id.
     #[serde(default)]
     name: Option<String>,
-    /// `oidc`, `google` or `github`.
+    /// `oidc`, `google`, `github` or `twitter`.
     kind: ProviderKind,
     /// The OAuth client id registered with the provider.
     client_id: String,
@@ -72,8 +83,8 @@ pub(super) struct ProviderSection {
     /// Kept as text: issuers compare as exact strings (a trailing `/` matters).
     #[serde(default)]
     issuer: Option<String>,
-    /// Scopes requested. Default `openid email profile` (OIDC) or
-    /// `read:user user:email` (GitHub).
+    /// Scopes requested. Default `openid email profile` (OIDC),
+    /// `read:user user:email` (GitHub) or `tweet.read users.read` (X).
     #[serde(default)]
     scopes: Option<Vec<String>>,
     /// Overrides the discovered (or GitHub's) authorization endpoint.
@@ -93,7 +104,8 @@ pub(super) struct ProviderSection {
     /// refused) for `oidc` unless given.
     #[serde(default)]
     tokeninfo_endpoint: Option<Url>,
-    /// GitHub API base URL. Default `https://api.github.com`.
+    /// GitHub or X API base URL. Default `https://api.github.com` or
+    /// `https://api.x.com`.
     #[serde(default)]
     api_base_url: Option<Url>,
     /// Google Workspace domain: when set, the ID token's `hd` claim must
@@ -186,6 +198,9 @@ const GITHUB_AUTHORIZE: &str = "https://github.com/login/oauth/authorize";
 const GITHUB_TOKEN: &str = "https://github.com/login/oauth/access_token";
 const GITHUB_API: &str = "https://api.github.com";
 const GITHUB_ORG_SCOPE: &str = "read:org";
+const X_AUTHORIZE: &str = "https://x.com/i/oauth2/authorize";
+const X_TOKEN: &str = "https://api.x.com/2/oauth2/token";
+const X_API: &str = "https://api.x.com";
 
 impl ProviderConfig {
     /// The display name.
@@ -211,6 +226,7 @@ impl ProviderConfig {
                 }
                 scopes
             }
+            (None, ProviderKind::Twitter) => vec!["tweet.read".into(), "users.read".into()],
             (None, _) => vec!["openid".into(), "email".into(), "profile".into()],
         }
     }
@@ -284,22 +300,9 @@ impl ProviderSection {
                 }
             }
             ProviderKind::Github => {
-                if self.issuer.is_some() {
-                    return Err(ConfigError::invalid(
-                        k("issuer"),
-                        "GitHub is not an OpenID provider; remove `issuer`",
-                    ));
-                }
-                if self.authorization_endpoint.is_none() {
-                    self.authorization_endpoint = Url::parse(GITHUB_AUTHORIZE).ok();
-                }
-                if self.token_endpoint.is_none() {
-                    self.token_endpoint = Url::parse(GITHUB_TOKEN).ok();
-                }
-                if self.api_base_url.is_none() {
-                    self.api_base_url = Url::parse(GITHUB_API).ok();
-                }
+                self.oauth_preset(key, "GitHub", GITHUB_AUTHORIZE, GITHUB_TOKEN, GITHUB_API)?
             }
+            ProviderKind::Twitter => self.oauth_preset(key, "X", X_AUTHORIZE, X_TOKEN, X_API)?,
         }
         if let Some(issuer) = &self.issuer {
             let parsed = Url::parse(issuer)
@@ -328,7 +331,7 @@ impl ProviderSection {
             Some(scopes) => scopes.iter().any(|s| s == "openid"),
             None => true,
         };
-        if self.kind != ProviderKind::Github && !openid {
+        if self.kind.is_openid() && !openid {
             return Err(ConfigError::invalid(
                 k("scopes"),
                 "an OpenID Connect provider needs the \"openid\" scope",
@@ -358,21 +361,50 @@ impl ProviderSection {
         Ok(config)
     }
 
+    /// Fills the endpoints of an OAuth 2.0 provider that is not an OpenID
+    /// one (GitHub, X), refusing an `issuer`.
+    fn oauth_preset(
+        &mut self,
+        key: &str,
+        name: &str,
+        authorize: &str,
+        token: &str,
+        api: &str,
+    ) -> Result<(), ConfigError> {
+        if self.issuer.is_some() {
+            return Err(ConfigError::invalid(
+                format!("{key}.issuer"),
+                format!("{name} is not an OpenID provider; remove `issuer`"),
+            ));
+        }
+        if self.authorization_endpoint.is_none() {
+            self.authorization_endpoint = Url::parse(authorize).ok();
+        }
+        if self.token_endpoint.is_none() {
+            self.token_endpoint = Url::parse(token).ok();
+        }
+        if self.api_base_url.is_none() {
+            self.api_base_url = Url::parse(api).ok();
+        }
+        Ok(())
+    }
+
     /// Checks the group keys against the kind and normalises GitHub's
     /// names to lower case (GitHub compares them without case).
     fn parse_groups(&mut self, key: &str) -> Result<(), ConfigError> {
         let k = |f: &str| format!("{key}.{f}");
         let github = self.kind == ProviderKind::Github;
-        if github && self.groups_claim.is_some() {
+        if !self.kind.is_openid() && self.groups_claim.is_some() {
             return Err(ConfigError::invalid(
                 k("groups_claim"),
-                "GitHub has no claims; its groups are organisations and teams (scope \"read:org\")",
+                "only OpenID providers have claims (GitHub's groups are organisations and \
+                 teams, with scope \"read:org\")",
             ));
         }
-        if github && !self.allowed_groups.is_empty() {
+        if !self.kind.is_openid() && !self.allowed_groups.is_empty() {
             return Err(ConfigError::invalid(
                 k("allowed_groups"),
-                "for GitHub use allowed_orgs or allowed_teams",
+                "only for OpenID providers (GitHub: use allowed_orgs or allowed_teams)",
             ));
         }
         if !github {

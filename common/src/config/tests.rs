@@ -192,6 +192,47 @@ fn group_keys_fit_their_provider_kind() {
 }
 
 #[test]
+fn x_is_an_oauth_provider_with_its_own_defaults() {
+    for kind in ["twitter", "x"] {
+        let c = Config::from_toml(
+            &provider(kind, "").replace("issuer = \"https://idp.example\"\n", ""),
+            &env,
+        )
+        .unwrap_or_else(|e| panic!("{kind}: {e}"));
+        let p = &c.providers[0];
+        assert_eq!(p.kind, ProviderKind::Twitter);
+        assert_eq!(p.kind.as_str(), "twitter");
+        assert_eq!(p.scopes(), ["tweet.read", "users.read"]);
+        assert_eq!(p.token_auth(), TokenEndpointAuth::ClientSecretBasic);
+        assert_eq!(
+            p.authorization_endpoint.as_ref().map(|u| u.as_str()),
+            Some("https://x.com/i/oauth2/authorize")
+        );
+        assert_eq!(
+            p.token_endpoint.as_ref().map(|u| u.as_str()),
+            Some("https://api.x.com/2/oauth2/token")
+        );
+        assert_eq!(
+            p.api_base_url.as_ref().map(|u| u.as_str()),
+            Some("https://api.x.com/")
+        );
+    }
+    // X is not an OpenID provider: no issuer, no claims, and no `openid`
+    // scope needed.
+    let e = err(&provider("twitter", ""));
+    assert!(e.contains("providers[0].issuer"), "{e}");
+    let no_issuer =
+        |extra: &str| provider("twitter", extra).replace("issuer = \"https://idp.example\"\n", "");
+    let e = err(&no_issuer("groups_claim = \"groups\""));
+    assert!(e.contains("providers[0].groups_claim"), "{e}");
+    Config::from_toml(
+        &no_issuer("scopes = [\"users.read\", \"users.email\"]"),
+        &env,
+    )
+    .unwrap();
+}
+
+#[test]
 fn roles_need_verified_email() {
     let c = Config::from_toml(
         "[auth_service.roles]\nadmin = [\"Alice@Example.com\"]\n",

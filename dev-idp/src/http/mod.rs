@@ -8,6 +8,7 @@ mod github;
 pub(crate) mod pages;
 mod response_faults;
 mod token;
+mod twitter;
 mod userinfo;
 
 use crate::faults::Endpoint;
@@ -71,6 +72,7 @@ fn endpoints(provider: Shared) -> Router {
             "/github/user/emails",
             get(github::emails).layer(faulty(Endpoint::GithubEmails)),
         )
+        .route("/2/users/me", get(twitter::users_me))
         .route("/github/user/orgs", get(github::orgs))
         .route("/github/user/teams", get(github::teams))
         .route(
