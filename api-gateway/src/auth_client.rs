@@ -16,11 +16,11 @@ use common::config::GatewayConfig;
 use common::error_chain::error_chain;
 use common::proto::auth_service_client::AuthServiceClient;
 use common::proto::{
-    BeginLoginRequest, BeginLoginResponse, ClientInfo, CompleteLoginRequest, ExchangeTokenRequest,
-    ListProvidersRequest, ListSessionsRequest, LoginResponse, Provider, RevocationEvent,
-    RevokeSessionRequest, RevokeUserSessionsRequest, Session, ValidateSessionRequest,
-    ValidateSessionResponse, WatchRevocationsRequest, exchange_token_request,
-    revoke_session_request,
+    BackchannelLogoutRequest, BeginLoginRequest, BeginLoginResponse, ClientInfo,
+    CompleteLoginRequest, ExchangeTokenRequest, ListProvidersRequest, ListSessionsRequest,
+    LoginResponse, Provider, RevocationEvent, RevokeSessionRequest, RevokeUserSessionsRequest,
+    Session, ValidateSessionRequest, ValidateSessionResponse, WatchRevocationsRequest,
+    exchange_token_request, revoke_session_request,
 };
 use common::reason::Reason;
 use common::service_token::ServiceToken;
@@ -61,6 +61,7 @@ pub(crate) enum AuthCall {
     RevokeSession,
     RevokeUserSessions,
     ListSessions,
+    BackchannelLogout,
     Health,
 }
 
@@ -76,6 +77,7 @@ impl AuthCall {
             Self::RevokeSession => "RevokeSession",
             Self::RevokeUserSessions => "RevokeUserSessions",
             Self::ListSessions => "ListSessions",
+            Self::BackchannelLogout => "BackchannelLogout",
             Self::Health => "Health",
         }
     }
@@ -521,6 +523,24 @@ impl AuthClient {
             )
             .await;
         self.evict(None, Some(user_id));
+        Ok(result?.revoked)
+    }
+
+    /// `BackchannelLogout`: how many sessions the logout token ended. The
+    /// revocation feed evicts them from every cache, this one included.
+    pub(crate) async fn backchannel_logout(
+        &self,
+        provider_id: &str,
+        logout_token: &str,
+    ) -> Result<u32, AuthCallError> {
+        let mut c = self.auth.clone();
+        let request = BackchannelLogoutRequest {
+            provider_id: provider_id.to_owned(),
+            logout_token: logout_token.to_owned(),
+        };
+        let result = self
+            .call(AuthCall::BackchannelLogout, c.backchannel_logout(request))
+            .await;
         Ok(result?.revoked)
     }
 

@@ -255,6 +255,11 @@ fn apps(config: &Config, background: &CancellationToken) -> Result<(Router, Rout
         .route("/auth/me", get(routes::auth::views::me))
         .route("/auth/logout", post(routes::auth::logout::logout))
         .route("/auth/logout/all", post(routes::auth::logout::logout_all))
+        .route(
+            "/auth/backchannel-logout/{provider}",
+            post(routes::auth::backchannel::backchannel_logout)
+                .layer(DefaultBodyLimit::max(routes::auth::backchannel::MAX_BODY)),
+        )
         .route("/auth/sessions", get(routes::sessions::list))
         .route("/auth/sessions/{id}", delete(routes::sessions::delete))
         .route(

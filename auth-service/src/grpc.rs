@@ -10,9 +10,10 @@ use crate::domain::{Auth, ClientMeta};
 use crate::revocation_stream;
 use crate::storage::{SessionRecord, UserRecord};
 use common::proto::{
-    self, BeginLoginRequest, BeginLoginResponse, CompleteLoginRequest, ExchangeTokenRequest,
-    ListProvidersRequest, ListProvidersResponse, ListSessionsRequest, ListSessionsResponse,
-    LoginResponse, RevokeSessionRequest, RevokeSessionResponse, RevokeUserSessionsRequest,
+    self, BackchannelLogoutRequest, BackchannelLogoutResponse, BeginLoginRequest,
+    BeginLoginResponse, CompleteLoginRequest, ExchangeTokenRequest, ListProvidersRequest,
+    ListProvidersResponse, ListSessionsRequest, ListSessionsResponse, LoginResponse,
+    RevokeSessionRequest, RevokeSessionResponse, RevokeUserSessionsRequest,
     RevokeUserSessionsResponse, ValidateSessionRequest, ValidateSessionResponse,
     WatchRevocationsRequest, auth_service_server::AuthService, exchange_token_request,
     revoke_session_request,
@@ -272,6 +273,20 @@ impl AuthService for GrpcService {
             .await
             .map_err(status)?;
         Ok(Response::new(RevokeUserSessionsResponse { revoked }))
+    }
+
+    #[instrument(skip_all, fields(provider = %request.get_ref().provider_id))]
+    async fn backchannel_logout(
+        &self,
+        request: Request<BackchannelLogoutRequest>,
+    ) -> Result<Response<BackchannelLogoutResponse>, Status> {
+        let r = request.get_ref();
+        let revoked = self
+            .auth
+            .backchannel_logout(&r.provider_id, &r.logout_token)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(BackchannelLogoutResponse { revoked }))
     }
 
     #[instrument(skip_all, fields(user_id = %request.get_ref().user_id))]

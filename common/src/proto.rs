@@ -32,11 +32,12 @@ macro_rules! decode_failure {
 decode_failure!(Code::InvalidArgument =>
     ListProvidersRequest, BeginLoginRequest, CompleteLoginRequest, ExchangeTokenRequest,
     ValidateSessionRequest, RevokeSessionRequest, RevokeUserSessionsRequest, ListSessionsRequest,
-    WatchRevocationsRequest,
+    WatchRevocationsRequest, BackchannelLogoutRequest,
 );
 decode_failure!(Code::Internal =>
     ListProvidersResponse, BeginLoginResponse, LoginResponse, ValidateSessionResponse,
     RevokeSessionResponse, RevokeUserSessionsResponse, ListSessionsResponse, RevocationEvent,
+    BackchannelLogoutResponse,
 );
 
 const REDACTED: &str = "<redacted>";
@@ -47,6 +48,15 @@ impl fmt::Debug for BeginLoginResponse {
             .field("authorization_url", &REDACTED)
             .field("flow_handle", &REDACTED)
             .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+impl fmt::Debug for BackchannelLogoutRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BackchannelLogoutRequest")
+            .field("provider_id", &self.provider_id)
+            .field("logout_token", &REDACTED)
             .finish()
     }
 }

@@ -114,6 +114,11 @@ reasons! {
     TokenNotVerifiable => "token_not_verifiable",
     /// The provider could not be reached or answered something unusable.
     ProviderUnavailable => "provider_unavailable",
+    /// A back-channel logout token breaks a rule of its own (no back-channel
+    /// event, a nonce, no `jti`, neither `sub` nor `sid`, too old).
+    InvalidLogoutToken => "invalid_logout_token",
+    /// A back-channel logout token's `jti` was seen before.
+    LogoutTokenReplayed => "logout_token_replayed",
     /// The session token is unknown, expired, revoked or malformed.
     InvalidSession => "invalid_session",
 }

@@ -62,6 +62,26 @@ impl RsaKey {
     fn generate_blocking() -> anyhow::Result<Arc<RsaKey>> {
         let private = rsa::RsaPrivateKey::new(&mut rand_core_06::OsRng, RSA_BITS)
             .context("cannot generate an RSA key")?;
+        Self::from_private(&private)
+    }
+
+    /// The key in `pem`: a PKCS#8 (`BEGIN PRIVATE KEY`) or PKCS#1
+    /// (`BEGIN RSA PRIVATE KEY`) RSA private key of at least 2048 bits.
+    pub(crate) fn from_pem(pem: &str) -> anyhow::Result<Arc<RsaKey>> {
+        use rsa::pkcs1::DecodeRsaPrivateKey as _;
+        use rsa::pkcs8::DecodePrivateKey as _;
+        let private = rsa::RsaPrivateKey::from_pkcs8_pem(pem)
+            .or_else(|_| rsa::RsaPrivateKey::from_pkcs1_pem(pem))
+            .context("the signing key is not a PEM RSA private key (PKCS#8 or PKCS#1)")?;
+        anyhow::ensure!(
+            private.size() * 8 >= RSA_BITS,
+            "the signing key has {} bits; RS256 needs at least {RSA_BITS}",
+            private.size() * 8
+        );
+        Self::from_private(&private)
+    }
+
+    fn from_private(private: &rsa::RsaPrivateKey) -> anyhow::Result<Arc<RsaKey>> {
         let der = private
             .to_pkcs1_der()
             .context("cannot encode the RSA private key")?;
@@ -112,9 +132,16 @@ pub(crate) struct Keyring {
 }
 
 impl Keyring {
-    /// Generates the current and the unpublished key in parallel.
-    pub(crate) async fn generate() -> anyhow::Result<Keyring> {
-        let (current, unpublished) = tokio::try_join!(RsaKey::generate(), RsaKey::generate())?;
+    /// The current key from `pem` when given (else generated) and a fresh
+    /// unpublished key, in parallel.
+    pub(crate) async fn generate(pem: Option<&str>) -> anyhow::Result<Keyring> {
+        let current = async {
+            match pem {
+                Some(pem) => RsaKey::from_pem(pem),
+                None => RsaKey::generate().await,
+            }
+        };
+        let (current, unpublished) = tokio::try_join!(current, RsaKey::generate())?;
         Ok(Keyring {
             published: vec![current.clone()],
             current,

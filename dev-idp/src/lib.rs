@@ -12,7 +12,9 @@
 //! `/.well-known/openid-configuration`, `/jwks`, `/authorize`, `/token`,
 //! `/userinfo`, `/tokeninfo` (Google-like), and a GitHub-like API under
 //! `/github` (`/user`, `/user/emails`, `/user/orgs`, `/user/teams`,
-//! `/applications/{client_id}/token`), and the X API v2's `/2/users/me`.
+//! `/applications/{client_id}/token`), the X API v2's `/2/users/me`, and
+//! `POST /dev/backchannel-logout`, which sends OpenID Connect Back-Channel
+//! Logout tokens to a relying party.
 //!
 //! Modules: `keys` (RSA keys, JWKS, signing), `grants` (codes and access
 //! tokens), `provider` (shared state), `faults`, `users`, and `http` (the
@@ -58,6 +60,10 @@ pub struct DevIdpConfig {
     pub clients: Vec<DevClient>,
     /// Who can log in; [`default_users`] when empty.
     pub users: Vec<DevUser>,
+    /// The signing key as PEM (PKCS#8 or PKCS#1 RSA private key), so
+    /// developers and tests can sign tokens with their own tools; a fresh
+    /// key when `None`.
+    pub signing_key_pem: Option<String>,
 }
 
 impl Default for DevIdpConfig {
@@ -71,6 +77,7 @@ impl Default for DevIdpConfig {
                 client_secret: None,
             }],
             users: Vec::new(),
+            signing_key_pem: None,
         }
     }
 }
@@ -152,7 +159,7 @@ impl DevIdp {
     }
 
     async fn launch(config: DevIdpConfig) -> anyhow::Result<DevIdp> {
-        let keys = keys::Keyring::generate().await?;
+        let keys = keys::Keyring::generate(config.signing_key_pem.as_deref()).await?;
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;

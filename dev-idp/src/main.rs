@@ -29,6 +29,11 @@ struct Args {
     /// docker-compose `dev` profile); never on a reachable network.
     #[arg(long)]
     allow_container_network: bool,
+    /// Sign with the RSA private key in this PEM file (PKCS#8 or PKCS#1,
+    /// at least 2048 bits) instead of a fresh one, so tokens can also be
+    /// signed with other tools (`openssl genpkey -algorithm RSA`).
+    #[arg(long, value_name = "FILE")]
+    signing_key: Option<std::path::PathBuf>,
 }
 
 /// Exit status for a configuration error, as clap uses for usage errors.
@@ -52,11 +57,22 @@ async fn main() -> ExitCode {
             return ExitCode::from(CONFIG_ERROR);
         }
     };
+    let signing_key_pem = match &args.signing_key {
+        None => None,
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(pem) => Some(pem),
+            Err(e) => {
+                eprintln!("dev-idp: --signing-key {}: {e}", path.display());
+                return ExitCode::from(CONFIG_ERROR);
+            }
+        },
+    };
     let config = DevIdpConfig {
         listen: args.listen,
         issuer: args.issuer,
         clients,
         users: Vec::new(),
+        signing_key_pem,
     };
     let started = if args.allow_container_network {
         DevIdp::start_in_container_network(config).await

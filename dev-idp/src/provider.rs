@@ -8,13 +8,13 @@
 
 use crate::clock::unix_now;
 use crate::faults::Faults;
-use crate::grants::{Grants, TOKEN_LIFETIME_SECS};
+use crate::grants::{Grants, TOKEN_LIFETIME_SECS, random_secret};
 use crate::keys::{Keyring, RsaKey, SigningKey};
 use crate::users::synthetic_user;
 use crate::{DevClient, DevUser};
 use jsonwebtoken::{Algorithm, Header};
 use serde_json::{Value, json};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -52,7 +52,16 @@ pub(crate) struct Provider {
     grants: Mutex<Grants>,
     jwks_fetches: AtomicUsize,
     token_requests: Mutex<VecDeque<TokenRequestRecord>>,
+    /// Provider sessions (`sid`s) started per login, newest last.
+    sessions: Mutex<HashMap<String, VecDeque<String>>>,
 }
+
+/// Provider sessions remembered per user: the newest few are plenty for
+/// any test or developer, and the memory stays bounded.
+const SESSIONS_KEPT: usize = 16;
+
+/// The event a back-channel logout token announces.
+const BACKCHANNEL_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 
 /// Locks `mutex`, ignoring poisoning: a panicking test thread must not
 /// take the provider down for the other tests sharing it, and no critical
@@ -79,7 +88,59 @@ impl Provider {
             grants: Mutex::new(Grants::default()),
             jwks_fetches: AtomicUsize::new(0),
             token_requests: Mutex::new(VecDeque::new()),
+            sessions: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Starts a provider session for `login` (a code-flow login): its new
+    /// `sid`, which the ID token carries.
+    pub(crate) fn start_session(&self, login: &str) -> String {
+        let sid = format!("sid-{}", random_secret());
+        let mut sessions = lock(&self.sessions);
+        let list = sessions.entry(login.to_owned()).or_default();
+        if list.len() == SESSIONS_KEPT {
+            list.pop_front();
+        }
+        list.push_back(sid.clone());
+        sid
+    }
+
+    /// The provider sessions of `login`, oldest first.
+    pub(crate) fn sessions_of(&self, login: &str) -> Vec<String> {
+        lock(&self.sessions)
+            .get(login)
+            .map(|l| l.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// A signed back-channel logout token (OpenID Connect Back-Channel
+    /// Logout 1.0 section 2.4) for `login` at `client_id`, naming the
+    /// provider session `sid` and, with `with_sub`, the user.
+    pub(crate) fn logout_token(
+        &self,
+        login: &str,
+        client_id: &str,
+        sid: Option<&str>,
+        with_sub: bool,
+    ) -> String {
+        let now = unix_now();
+        let mut claims = json!({
+            "iss": self.issuer,
+            "aud": client_id,
+            "iat": now,
+            "exp": now + 120,
+            "jti": random_secret(),
+            "events": { BACKCHANNEL_EVENT: {} },
+        });
+        if with_sub {
+            claims["sub"] = json!(self.user_or_synthetic(login).sub);
+        }
+        if let Some(sid) = sid {
+            claims["sid"] = json!(sid);
+        }
+        let mut header = self.current_header();
+        header.typ = Some("logout+jwt".to_owned());
+        self.sign_with(header, &claims, SigningKey::Current)
     }
 
     pub(crate) fn user(&self, login: &str) -> Option<&DevUser> {

@@ -1,9 +1,11 @@
-//! Identity through the gateway: signing in with X (Twitter) and a
-//! provider allow-list refusing a login, against the real binaries and
-//! the dev-idp acting as each provider.
+//! Identity through the gateway: signing in with X (Twitter), a provider
+//! allow-list refusing a login, and the provider logging a user out over
+//! the back channel, against the real binaries and the dev-idp acting as
+//! each provider.
 
-use portcullis_tests::{StackOptions, TestStack, set_cookie};
+use portcullis_tests::{StackOptions, TestStack, set_cookie, wait_until};
 use serde_json::Value;
+use std::time::Duration;
 
 /// The dev-idp as X (public client, its X API at the issuer's root), and
 /// as an OpenID provider that admits only the `admins` group.
@@ -26,6 +28,14 @@ token_endpoint_auth = "none"
 issuer = "{issuer}"
 groups_claim = "groups"
 allowed_groups = ["admins"]
+
+[[providers]]
+id = "bcl"
+kind = "oidc"
+client_id = "portcullis-dev"
+token_endpoint_auth = "none"
+issuer = "{issuer}"
+backchannel_logout = true
 "#;
 
 async fn stack() -> TestStack {
@@ -85,4 +95,69 @@ async fn a_provider_allow_list_refuses_the_login_with_its_reason() {
     let callback = stack.authorize_at("admins", &client, "alice", "/").await;
     let admitted = client.get(callback).send().await.unwrap();
     assert_eq!(admitted.status(), 303);
+}
+
+/// Logs `user` in at the `bcl` provider; returns the session token.
+async fn bcl_session(stack: &TestStack, user: &str) -> String {
+    let client = stack.browser();
+    let callback = stack.authorize_at("bcl", &client, user, "/").await;
+    let done = client.get(callback).send().await.unwrap();
+    assert_eq!(done.status(), 303);
+    portcullis_tests::cookie_value(set_cookie(&done, &stack.session_cookie).unwrap()).to_owned()
+}
+
+async fn live(stack: &TestStack, token: &str) -> bool {
+    stack.get_with_bearer("/auth/me", token).await.status() == 200
+}
+
+#[tokio::test]
+async fn the_provider_logs_a_user_out_over_the_back_channel() {
+    let stack = stack().await;
+    let first = bcl_session(&stack, "alice").await;
+    let second = bcl_session(&stack, "alice").await;
+    let bob = bcl_session(&stack, "bob").await;
+    for token in [&first, &second, &bob] {
+        assert!(live(&stack, token).await);
+    }
+    let endpoint = stack.url("/auth/backchannel-logout/bcl");
+
+    // Garbage is a 400 with the reason, and ends nothing.
+    let garbage = stack
+        .bare_client()
+        .post(&endpoint)
+        .form(&[("logout_token", "not-a-jwt")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(garbage.status(), 400);
+    assert_eq!(garbage.headers()["cache-control"], "no-store");
+    let body: Value = garbage.json().await.unwrap();
+    assert_eq!(body["error"], "malformed_token");
+
+    // The dev-idp's development action: alice signs out at the provider,
+    // which posts one logout token per provider session of hers.
+    let sent: Value = stack
+        .bare_client()
+        .post(format!("{}/dev/backchannel-logout", stack.idp_url))
+        .form(&[
+            ("login", "alice"),
+            ("backchannel_uri", endpoint.as_str()),
+            ("client_id", "portcullis-dev"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sent["statuses"], serde_json::json!([200, 200]), "{sent}");
+    // Revoked in auth-service before the 200; every gateway cache hears it
+    // through the revocation feed within milliseconds.
+    for token in [&first, &second] {
+        wait_until(Duration::from_secs(5), "the session is refused", || async {
+            !live(&stack, token).await
+        })
+        .await;
+    }
+    assert!(live(&stack, &bob).await, "bob's session is untouched");
 }

@@ -198,6 +198,7 @@ fn session(n: usize, token: &SessionToken, now: i64) -> SessionRecord {
         idle_expires_at: now + 86_400,
         user_agent: "session_scale".into(),
         client_ip: "127.0.0.1".into(),
+        provider_sid: String::new(),
     }
 }
 

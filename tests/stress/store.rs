@@ -46,6 +46,7 @@ fn session(id: &str, user_id: &str, token: &str) -> SessionRecord {
         idle_expires_at: i64::MAX,
         user_agent: "stress".into(),
         client_ip: "127.0.0.1".into(),
+        provider_sid: String::new(),
     }
 }
 

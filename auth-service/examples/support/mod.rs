@@ -34,6 +34,7 @@ impl Bench {
                 client_secret: None,
             }],
             users: Vec::new(),
+            signing_key_pem: None,
         })
         .await?;
         let dir = tempfile::tempdir()?;

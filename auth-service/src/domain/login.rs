@@ -255,8 +255,11 @@ impl Auth {
         identity: Identity,
         client: ClientMeta,
     ) -> Result<LoggedIn, AuthError> {
+        let provider_sid = identity.provider_sid.clone();
         let user = self.save_user(provider_id, identity).await?;
-        let (token, session) = self.create_session(user, client).await?;
+        self.link_provider_session(provider_id, &user, &provider_sid)
+            .await?;
+        let (token, session) = self.create_session(user, client, provider_sid).await?;
         Ok(LoggedIn {
             token,
             session,
@@ -264,7 +267,7 @@ impl Auth {
         })
     }
 
-    fn checks(&self, now: i64) -> Checks {
+    pub(crate) fn checks(&self, now: i64) -> Checks {
         Checks {
             now,
             skew: i64::try_from(self.settings.clock_skew.as_secs()).unwrap_or(60),

@@ -1,6 +1,7 @@
 //! The identity domain: login flows, users, sessions, time and errors. Knows
 //! nothing of tonic or sled; the gRPC layer and the stores adapt to it.
 
+pub mod backchannel;
 pub mod clock;
 pub mod error;
 pub mod login;
@@ -29,6 +30,8 @@ pub struct Auth {
     pub(crate) providers: Providers,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) settings: AuthServiceConfig,
+    /// Logout tokens already acted on (replay defence).
+    pub(crate) seen_logouts: backchannel::SeenLogouts,
 }
 
 impl Auth {
@@ -44,6 +47,7 @@ impl Auth {
             providers,
             clock,
             settings,
+            seen_logouts: backchannel::SeenLogouts::default(),
         }
     }
 

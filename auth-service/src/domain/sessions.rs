@@ -32,6 +32,7 @@ impl Auth {
         &self,
         user: UserRecord,
         client: ClientMeta,
+        provider_sid: String,
     ) -> Result<(SessionToken, SessionRecord), AuthError> {
         let now = self.clock.now();
         let token = SessionToken::generate()?;
@@ -45,6 +46,7 @@ impl Auth {
             idle_expires_at: now.saturating_add(secs(self.settings.session_idle_timeout)),
             user_agent: truncate(client.user_agent, 256),
             client_ip: truncate(client.ip, 64),
+            provider_sid: truncate(provider_sid, 255),
         };
         self.store.insert_session(&record).await?;
         Ok((token, record))

@@ -25,6 +25,11 @@ impl Audience {
             Self::Many(v) => v,
         }
     }
+
+    /// Whether `client_id` is one of the audiences.
+    pub(super) fn contains(&self, client_id: &str) -> bool {
+        self.as_slice().iter().any(|a| a == client_id)
+    }
 }
 
 /// Some providers send booleans as strings (`"true"`).
@@ -67,6 +72,9 @@ pub(super) struct IdTokenClaims {
     pub email_verified: Option<Flag>,
     pub name: Option<String>,
     pub picture: Option<String>,
+    /// The provider's session id (OpenID Connect Back-Channel Logout 1.0
+    /// section 2.1), kept with the session so a logout token can name it.
+    pub sid: Option<String>,
     /// Google Workspace hosted domain.
     pub hd: Option<String>,
     /// Every other claim, for the configured `groups_claim`.

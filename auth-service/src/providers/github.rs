@@ -205,6 +205,7 @@ impl GithubProvider {
             name: user.name.filter(|n| !n.is_empty()).unwrap_or(user.login),
             picture: user.avatar_url.unwrap_or_default(),
             groups,
+            provider_sid: String::new(),
         })
     }
 

@@ -126,5 +126,6 @@ pub async fn verify_with_tokeninfo(
         name: String::new(),
         picture: String::new(),
         groups: Vec::new(),
+        provider_sid: String::new(),
     })
 }

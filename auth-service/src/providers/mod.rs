@@ -8,6 +8,7 @@ pub mod google;
 pub mod groups;
 pub mod http;
 pub mod jwks;
+pub mod logout_token;
 pub mod oidc;
 mod token;
 pub mod twitter;
@@ -41,6 +42,9 @@ pub struct Identity {
     pub picture: String,
     /// Groups the provider reports, possibly none (see [`groups`]).
     pub groups: Vec<String>,
+    /// The provider's session id (`sid`), possibly empty: what a
+    /// back-channel logout token names.
+    pub provider_sid: String,
 }
 
 /// What goes into an authorization request.
@@ -161,6 +165,21 @@ impl Provider {
             Self::Oidc(p) => p.verify_access_token(token, checks).await,
             Self::Github(p) => p.verify_access_token(token).await,
             Self::Twitter(p) => Err(p.refuse_frontend_token()),
+        }
+    }
+
+    /// Verifies a back-channel logout token from this provider.
+    pub async fn verify_logout_token(
+        &self,
+        token: &str,
+        checks: Checks,
+    ) -> Result<logout_token::Logout, AuthError> {
+        match self {
+            Self::Oidc(p) => p.verify_logout_token(token, checks).await,
+            Self::Github(_) | Self::Twitter(_) => Err(AuthError::InvalidArgument(format!(
+                "provider {} sends no logout tokens",
+                self.config().id
+            ))),
         }
     }
 }

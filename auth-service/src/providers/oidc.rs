@@ -8,7 +8,7 @@ use super::jwks::JwksCache;
 use super::token::exchange_code;
 use super::{
     AuthorizationRequest, Checks, CodeExchange, Identity, check_token_size, google, groups,
-    provider_url,
+    logout_token, provider_url,
 };
 use crate::domain::error::AuthError;
 use common::config::ProviderConfig;
@@ -271,46 +271,7 @@ impl OidcProvider {
         nonce: Option<&str>,
         checks: Checks,
     ) -> Result<Identity, AuthError> {
-        check_token_size(token)?;
-        let meta = self.metadata().await?;
-        let header = decode_header(token).map_err(|_| {
-            AuthError::rejected(
-                Reason::MalformedToken,
-                "the ID token is not a well-formed signed JWT",
-            )
-        })?;
-        if !meta.algorithms.contains(&header.alg) {
-            return Err(AuthError::rejected(
-                Reason::UnsupportedAlg,
-                format!(
-                    "the ID token's algorithm {:?} is not one the provider advertises",
-                    header.alg
-                ),
-            ));
-        }
-        // jku, x5u, jwk and x5c headers are deliberately ignored: keys come
-        // only from the configured provider's JWKS.
-        let key = meta.jwks.key_for(header.kid.as_deref(), header.alg).await?;
-        let mut validation = Validation::new(header.alg);
-        // Time and audience are checked in `claims::check` with our clock.
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.validate_aud = false;
-        validation.required_spec_claims.clear();
-        let data =
-            decode::<IdTokenClaims>(token, &key, &validation).map_err(|e| match e.kind() {
-                ErrorKind::InvalidSignature => {
-                    AuthError::rejected(Reason::BadSignature, "the ID token's signature is invalid")
-                }
-                ErrorKind::InvalidAlgorithm => AuthError::rejected(
-                    Reason::UnsupportedAlg,
-                    "the ID token's algorithm does not match its key",
-                ),
-                _ => {
-                    AuthError::rejected(Reason::MalformedToken, "the ID token could not be decoded")
-                }
-            })?;
-        let claims = data.claims;
+        let claims: IdTokenClaims = self.decode_signed(token, "ID token").await?;
         let expected = Expected {
             issuers: &self.accepted_issuers,
             client_id: &self.config.client_id,
@@ -327,7 +288,78 @@ impl OidcProvider {
             name: claims.name.unwrap_or_default(),
             picture: claims.picture.unwrap_or_default(),
             groups,
+            provider_sid: claims.sid.unwrap_or_default(),
         })
+    }
+
+    /// Verifies a JWT the provider signed (an ID token or a logout token):
+    /// size, an algorithm the provider advertises, a key from its JWKS only,
+    /// the signature; then decodes its claims. Time, audience and the rest
+    /// are the caller's checks, with our clock.
+    async fn decode_signed<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &str,
+        what: &str,
+    ) -> Result<T, AuthError> {
+        check_token_size(token)?;
+        let meta = self.metadata().await?;
+        let header = decode_header(token).map_err(|_| {
+            AuthError::rejected(
+                Reason::MalformedToken,
+                format!("the {what} is not a well-formed signed JWT"),
+            )
+        })?;
+        if !meta.algorithms.contains(&header.alg) {
+            return Err(AuthError::rejected(
+                Reason::UnsupportedAlg,
+                format!(
+                    "the {what}'s algorithm {:?} is not one the provider advertises",
+                    header.alg
+                ),
+            ));
+        }
+        // jku, x5u, jwk and x5c headers are deliberately ignored: keys come
+        // only from the configured provider's JWKS.
+        let key = meta.jwks.key_for(header.kid.as_deref(), header.alg).await?;
+        let mut validation = Validation::new(header.alg);
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        validation.required_spec_claims.clear();
+        decode::<T>(token, &key, &validation)
+            .map(|data| data.claims)
+            .map_err(|e| match e.kind() {
+                ErrorKind::InvalidSignature => AuthError::rejected(
+                    Reason::BadSignature,
+                    format!("the {what}'s signature is invalid"),
+                ),
+                ErrorKind::InvalidAlgorithm => AuthError::rejected(
+                    Reason::UnsupportedAlg,
+                    format!("the {what}'s algorithm does not match its key"),
+                ),
+                _ => AuthError::rejected(
+                    Reason::MalformedToken,
+                    format!("the {what} could not be decoded"),
+                ),
+            })
+    }
+
+    /// Verifies a back-channel logout token (OpenID Connect Back-Channel
+    /// Logout 1.0 section 2.6): the same keys and algorithms as ID tokens,
+    /// then the logout token's own claim rules.
+    pub async fn verify_logout_token(
+        &self,
+        token: &str,
+        checks: Checks,
+    ) -> Result<logout_token::Logout, AuthError> {
+        let claims: logout_token::LogoutClaims = self.decode_signed(token, "logout token").await?;
+        logout_token::check(
+            claims,
+            &self.accepted_issuers,
+            &self.issuer,
+            &self.config.client_id,
+            checks,
+        )
     }
 
     /// The groups in the configured `groups_claim` of a claim set; `None`

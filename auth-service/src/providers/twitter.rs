@@ -187,6 +187,7 @@ impl TwitterProvider {
             name: user.name.filter(|n| !n.is_empty()).unwrap_or(username),
             picture: user.profile_image_url.unwrap_or_default(),
             groups: Vec::new(),
+            provider_sid: String::new(),
         })
     }
 }

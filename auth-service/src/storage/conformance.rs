@@ -64,6 +64,7 @@ pub(super) fn session(id: &str, user_id: &str, token: &str, ends: UnixTime) -> S
         idle_expires_at: ends,
         user_agent: String::new(),
         client_ip: String::new(),
+        provider_sid: format!("sid-{id}"),
     }
 }
 

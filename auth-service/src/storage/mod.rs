@@ -112,6 +112,11 @@ pub struct SessionRecord {
     pub user_agent: String,
     /// Client IP at login.
     pub client_ip: String,
+    /// The provider's session id (`sid`) at login, empty when it sent none:
+    /// what a back-channel logout token names. Records written before it
+    /// existed read as empty.
+    #[serde(default)]
+    pub provider_sid: String,
 }
 
 impl SessionRecord {

@@ -8,6 +8,7 @@
 
 mod support;
 
+mod backchannel;
 mod code_flow;
 mod durability;
 mod github;

@@ -75,6 +75,7 @@ pub(crate) async fn start_idp() -> DevIdp {
             },
         ],
         users: Vec::new(),
+        signing_key_pem: None,
     })
     .await
     .unwrap()

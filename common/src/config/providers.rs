@@ -136,6 +136,10 @@ pub(super) struct ProviderSection {
     /// GitHub: see `allowed_orgs`.
     #[serde(default)]
     allowed_teams: Vec<String>,
+    /// OpenID providers: accept OpenID Connect Back-Channel Logout tokens
+    /// at `POST /auth/backchannel-logout/{id}`. Default false.
+    #[serde(default)]
+    backchannel_logout: bool,
 }
 
 /// One identity provider, parsed: the client secret read from its
@@ -186,6 +190,8 @@ pub struct ProviderConfig {
     pub allowed_orgs: Vec<String>,
     /// `allowed_teams` (`org/team-slug`), lower case.
     pub allowed_teams: Vec<String>,
+    /// `backchannel_logout`.
+    pub backchannel_logout: bool,
 }
 
 fn default_true() -> bool {
@@ -337,6 +343,12 @@ impl ProviderSection {
                 "an OpenID Connect provider needs the \"openid\" scope",
             ));
         }
+        if self.backchannel_logout && !self.kind.is_openid() {
+            return Err(ConfigError::invalid(
+                k("backchannel_logout"),
+                "only OpenID providers send logout tokens",
+            ));
+        }
         if self.hosted_domain.is_some() && self.kind != ProviderKind::Google {
             return Err(ConfigError::invalid(
                 k("hosted_domain"),
@@ -475,6 +487,7 @@ impl ProviderSection {
             allowed_groups: self.allowed_groups,
             allowed_orgs: self.allowed_orgs,
             allowed_teams: self.allowed_teams,
+            backchannel_logout: self.backchannel_logout,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! HTTP Basic, RFC 6749 error bodies).
 
 mod authorize;
+mod backchannel;
 mod discovery;
 mod github;
 pub(crate) mod pages;
@@ -73,6 +74,7 @@ fn endpoints(provider: Shared) -> Router {
             get(github::emails).layer(faulty(Endpoint::GithubEmails)),
         )
         .route("/2/users/me", get(twitter::users_me))
+        .route("/dev/backchannel-logout", post(backchannel::send))
         .route("/github/user/orgs", get(github::orgs))
         .route("/github/user/teams", get(github::teams))
         .route(

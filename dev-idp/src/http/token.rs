@@ -122,6 +122,9 @@ fn exchange(
         let mut header = provider.current_header();
         let mut claims =
             provider.user_claims(&grant.user, &client.client_id, grant.nonce.as_deref());
+        // Each code-flow login is a provider session, named in the ID token
+        // so a back-channel logout can name it later.
+        claims["sid"] = json!(provider.start_session(&grant.user.login));
         if let Some(mutate) = &faults.id_token_mutator {
             mutate(&mut header, &mut claims);
         }

@@ -216,3 +216,50 @@ async fn shutdown_stops_the_server() {
     idp.shutdown().await;
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }
+
+#[tokio::test]
+async fn a_signing_key_from_pem_signs_and_is_published() {
+    use base64::Engine as _;
+    use rsa::pkcs8::{EncodePrivateKey as _, LineEnding};
+    use rsa::traits::PublicKeyParts as _;
+    let private = rsa::RsaPrivateKey::new(&mut rand_core_06::OsRng, 2048).unwrap();
+    let pem = private.to_pkcs8_pem(LineEnding::LF).unwrap().to_string();
+    let idp = DevIdp::start(DevIdpConfig {
+        signing_key_pem: Some(pem.clone()),
+        ..DevIdpConfig::default()
+    })
+    .await
+    .unwrap();
+    let set = get_json(&format!("{}/jwks", idp.issuer())).await;
+    let n = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(private.n().to_bytes_be());
+    assert_eq!(set["keys"][0]["n"], n, "the JWKS publishes the given key");
+    // A token the provider signs verifies with the key the developer holds.
+    let token = idp.sign(&serde_json::json!({"sub": "x"}));
+    let public = jsonwebtoken::DecodingKey::from_rsa_components(
+        &n,
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(private.e().to_bytes_be()),
+    )
+    .unwrap();
+    let mut validation = jsonwebtoken::Validation::new(Algorithm::RS256);
+    validation.required_spec_claims.clear();
+    validation.validate_exp = false;
+    jsonwebtoken::decode::<Value>(&token, &public, &validation).unwrap();
+    idp.shutdown().await;
+
+    for bad in [
+        "not a key",
+        "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+    ] {
+        let err = DevIdp::start(DevIdpConfig {
+            signing_key_pem: Some(bad.to_owned()),
+            ..DevIdpConfig::default()
+        })
+        .await
+        .err()
+        .unwrap();
+        assert!(
+            err.to_string().contains("not a PEM RSA private key"),
+            "{err:#}"
+        );
+    }
+}

@@ -29,6 +29,7 @@ pub(crate) async fn start() -> DevIdp {
             },
         ],
         users: Vec::new(),
+        signing_key_pem: None,
     })
     .await
     .unwrap()

@@ -5,6 +5,8 @@
 //! * `token_login.rs`: the front-end token flow, `POST /auth/session`;
 //! * `logout.rs`: ending sessions, `POST /auth/logout` and
 //!   `POST /auth/logout/all`;
+//! * `backchannel.rs`: the provider ending them,
+//!   `POST /auth/backchannel-logout/{provider}`;
 //! * `views.rs`: what reads without changing anything, `/auth/providers`,
 //!   `/auth/me`, and unknown `/auth/*` paths.
 //!
@@ -13,6 +15,7 @@
 //! Where a browser may be sent back to after a login is
 //! [`crate::return_to`].
 
+pub(crate) mod backchannel;
 pub(crate) mod code_flow;
 pub(crate) mod logout;
 pub(crate) mod token_login;

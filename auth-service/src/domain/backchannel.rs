@@ -1,0 +1,158 @@
+//! OpenID Connect Back-Channel Logout 1.0: a provider tells us, server to
+//! server, that a user's provider session ended, and the Portcullis
+//! sessions it started end at once (through the revocation feed, so every
+//! gateway's cache hears it).
+//!
+//! A logout token names a provider session (`sid`), a user (`sub`), or both.
+//! Sessions remember the `sid` they were started under; a `sid`-only token
+//! finds its user through a link written at login, under the provider's
+//! issuer with a `#sid` suffix (an issuer has no fragment, so it can never
+//! collide with a real identity link).
+
+use super::Auth;
+use super::error::AuthError;
+use crate::providers::logout_token::{Logout, MAX_AGE_SECS};
+use crate::storage::UserRecord;
+use common::reason::Reason;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// The most logout token ids remembered at once; more live tokens than
+/// this within [`MAX_AGE_SECS`] are refused rather than forgotten.
+const MAX_REMEMBERED: usize = 100_000;
+
+/// The `jti`s of logout tokens accepted recently, by issuer, so a token is
+/// acted on once. Entries are dropped once the token is too old to be
+/// accepted anyway (`iat` + [`MAX_AGE_SECS`] + skew). In memory, per
+/// replica: a token replayed to another replica within five minutes is
+/// acted on again, which can only end sessions its own `sub`/`sid` names.
+#[derive(Default)]
+pub(crate) struct SeenLogouts(Mutex<HashMap<(String, String), i64>>);
+
+impl SeenLogouts {
+    /// Records `logout`'s `jti`; refuses it if seen before.
+    fn first_use(&self, logout: &Logout, now: i64, skew: i64) -> Result<(), AuthError> {
+        let mut seen = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let forget_before = now - MAX_AGE_SECS - skew;
+        if seen.len() >= MAX_REMEMBERED {
+            seen.retain(|_, iat| *iat >= forget_before);
+        }
+        let key = (logout.issuer.clone(), logout.jti.clone());
+        if seen.contains_key(&key) {
+            return Err(AuthError::rejected(
+                Reason::LogoutTokenReplayed,
+                "this logout token was used before",
+            ));
+        }
+        if seen.len() >= MAX_REMEMBERED {
+            return Err(AuthError::rejected(
+                Reason::InvalidLogoutToken,
+                "too many logout tokens at once; refused rather than risking a replay",
+            ));
+        }
+        seen.insert(key, logout.issued_at);
+        Ok(())
+    }
+}
+
+/// The identity-link issuer under which a provider session id names its
+/// user.
+fn sid_namespace(issuer: &str) -> String {
+    format!("{issuer}#sid")
+}
+
+impl Auth {
+    /// At login: remembers which user a provider session belongs to, for a
+    /// logout token naming only the `sid`. Only for providers with
+    /// `backchannel_logout`, so no other login pays the write.
+    pub(crate) async fn link_provider_session(
+        &self,
+        provider_id: &str,
+        user: &UserRecord,
+        provider_sid: &str,
+    ) -> Result<(), AuthError> {
+        let enabled = self
+            .providers
+            .get(provider_id)
+            .is_ok_and(|p| p.config().backchannel_logout);
+        if enabled && !provider_sid.is_empty() {
+            self.store
+                .link_identity(&sid_namespace(&user.issuer), provider_sid, &user.id)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Verifies a logout token from `provider_id` and revokes the sessions
+    /// it names: those started under its `sid` (of its `sub`, when both are
+    /// given), or every session of its `sub`. Returns how many; none is
+    /// not an error (the user may have logged out already).
+    pub async fn backchannel_logout(
+        &self,
+        provider_id: &str,
+        token: &str,
+    ) -> Result<u32, AuthError> {
+        let result = self.backchannel_logout_inner(provider_id, token).await;
+        match &result {
+            Ok(revoked) => tracing::info!(
+                target: "audit",
+                event = "backchannel_logout",
+                provider = %provider_id,
+                revoked,
+            ),
+            Err(e) => tracing::warn!(
+                target: "audit",
+                event = "backchannel_logout_refused",
+                provider = %provider_id,
+                reason = e.reason().map_or("error", Reason::code),
+                detail = %e,
+            ),
+        }
+        result
+    }
+
+    async fn backchannel_logout_inner(
+        &self,
+        provider_id: &str,
+        token: &str,
+    ) -> Result<u32, AuthError> {
+        let provider = self.providers.get(provider_id)?;
+        if !provider.config().backchannel_logout {
+            return Err(AuthError::InvalidArgument(format!(
+                "provider {provider_id} does not accept back-channel logout \
+                 (set backchannel_logout = true)"
+            )));
+        }
+        let now = self.clock.now();
+        let checks = self.checks(now);
+        let logout = provider.verify_logout_token(token, checks).await?;
+        self.seen_logouts.first_use(&logout, now, checks.skew)?;
+        let user = match (&logout.subject, &logout.sid) {
+            (Some(sub), _) => self.store.user_by_identity(&logout.issuer, sub).await?,
+            (None, Some(sid)) => {
+                self.store
+                    .user_by_identity(&sid_namespace(&logout.issuer), sid)
+                    .await?
+            }
+            (None, None) => None,
+        };
+        let Some(user) = user else {
+            return Ok(0);
+        };
+        let Some(sid) = &logout.sid else {
+            return Ok(self.store.delete_user_sessions(&user.id).await?);
+        };
+        let mut revoked = 0;
+        for session in self.store.user_sessions(&user.id).await? {
+            if session.provider_sid == *sid
+                && self.store.delete_session(&session.id).await?.is_some()
+            {
+                revoked += 1;
+            }
+        }
+        Ok(revoked)
+    }
+}
