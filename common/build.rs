@@ -25,6 +25,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ".auth.v1.LoginResponse",
             ".auth.v1.ValidateSessionRequest",
             ".auth.v1.RevokeSessionRequest",
+            ".auth.v1.RevokeSessionResponse",
             ".auth.v1.BackchannelLogoutRequest",
         ])
         .compile_fds(fds)?;

@@ -472,8 +472,12 @@ impl AuthClient {
             .await
     }
 
-    /// `RevokeSession` by token (logout).
-    pub(crate) async fn revoke_session_by_token(&self, token: &str) -> Result<(), AuthCallError> {
+    /// `RevokeSession` by token (logout): where the browser goes next to be
+    /// logged out at the provider too, when its provider says so.
+    pub(crate) async fn revoke_session_by_token(
+        &self,
+        token: &str,
+    ) -> Result<Option<String>, AuthCallError> {
         let mut c = self.auth.clone();
         let request = RevokeSessionRequest {
             target: Some(revoke_session_request::Target::SessionToken(
@@ -485,7 +489,7 @@ impl AuthClient {
             .call(AuthCall::RevokeSession, c.revoke_session(request))
             .await;
         self.evict(Some(token), None);
-        result.map(|_| ())
+        result.map(|r| Some(r.end_session_url).filter(|u| !u.is_empty()))
     }
 
     /// `RevokeSession` by public id, only if it belongs to `user_id`.

@@ -254,12 +254,26 @@ impl AuthService for GrpcService {
             }
         };
         let owner = Some(req.user_id.as_str()).filter(|u| !u.is_empty());
-        let session_id = self
+        // Only the holder of the token (the user logging out) learns where
+        // to go next: the URL carries their ID token.
+        let by_token = matches!(target, SessionRef::Token(_));
+        let session = self
             .auth
             .revoke_session(target, owner)
             .await
             .map_err(status)?;
-        Ok(Response::new(RevokeSessionResponse { session_id }))
+        let end_session_url = if by_token {
+            self.auth
+                .end_session_url(&session)
+                .await
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok(Response::new(RevokeSessionResponse {
+            session_id: session.id,
+            end_session_url,
+        }))
     }
 
     #[instrument(skip_all, fields(user_id = %request.get_ref().user_id))]

@@ -52,6 +52,20 @@ impl fmt::Debug for BeginLoginResponse {
     }
 }
 
+impl fmt::Debug for RevokeSessionResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let end_session_url = if self.end_session_url.is_empty() {
+            ""
+        } else {
+            REDACTED
+        };
+        f.debug_struct("RevokeSessionResponse")
+            .field("session_id", &self.session_id)
+            .field("end_session_url", &end_session_url)
+            .finish()
+    }
+}
+
 impl fmt::Debug for BackchannelLogoutRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BackchannelLogoutRequest")

@@ -105,6 +105,17 @@ impl Provider {
         sid
     }
 
+    /// Ends every provider session of the user with subject `sub`; returns
+    /// how many there were.
+    pub(crate) fn end_sessions_of_subject(&self, sub: &str) -> usize {
+        let Some(user) = self.users.iter().find(|u| u.sub == sub) else {
+            return 0;
+        };
+        lock(&self.sessions)
+            .remove(&user.login)
+            .map_or(0, |sids| sids.len())
+    }
+
     /// The provider sessions of `login`, oldest first.
     pub(crate) fn sessions_of(&self, login: &str) -> Vec<String> {
         lock(&self.sessions)

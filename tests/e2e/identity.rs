@@ -36,6 +36,14 @@ client_id = "portcullis-dev"
 token_endpoint_auth = "none"
 issuer = "{issuer}"
 backchannel_logout = true
+
+[[providers]]
+id = "rpl"
+kind = "oidc"
+client_id = "portcullis-dev"
+token_endpoint_auth = "none"
+issuer = "{issuer}"
+post_logout_redirect_uri = "http://127.0.0.1/logged-out"
 "#;
 
 async fn stack() -> TestStack {
@@ -97,10 +105,10 @@ async fn a_provider_allow_list_refuses_the_login_with_its_reason() {
     assert_eq!(admitted.status(), 303);
 }
 
-/// Logs `user` in at the `bcl` provider; returns the session token.
-async fn bcl_session(stack: &TestStack, user: &str) -> String {
+/// Logs `user` in at `provider`; returns the session token.
+async fn session_at(stack: &TestStack, provider: &str, user: &str) -> String {
     let client = stack.browser();
-    let callback = stack.authorize_at("bcl", &client, user, "/").await;
+    let callback = stack.authorize_at(provider, &client, user, "/").await;
     let done = client.get(callback).send().await.unwrap();
     assert_eq!(done.status(), 303);
     portcullis_tests::cookie_value(set_cookie(&done, &stack.session_cookie).unwrap()).to_owned()
@@ -113,9 +121,9 @@ async fn live(stack: &TestStack, token: &str) -> bool {
 #[tokio::test]
 async fn the_provider_logs_a_user_out_over_the_back_channel() {
     let stack = stack().await;
-    let first = bcl_session(&stack, "alice").await;
-    let second = bcl_session(&stack, "alice").await;
-    let bob = bcl_session(&stack, "bob").await;
+    let first = session_at(&stack, "bcl", "alice").await;
+    let second = session_at(&stack, "bcl", "alice").await;
+    let bob = session_at(&stack, "bcl", "bob").await;
     for token in [&first, &second, &bob] {
         assert!(live(&stack, token).await);
     }
@@ -160,4 +168,75 @@ async fn the_provider_logs_a_user_out_over_the_back_channel() {
         .await;
     }
     assert!(live(&stack, &bob).await, "bob's session is untouched");
+}
+
+#[tokio::test]
+async fn logging_out_sends_the_browser_to_log_out_at_the_provider_too() {
+    let stack = stack().await;
+    let token = session_at(&stack, "rpl", "alice").await;
+    let logout = stack
+        .bare_client()
+        .post(stack.url("/auth/logout"))
+        .header("cookie", format!("{}={token}", stack.session_cookie))
+        .header("origin", &stack.public_origin)
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), 303);
+    let cleared = set_cookie(&logout, &stack.session_cookie).unwrap();
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+    assert!(!live(&stack, &token).await, "revoked before the redirect");
+    let end_session = portcullis_tests::location(&logout);
+    let url = url::Url::parse(&end_session).unwrap();
+    assert_eq!(
+        url.as_str().split('?').next(),
+        Some(format!("{}/logout", stack.idp_url).as_str())
+    );
+    let query: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+    assert_eq!(query["client_id"], "portcullis-dev");
+    assert_eq!(
+        query["post_logout_redirect_uri"],
+        "http://127.0.0.1/logged-out"
+    );
+    // The hint is alice's ID token from this login.
+    let payload = query["id_token_hint"].split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["sub"], "dev-alice");
+
+    // The provider logs her out and sends the browser back.
+    let back = stack.bare_client().get(&end_session).send().await.unwrap();
+    assert!(back.status().is_redirection(), "{}", back.status());
+    assert_eq!(
+        portcullis_tests::location(&back),
+        "http://127.0.0.1/logged-out"
+    );
+
+    // An API client's logout is a plain 204, and a provider without
+    // post_logout_redirect_uri sends no browser anywhere.
+    let api = session_at(&stack, "rpl", "bob").await;
+    let response = stack
+        .bare_client()
+        .post(stack.url("/auth/logout"))
+        .bearer_auth(&api)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    let plain = session_at(&stack, "bcl", "bob").await;
+    let response = stack
+        .bare_client()
+        .post(stack.url("/auth/logout"))
+        .header("cookie", format!("{}={plain}", stack.session_cookie))
+        .header("origin", &stack.public_origin)
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    assert_eq!(portcullis_tests::location(&response), "/");
 }

@@ -199,6 +199,7 @@ fn session(n: usize, token: &SessionToken, now: i64) -> SessionRecord {
         user_agent: "session_scale".into(),
         client_ip: "127.0.0.1".into(),
         provider_sid: String::new(),
+        id_token: Default::default(),
     }
 }
 

@@ -47,6 +47,7 @@ fn session(id: &str, user_id: &str, token: &str) -> SessionRecord {
         user_agent: "stress".into(),
         client_ip: "127.0.0.1".into(),
         provider_sid: String::new(),
+        id_token: Default::default(),
     }
 }
 

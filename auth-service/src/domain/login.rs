@@ -8,7 +8,9 @@
 //! lifetime, then lets the provider exchange and verify. Every login ends in
 //! a fresh session; every failure in one audit line with its reason.
 
+use super::IdTokenHint;
 use super::error::AuthError;
+use super::sessions::ProviderSession;
 use super::{Auth, ClientMeta};
 use crate::providers::{AuthorizationRequest, Checks, CodeExchange, Identity};
 use crate::storage::{FlowRecord, SessionRecord};
@@ -255,11 +257,24 @@ impl Auth {
         identity: Identity,
         client: ClientMeta,
     ) -> Result<LoggedIn, AuthError> {
-        let provider_sid = identity.provider_sid.clone();
+        let keeps_id_token = self
+            .providers
+            .get(provider_id)?
+            .config()
+            .post_logout_redirect_uri
+            .is_some();
+        let at_provider = ProviderSession {
+            sid: identity.provider_sid.clone(),
+            id_token: if keeps_id_token {
+                identity.id_token.clone()
+            } else {
+                IdTokenHint::default()
+            },
+        };
         let user = self.save_user(provider_id, identity).await?;
-        self.link_provider_session(provider_id, &user, &provider_sid)
+        self.link_provider_session(provider_id, &user, &at_provider.sid)
             .await?;
-        let (token, session) = self.create_session(user, client, provider_sid).await?;
+        let (token, session) = self.create_session(user, client, at_provider).await?;
         Ok(LoggedIn {
             token,
             session,

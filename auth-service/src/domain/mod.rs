@@ -67,6 +67,29 @@ impl Auth {
     }
 }
 
+/// An ID token kept as the `id_token_hint` of RP-Initiated Logout 1.0. Its
+/// `Debug` is redacted so no log line can carry it.
+#[derive(Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct IdTokenHint(pub String);
+
+impl IdTokenHint {
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for IdTokenHint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() {
+            "none"
+        } else {
+            "<redacted>"
+        })
+    }
+}
+
 /// Cuts `text` to at most `max` bytes on a character boundary, so provider-
 /// or client-supplied strings cannot bloat the store.
 pub(crate) fn truncate(mut text: String, max: usize) -> String {

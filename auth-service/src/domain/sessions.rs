@@ -5,12 +5,21 @@
 //! validation is a read on the hot path (OWASP ASVS V3.3).
 
 use super::error::AuthError;
-use super::{Auth, ClientMeta, truncate};
+use super::{Auth, ClientMeta, IdTokenHint, truncate};
 use crate::storage::{SessionRecord, UserRecord};
 use common::token::{SessionToken, random_text};
 
 /// Activity is written back at most this often (seconds).
 pub const TOUCH_INTERVAL: i64 = 60;
+
+/// What a session keeps of the provider's side of the login.
+#[derive(Debug, Default)]
+pub(crate) struct ProviderSession {
+    /// The provider's session id, for back-channel logout.
+    pub(crate) sid: String,
+    /// The ID token, for RP-initiated logout (kept only where configured).
+    pub(crate) id_token: IdTokenHint,
+}
 
 /// Which session a revocation names.
 #[derive(Debug)]
@@ -32,7 +41,7 @@ impl Auth {
         &self,
         user: UserRecord,
         client: ClientMeta,
-        provider_sid: String,
+        at_provider: ProviderSession,
     ) -> Result<(SessionToken, SessionRecord), AuthError> {
         let now = self.clock.now();
         let token = SessionToken::generate()?;
@@ -46,7 +55,8 @@ impl Auth {
             idle_expires_at: now.saturating_add(secs(self.settings.session_idle_timeout)),
             user_agent: truncate(client.user_agent, 256),
             client_ip: truncate(client.ip, 64),
-            provider_sid: truncate(provider_sid, 255),
+            provider_sid: truncate(at_provider.sid, 255),
+            id_token: at_provider.id_token,
         };
         self.store.insert_session(&record).await?;
         Ok((token, record))
@@ -82,12 +92,12 @@ impl Auth {
     }
 
     /// Revokes one session; with `owner`, only if it belongs to that user.
-    /// Durable when it returns.
+    /// Durable when it returns; returns the revoked session.
     pub async fn revoke_session(
         &self,
         target: SessionRef<'_>,
         owner: Option<&str>,
-    ) -> Result<String, AuthError> {
+    ) -> Result<SessionRecord, AuthError> {
         let session = match target {
             SessionRef::Token(token) => {
                 let token = SessionToken::parse(token).map_err(|_| AuthError::InvalidSession)?;
@@ -107,7 +117,18 @@ impl Auth {
         }
         self.store.delete_session(&session.id).await?;
         tracing::info!(target: "audit", event = "session_revoked", session_id = %session.id, user_id = %session.user.id);
-        Ok(session.id)
+        Ok(session)
+    }
+
+    /// Where the browser goes after logging out of `session` so the user is
+    /// logged out at its provider too (RP-Initiated Logout 1.0); `None`
+    /// unless the provider has `post_logout_redirect_uri`.
+    pub async fn end_session_url(&self, session: &SessionRecord) -> Option<String> {
+        let provider = self.providers.get(&session.user.provider_id).ok()?;
+        provider
+            .end_session_url(&session.id_token)
+            .await
+            .map(String::from)
     }
 
     /// Revokes every session of a user. Durable when it returns.

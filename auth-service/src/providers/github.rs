@@ -206,6 +206,7 @@ impl GithubProvider {
             picture: user.avatar_url.unwrap_or_default(),
             groups,
             provider_sid: String::new(),
+            id_token: Default::default(),
         })
     }
 

@@ -127,5 +127,6 @@ pub async fn verify_with_tokeninfo(
         picture: String::new(),
         groups: Vec::new(),
         provider_sid: String::new(),
+        id_token: Default::default(),
     })
 }

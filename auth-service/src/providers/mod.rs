@@ -13,6 +13,7 @@ pub mod oidc;
 mod token;
 pub mod twitter;
 
+use crate::domain::IdTokenHint;
 use crate::domain::clock::UnixTime;
 use crate::domain::error::AuthError;
 use common::config::{ProviderConfig, ProviderKind};
@@ -45,6 +46,9 @@ pub struct Identity {
     /// The provider's session id (`sid`), possibly empty: what a
     /// back-channel logout token names.
     pub provider_sid: String,
+    /// The verified ID token, empty for providers without them: the
+    /// `id_token_hint` of RP-initiated logout.
+    pub id_token: IdTokenHint,
 }
 
 /// What goes into an authorization request.
@@ -165,6 +169,15 @@ impl Provider {
             Self::Oidc(p) => p.verify_access_token(token, checks).await,
             Self::Github(p) => p.verify_access_token(token).await,
             Self::Twitter(p) => Err(p.refuse_frontend_token()),
+        }
+    }
+
+    /// Where to send the browser after a local logout so the provider logs
+    /// the user out too (RP-Initiated Logout 1.0), when configured.
+    pub async fn end_session_url(&self, id_token: &IdTokenHint) -> Option<Url> {
+        match self {
+            Self::Oidc(p) => p.end_session_url(id_token).await,
+            Self::Github(_) | Self::Twitter(_) => None,
         }
     }
 

@@ -10,6 +10,7 @@ use super::{
     AuthorizationRequest, Checks, CodeExchange, Identity, check_token_size, google, groups,
     logout_token, provider_url,
 };
+use crate::domain::IdTokenHint;
 use crate::domain::error::AuthError;
 use common::config::ProviderConfig;
 use common::reason::Reason;
@@ -48,6 +49,7 @@ struct DiscoveryDocument {
     id_token_signing_alg_values_supported: Vec<String>,
     #[serde(default)]
     authorization_response_iss_parameter_supported: bool,
+    end_session_endpoint: Option<String>,
 }
 
 /// Endpoints and keys, from discovery with configured overrides.
@@ -57,6 +59,8 @@ struct Metadata {
     userinfo_endpoint: Option<Url>,
     algorithms: Vec<Algorithm>,
     iss_parameter_supported: bool,
+    /// RP-Initiated Logout 1.0.
+    end_session_endpoint: Option<Url>,
     jwks: JwksCache,
 }
 
@@ -161,6 +165,11 @@ impl OidcProvider {
             doc.userinfo_endpoint,
             "userinfo_endpoint",
         )?;
+        let end_session_endpoint = pick(
+            &self.config.end_session_endpoint,
+            doc.end_session_endpoint,
+            "end_session_endpoint",
+        )?;
         let jwks_uri = pick(&self.config.jwks_uri, doc.jwks_uri, "jwks_uri")?
             .ok_or_else(|| missing("jwks_uri"))?;
         let algorithms = if doc.id_token_signing_alg_values_supported.is_empty() {
@@ -183,6 +192,7 @@ impl OidcProvider {
             userinfo_endpoint,
             algorithms,
             iss_parameter_supported: doc.authorization_response_iss_parameter_supported,
+            end_session_endpoint,
             jwks: JwksCache::new(jwks_uri.to_string(), self.http.clone()),
         }))
     }
@@ -289,6 +299,7 @@ impl OidcProvider {
             picture: claims.picture.unwrap_or_default(),
             groups,
             provider_sid: claims.sid.unwrap_or_default(),
+            id_token: IdTokenHint(token.to_owned()),
         })
     }
 
@@ -342,6 +353,36 @@ impl OidcProvider {
                     format!("the {what} could not be decoded"),
                 ),
             })
+    }
+
+    /// The provider's `end_session_endpoint` with `id_token_hint` (when
+    /// kept), `client_id` and `post_logout_redirect_uri` (RP-Initiated
+    /// Logout 1.0 section 2); `None` unless `post_logout_redirect_uri` is
+    /// configured and the provider has such an endpoint.
+    pub async fn end_session_url(&self, id_token: &IdTokenHint) -> Option<Url> {
+        let back = self.config.post_logout_redirect_uri.as_ref()?;
+        let meta = match self.metadata().await {
+            Ok(meta) => meta,
+            Err(e) => {
+                tracing::warn!(provider = %self.config.id, error = %e, "no end_session_endpoint: discovery failed; logged out locally only");
+                return None;
+            }
+        };
+        let Some(endpoint) = &meta.end_session_endpoint else {
+            tracing::warn!(provider = %self.config.id, "the provider has no end_session_endpoint; logged out locally only");
+            return None;
+        };
+        let mut url = endpoint.clone();
+        {
+            let mut query = url.query_pairs_mut();
+            if !id_token.is_empty() {
+                query.append_pair("id_token_hint", &id_token.0);
+            }
+            query
+                .append_pair("client_id", &self.config.client_id)
+                .append_pair("post_logout_redirect_uri", back.as_str());
+        }
+        Some(url)
     }
 
     /// Verifies a back-channel logout token (OpenID Connect Back-Channel

@@ -188,6 +188,7 @@ impl TwitterProvider {
             picture: user.profile_image_url.unwrap_or_default(),
             groups: Vec::new(),
             provider_sid: String::new(),
+            id_token: Default::default(),
         })
     }
 }

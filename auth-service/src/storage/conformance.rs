@@ -65,6 +65,7 @@ pub(super) fn session(id: &str, user_id: &str, token: &str, ends: UnixTime) -> S
         user_agent: String::new(),
         client_ip: String::new(),
         provider_sid: format!("sid-{id}"),
+        id_token: crate::domain::IdTokenHint(format!("id-token-{id}")),
     }
 }
 

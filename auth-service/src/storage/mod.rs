@@ -21,6 +21,7 @@ pub mod sled;
 #[allow(clippy::panic)]
 mod test_redis;
 
+use crate::domain::IdTokenHint;
 use crate::domain::clock::UnixTime;
 use crate::revocation_feed::RevocationFeed;
 use async_trait::async_trait;
@@ -117,6 +118,11 @@ pub struct SessionRecord {
     /// existed read as empty.
     #[serde(default)]
     pub provider_sid: String,
+    /// The ID token of the login, kept only for a provider with
+    /// `post_logout_redirect_uri` (the `id_token_hint` of RP-initiated
+    /// logout); empty otherwise, and then not written at all.
+    #[serde(default, skip_serializing_if = "IdTokenHint::is_empty")]
+    pub id_token: IdTokenHint,
 }
 
 impl SessionRecord {

@@ -20,6 +20,7 @@ mod mtls;
 mod provider_responses;
 mod replicas;
 mod revocation_watch;
+mod rp_logout;
 mod sessions;
 mod token_flow;
 mod twitter;

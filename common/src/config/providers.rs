@@ -140,6 +140,14 @@ pub(super) struct ProviderSection {
     /// at `POST /auth/backchannel-logout/{id}`. Default false.
     #[serde(default)]
     backchannel_logout: bool,
+    /// OpenID providers: after a local logout, send the browser to the
+    /// provider's `end_session_endpoint` (RP-Initiated Logout 1.0), which
+    /// then returns it here. Must be registered with the provider.
+    #[serde(default)]
+    post_logout_redirect_uri: Option<Url>,
+    /// Overrides the discovered `end_session_endpoint`.
+    #[serde(default)]
+    end_session_endpoint: Option<Url>,
 }
 
 /// One identity provider, parsed: the client secret read from its
@@ -192,6 +200,10 @@ pub struct ProviderConfig {
     pub allowed_teams: Vec<String>,
     /// `backchannel_logout`.
     pub backchannel_logout: bool,
+    /// `post_logout_redirect_uri`.
+    pub post_logout_redirect_uri: Option<Url>,
+    /// `end_session_endpoint`.
+    pub end_session_endpoint: Option<Url>,
 }
 
 fn default_true() -> bool {
@@ -349,6 +361,20 @@ impl ProviderSection {
                 "only OpenID providers send logout tokens",
             ));
         }
+        for (field, url) in [
+            ("post_logout_redirect_uri", &self.post_logout_redirect_uri),
+            ("end_session_endpoint", &self.end_session_endpoint),
+        ] {
+            if let Some(url) = url {
+                if !self.kind.is_openid() {
+                    return Err(ConfigError::invalid(
+                        k(field),
+                        "only OpenID providers have an end_session_endpoint",
+                    ));
+                }
+                require_secure_url(&k(field), url)?;
+            }
+        }
         if self.hosted_domain.is_some() && self.kind != ProviderKind::Google {
             return Err(ConfigError::invalid(
                 k("hosted_domain"),
@@ -488,6 +514,8 @@ impl ProviderSection {
             allowed_orgs: self.allowed_orgs,
             allowed_teams: self.allowed_teams,
             backchannel_logout: self.backchannel_logout,
+            post_logout_redirect_uri: self.post_logout_redirect_uri,
+            end_session_endpoint: self.end_session_endpoint,
         }
     }
 }

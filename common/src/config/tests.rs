@@ -233,6 +233,49 @@ fn x_is_an_oauth_provider_with_its_own_defaults() {
 }
 
 #[test]
+fn provider_logout_keys_are_for_openid_providers_over_https() {
+    let p = Config::from_toml(
+        &provider(
+            "oidc",
+            "backchannel_logout = true\npost_logout_redirect_uri = \"https://app.example/bye\"",
+        ),
+        &env,
+    )
+    .unwrap()
+    .providers
+    .remove(0);
+    assert!(p.backchannel_logout);
+    assert_eq!(
+        p.post_logout_redirect_uri.map(String::from).as_deref(),
+        Some("https://app.example/bye")
+    );
+    for (kind, extra, key) in [
+        ("github", "backchannel_logout = true", "backchannel_logout"),
+        (
+            "github",
+            "post_logout_redirect_uri = \"https://app.example/bye\"",
+            "post_logout_redirect_uri",
+        ),
+        (
+            "oidc",
+            "post_logout_redirect_uri = \"http://app.example/bye\"",
+            "post_logout_redirect_uri",
+        ),
+        (
+            "oidc",
+            "end_session_endpoint = \"http://idp.example/logout\"",
+            "end_session_endpoint",
+        ),
+    ] {
+        let e = err(&provider(kind, extra));
+        assert!(
+            e.contains(&format!("providers[0].{key}")),
+            "{kind} {extra}: {e}"
+        );
+    }
+}
+
+#[test]
 fn roles_need_verified_email() {
     let c = Config::from_toml(
         "[auth_service.roles]\nadmin = [\"Alice@Example.com\"]\n",

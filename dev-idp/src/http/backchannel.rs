@@ -47,7 +47,7 @@ fn bad_request(message: &str) -> Response {
 }
 
 /// Whether `url` is http(s) on a loopback host.
-fn is_loopback(url: &Url) -> bool {
+pub(super) fn is_loopback(url: &Url) -> bool {
     let loopback = match url.host() {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),

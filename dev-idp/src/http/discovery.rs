@@ -21,6 +21,10 @@ pub(super) async fn configuration(State(provider): State<Shared>) -> Json<Value>
         "token_endpoint": format!("{issuer}/token"),
         "userinfo_endpoint": format!("{issuer}/userinfo"),
         "jwks_uri": format!("{issuer}/jwks"),
+        // RP-Initiated Logout 1.0 and Back-Channel Logout 1.0.
+        "end_session_endpoint": format!("{issuer}/logout"),
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
         // Not standard: Google's access-token introspection, which
         // auth-service uses for the front-end access-token flow.
         "tokeninfo_endpoint": format!("{issuer}/tokeninfo"),
@@ -34,7 +38,7 @@ pub(super) async fn configuration(State(provider): State<Shared>) -> Json<Value>
         "scopes_supported": ["openid", "email", "profile"],
         "claims_supported": [
             "iss", "sub", "aud", "exp", "iat", "nonce",
-            "email", "email_verified", "name", "picture",
+            "email", "email_verified", "name", "picture", "groups", "sid",
         ],
         // RFC 9207: redirects back carry `iss`, so clients can detect mix-up.
         "authorization_response_iss_parameter_supported": true,

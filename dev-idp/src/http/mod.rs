@@ -5,6 +5,7 @@
 mod authorize;
 mod backchannel;
 mod discovery;
+mod end_session;
 mod github;
 pub(crate) mod pages;
 mod response_faults;
@@ -75,6 +76,7 @@ fn endpoints(provider: Shared) -> Router {
         )
         .route("/2/users/me", get(twitter::users_me))
         .route("/dev/backchannel-logout", post(backchannel::send))
+        .route("/logout", get(end_session::end_session))
         .route("/github/user/orgs", get(github::orgs))
         .route("/github/user/teams", get(github::teams))
         .route(

@@ -6,12 +6,13 @@
 use crate::auth_client::{AuthCallError, AuthFailure};
 use crate::cookies;
 use crate::error::ApiError;
+use crate::error::wants_html;
 use crate::extract::{CurrentUser, credential};
 use crate::routes::done;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
 
 fn cleared(state: &AppState, headers: &HeaderMap) -> Response {
     let mut response = done(headers);
@@ -22,6 +23,10 @@ fn cleared(state: &AppState, headers: &HeaderMap) -> Response {
 /// `POST /auth/logout`: revokes the presented session. Idempotent: an
 /// already-ended session still gets its cookie cleared; but if auth-service
 /// cannot confirm the revocation, the answer is 503, never a fake success.
+/// A browser whose session came from a provider with
+/// `post_logout_redirect_uri` is then sent to the provider's
+/// `end_session_endpoint` (RP-Initiated Logout 1.0), to be logged out there
+/// too; API clients get 204 as always.
 pub(crate) async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -29,13 +34,14 @@ pub(crate) async fn logout(
     let Some(credential) = credential(&state, &headers)? else {
         return Err(ApiError::unauthenticated());
     };
+    let mut end_session_url = None;
     if common::token::SessionToken::parse(credential.expose()).is_ok() {
         match state
             .auth
             .revoke_session_by_token(credential.expose())
             .await
         {
-            Ok(()) => {}
+            Ok(url) => end_session_url = url,
             // Already ended, or never ours: the cookie is cleared anyway.
             Err(AuthCallError {
                 failure: AuthFailure::Unauthenticated(_) | AuthFailure::NotFound,
@@ -44,7 +50,14 @@ pub(crate) async fn logout(
             Err(e) => return Err(e.into()),
         }
     }
-    Ok(cleared(&state, &headers))
+    match end_session_url {
+        Some(url) if wants_html(&headers) => {
+            let mut response = Redirect::to(&url).into_response();
+            cookies::set(response.headers_mut(), &state.cookies.clear_session());
+            Ok(response)
+        }
+        _ => Ok(cleared(&state, &headers)),
+    }
 }
 
 /// `POST /auth/logout/all`: revokes every session of the current user.
