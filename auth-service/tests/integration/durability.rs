@@ -24,6 +24,7 @@ fn spawn(config: &std::path::Path) -> (Process, String) {
         .arg(config)
         .env("GOOGLE_SECRET", GOOGLE_SECRET)
         .env("GITHUB_SECRET", GITHUB_SECRET)
+        .env("X_SECRET", X_SECRET)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
