@@ -30,22 +30,23 @@ const MAX_REMEMBERED: usize = 100_000;
 pub(crate) struct SeenLogouts(Mutex<HashMap<(String, String), i64>>);
 
 impl SeenLogouts {
-    /// Records `logout`'s `jti`; refuses it if seen before.
-    fn first_use(&self, logout: &Logout, now: i64, skew: i64) -> Result<(), AuthError> {
+    /// Refuses `logout` if its `jti` was acted on before, or if more than
+    /// [`MAX_REMEMBERED`] live tokens would have to be remembered (after
+    /// dropping those too old to be accepted anyway).
+    fn check_unused(&self, logout: &Logout, now: i64, skew: i64) -> Result<(), AuthError> {
         let mut seen = self
             .0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let forget_before = now - MAX_AGE_SECS - skew;
-        if seen.len() >= MAX_REMEMBERED {
-            seen.retain(|_, iat| *iat >= forget_before);
-        }
-        let key = (logout.issuer.clone(), logout.jti.clone());
-        if seen.contains_key(&key) {
+        if seen.contains_key(&(logout.issuer.clone(), logout.jti.clone())) {
             return Err(AuthError::rejected(
                 Reason::LogoutTokenReplayed,
                 "this logout token was used before",
             ));
+        }
+        if seen.len() >= MAX_REMEMBERED {
+            let forget_before = now - MAX_AGE_SECS - skew;
+            seen.retain(|_, iat| *iat >= forget_before);
         }
         if seen.len() >= MAX_REMEMBERED {
             return Err(AuthError::rejected(
@@ -53,8 +54,20 @@ impl SeenLogouts {
                 "too many logout tokens at once; refused rather than risking a replay",
             ));
         }
-        seen.insert(key, logout.issued_at);
         Ok(())
+    }
+
+    /// Remembers `logout`'s `jti` once its sessions are revoked, so a
+    /// token whose revocation failed can be sent again.
+    fn record(&self, logout: &Logout) {
+        let mut seen = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        seen.insert(
+            (logout.issuer.clone(), logout.jti.clone()),
+            logout.issued_at,
+        );
     }
 }
 
@@ -129,7 +142,14 @@ impl Auth {
         let now = self.clock.now();
         let checks = self.checks(now);
         let logout = provider.verify_logout_token(token, checks).await?;
-        self.seen_logouts.first_use(&logout, now, checks.skew)?;
+        self.seen_logouts.check_unused(&logout, now, checks.skew)?;
+        let revoked = self.revoke_named_sessions(&logout).await?;
+        self.seen_logouts.record(&logout);
+        Ok(revoked)
+    }
+
+    /// Revokes the sessions `logout` names; durable when it returns.
+    async fn revoke_named_sessions(&self, logout: &Logout) -> Result<u32, AuthError> {
         let user = match (&logout.subject, &logout.sid) {
             (Some(sub), _) => self.store.user_by_identity(&logout.issuer, sub).await?,
             (None, Some(sid)) => {
