@@ -13,7 +13,9 @@
 //! `/userinfo`, `/tokeninfo` (Google-like), and a GitHub-like API under
 //! `/github` (`/user`, `/user/emails`, `/user/orgs`, `/user/teams`,
 //! `/applications/{client_id}/token`), the X API v2's `/2/users/me`,
-//! `/logout` (RP-initiated logout), and `POST /dev/backchannel-logout`, which sends OpenID Connect Back-Channel
+//! `/logout` (RP-initiated logout), Cloud Identity's
+//! `/v1/groups/-/memberships:searchDirectGroups` (Google Workspace groups),
+//! and `POST /dev/backchannel-logout`, which sends OpenID Connect Back-Channel
 //! Logout tokens to a relying party.
 //!
 //! Modules: `keys` (RSA keys, JWKS, signing), `grants` (codes and access

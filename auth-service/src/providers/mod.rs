@@ -5,6 +5,7 @@
 mod claims;
 pub mod github;
 pub mod google;
+mod google_groups;
 pub mod groups;
 pub mod http;
 pub mod jwks;

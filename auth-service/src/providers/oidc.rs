@@ -7,8 +7,8 @@ use super::http::{fetch_json, send_json};
 use super::jwks::JwksCache;
 use super::token::exchange_code;
 use super::{
-    AuthorizationRequest, Checks, CodeExchange, Identity, check_token_size, google, groups,
-    logout_token, provider_url,
+    AuthorizationRequest, Checks, CodeExchange, Identity, check_token_size, google, google_groups,
+    groups, logout_token, provider_url,
 };
 use crate::domain::IdTokenHint;
 use crate::domain::error::AuthError;
@@ -260,6 +260,8 @@ impl OidcProvider {
             self.merge_userinfo(endpoint, access_token, &mut identity)
                 .await?;
         }
+        self.add_workspace_groups(tokens.access_token.as_deref(), &mut identity)
+            .await?;
         self.enforce_login_policy(identity)
     }
 
@@ -442,6 +444,8 @@ impl OidcProvider {
         if let Some(userinfo) = &meta.userinfo_endpoint {
             self.merge_userinfo(userinfo, token, &mut identity).await?;
         }
+        self.add_workspace_groups(Some(token), &mut identity)
+            .await?;
         self.enforce_login_policy(identity)
     }
 
@@ -495,6 +499,28 @@ impl OidcProvider {
         {
             identity.groups = groups;
         }
+        Ok(())
+    }
+
+    /// With `workspace_groups`, adds the user's Google Workspace groups,
+    /// looked up with their access token for their verified address. A
+    /// login without an access token (a front-end's ID token) or without a
+    /// verified address gets none.
+    async fn add_workspace_groups(
+        &self,
+        access_token: Option<&str>,
+        identity: &mut Identity,
+    ) -> Result<(), AuthError> {
+        let (Some(api), Some(token)) = (&self.config.cloud_identity_url, access_token) else {
+            return Ok(());
+        };
+        if !self.config.workspace_groups || !identity.email_verified {
+            return Ok(());
+        }
+        let found = google_groups::direct_groups(&self.http, api, token, &identity.email).await?;
+        let mut all = std::mem::take(&mut identity.groups);
+        all.extend(found);
+        identity.groups = groups::checked(all)?;
         Ok(())
     }
 

@@ -167,3 +167,55 @@ async fn github_groups_are_organisations_and_teams_in_lower_case() {
     let plain = h.code_flow("github", "alice").await.unwrap();
     assert!(groups(&plain).is_empty(), "{:?}", groups(&plain));
 }
+
+/// The Google-kind provider reading Workspace groups, limited to admins.
+fn workspace(issuer: &str) -> String {
+    format!(
+        r#"
+[[providers]]
+id = "workspace"
+kind = "google"
+client_id = "{GOOGLE_CLIENT}"
+client_secret_env = "GOOGLE_SECRET"
+issuer = "{issuer}"
+tokeninfo_endpoint = "{issuer}/tokeninfo"
+workspace_groups = true
+cloud_identity_url = "{issuer}"
+allowed_groups = ["admins@example.com"]
+"#
+    )
+}
+
+#[tokio::test]
+async fn google_workspace_groups_come_from_cloud_identity_with_the_users_token() {
+    let h = Harness::start_with(workspace).await;
+    let alice = h.code_flow("workspace", "alice").await.unwrap();
+    assert_eq!(groups(&alice), ["admins@example.com", "staff@example.com"]);
+    assert_rejected(h.code_flow("workspace", "bob").await, "group_not_allowed");
+
+    // A front-end access token granted the groups scope works the same;
+    // one without it cannot be judged, so the login fails (502), never
+    // going on without its groups.
+    let scope = "openid email https://www.googleapis.com/auth/cloud-identity.groups.readonly";
+    let token = h
+        .idp
+        .issue_access_token_with_scope("alice", GOOGLE_CLIENT, scope);
+    let login = h
+        .exchange("workspace", Token::AccessToken(token))
+        .await
+        .unwrap();
+    assert_eq!(groups(&login), ["admins@example.com", "staff@example.com"]);
+    let token = h
+        .idp
+        .issue_access_token_with_scope("alice", GOOGLE_CLIENT, "openid email");
+    let err = h
+        .exchange("workspace", Token::AccessToken(token))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Unavailable, "{err:?}");
+    assert!(
+        err.message().contains("Cloud Identity"),
+        "{}",
+        err.message()
+    );
+}

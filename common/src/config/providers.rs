@@ -148,6 +148,15 @@ pub(super) struct ProviderSection {
     /// Overrides the discovered `end_session_endpoint`.
     #[serde(default)]
     end_session_endpoint: Option<Url>,
+    /// Google: read the user's Google Workspace groups at login (Cloud
+    /// Identity `searchDirectGroups` with the user's own token and the
+    /// `cloud-identity.groups.readonly` scope). Default false.
+    #[serde(default)]
+    workspace_groups: bool,
+    /// The Cloud Identity API base. Default
+    /// `https://cloudidentity.googleapis.com`.
+    #[serde(default)]
+    cloud_identity_url: Option<Url>,
 }
 
 /// One identity provider, parsed: the client secret read from its
@@ -204,6 +213,10 @@ pub struct ProviderConfig {
     pub post_logout_redirect_uri: Option<Url>,
     /// `end_session_endpoint`.
     pub end_session_endpoint: Option<Url>,
+    /// `workspace_groups`.
+    pub workspace_groups: bool,
+    /// `cloud_identity_url`, filled in for `workspace_groups`.
+    pub cloud_identity_url: Option<Url>,
 }
 
 fn default_true() -> bool {
@@ -212,6 +225,9 @@ fn default_true() -> bool {
 
 const GOOGLE_ISSUER: &str = "https://accounts.google.com";
 const GOOGLE_TOKENINFO: &str = "https://oauth2.googleapis.com/tokeninfo";
+const CLOUD_IDENTITY: &str = "https://cloudidentity.googleapis.com";
+/// The scope under which a user may look up their own group memberships.
+const GOOGLE_GROUPS_SCOPE: &str = "https://www.googleapis.com/auth/cloud-identity.groups.readonly";
 const GITHUB_AUTHORIZE: &str = "https://github.com/login/oauth/authorize";
 const GITHUB_TOKEN: &str = "https://github.com/login/oauth/access_token";
 const GITHUB_API: &str = "https://api.github.com";
@@ -245,7 +261,17 @@ impl ProviderConfig {
                 scopes
             }
             (None, ProviderKind::Twitter) => vec!["tweet.read".into(), "users.read".into()],
-            (None, _) => vec!["openid".into(), "email".into(), "profile".into()],
+            (None, _) => {
+                let mut scopes = vec![
+                    "openid".to_owned(),
+                    "email".to_owned(),
+                    "profile".to_owned(),
+                ];
+                if self.workspace_groups {
+                    scopes.push(GOOGLE_GROUPS_SCOPE.to_owned());
+                }
+                scopes
+            }
         }
     }
 
@@ -315,6 +341,9 @@ impl ProviderSection {
                 }
                 if self.tokeninfo_endpoint.is_none() {
                     self.tokeninfo_endpoint = Url::parse(GOOGLE_TOKENINFO).ok();
+                }
+                if self.workspace_groups && self.cloud_identity_url.is_none() {
+                    self.cloud_identity_url = Url::parse(CLOUD_IDENTITY).ok();
                 }
             }
             ProviderKind::Github => {
@@ -465,10 +494,41 @@ impl ProviderSection {
         {
             return Err(ConfigError::invalid(k("groups_claim"), "must not be empty"));
         }
-        if !self.allowed_groups.is_empty() && self.groups_claim.is_none() {
+        if self.kind != ProviderKind::Google {
+            for (field, set) in [
+                ("workspace_groups", self.workspace_groups),
+                ("cloud_identity_url", self.cloud_identity_url.is_some()),
+            ] {
+                if set {
+                    return Err(ConfigError::invalid(
+                        k(field),
+                        "only applies to kind = \"google\"",
+                    ));
+                }
+            }
+        }
+        if let Some(url) = &self.cloud_identity_url {
+            require_secure_url(&k("cloud_identity_url"), url)?;
+        }
+        let asks_for_groups = self
+            .scopes
+            .as_ref()
+            .is_none_or(|scopes| scopes.iter().any(|s| s == GOOGLE_GROUPS_SCOPE));
+        if self.workspace_groups && !asks_for_groups {
+            return Err(ConfigError::invalid(
+                k("scopes"),
+                format!(
+                    "workspace_groups needs the {GOOGLE_GROUPS_SCOPE:?} scope \
+                     (or leave `scopes` unset for the default)"
+                ),
+            ));
+        }
+        if !self.allowed_groups.is_empty() && self.groups_claim.is_none() && !self.workspace_groups
+        {
             return Err(ConfigError::invalid(
                 k("allowed_groups"),
-                "needs groups_claim: name the claim the provider puts groups in",
+                "needs groups_claim (name the claim the provider puts groups in), \
+                 or workspace_groups for Google",
             ));
         }
         for (i, team) in self.allowed_teams.iter().enumerate() {
@@ -516,6 +576,8 @@ impl ProviderSection {
             backchannel_logout: self.backchannel_logout,
             post_logout_redirect_uri: self.post_logout_redirect_uri,
             end_session_endpoint: self.end_session_endpoint,
+            workspace_groups: self.workspace_groups,
+            cloud_identity_url: self.cloud_identity_url,
         }
     }
 }

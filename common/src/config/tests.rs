@@ -162,6 +162,19 @@ fn group_keys_fit_their_provider_kind() {
     assert!(!p.reads_github_orgs(), "{:?}", p.scopes());
     let p = ok("github", "scopes = [\"read:user\", \"read:org\"]");
     assert!(p.reads_github_orgs(), "read:org alone asks for groups");
+    let p = ok(
+        "google",
+        "workspace_groups = true\nallowed_groups = [\"a@x.example\"]",
+    );
+    assert!(
+        p.scopes()
+            .iter()
+            .any(|s| s.ends_with("/cloud-identity.groups.readonly"))
+    );
+    assert_eq!(
+        p.cloud_identity_url.map(String::from).as_deref(),
+        Some("https://cloudidentity.googleapis.com/")
+    );
 
     for (kind, extra, key) in [
         ("oidc", "allowed_groups = [\"a\"]", "allowed_groups"),
@@ -180,6 +193,17 @@ fn group_keys_fit_their_provider_kind() {
         (
             "github",
             "allowed_orgs = [\"a\"]\nscopes = [\"read:user\", \"user:email\"]",
+            "scopes",
+        ),
+        ("oidc", "workspace_groups = true", "workspace_groups"),
+        (
+            "github",
+            "cloud_identity_url = \"https://x.example\"",
+            "cloud_identity_url",
+        ),
+        (
+            "google",
+            "workspace_groups = true\nscopes = [\"openid\", \"email\"]",
             "scopes",
         ),
     ] {

@@ -4,6 +4,7 @@
 
 mod authorize;
 mod backchannel;
+mod cloud_identity;
 mod discovery;
 mod end_session;
 mod github;
@@ -77,6 +78,10 @@ fn endpoints(provider: Shared) -> Router {
         .route("/2/users/me", get(twitter::users_me))
         .route("/dev/backchannel-logout", post(backchannel::send))
         .route("/logout", get(end_session::end_session))
+        .route(
+            "/v1/groups/-/memberships:searchDirectGroups",
+            get(cloud_identity::search_direct_groups),
+        )
         .route("/github/user/orgs", get(github::orgs))
         .route("/github/user/teams", get(github::teams))
         .route(
