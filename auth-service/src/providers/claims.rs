@@ -99,6 +99,15 @@ pub(super) fn check(
     checks: Checks,
 ) -> Result<(), AuthError> {
     let reject = AuthError::rejected;
+    // A Security Event Token (RFC 8417 2.2), such as a back-channel logout
+    // token, is signed with the same keys and may carry `sub`, `aud` and
+    // `exp`; it must never pass for an ID token (and log someone in).
+    if claims.other.contains_key("events") {
+        return Err(reject(
+            Reason::MalformedToken,
+            "the token is a security event token (such as a logout token), not an ID token",
+        ));
+    }
     // 2. iss exactly equals the provider's issuer.
     match &claims.iss {
         None => return Err(reject(Reason::MissingIss, "the ID token has no issuer")),
@@ -269,6 +278,11 @@ mod tests {
             "nonce_mismatch"
         );
         assert_eq!(run(without("sub"), None).unwrap_err(), "missing_sub");
+        let logout_event = json!({"http://schemas.openid.net/event/backchannel-logout": {}});
+        assert_eq!(
+            run(with("events", logout_event), None).unwrap_err(),
+            "malformed_token"
+        );
         assert_eq!(
             run(with("sub", json!("")), None).unwrap_err(),
             "missing_sub"

@@ -46,6 +46,10 @@ const PAGE_SIZE: usize = 100;
 /// groups (more than [`groups::MAX_GROUPS`] in any case).
 const MAX_PAGES: usize = groups::MAX_GROUPS / PAGE_SIZE + 1;
 
+// The pages read hold every group a user may have, and not a page more.
+const _: () = assert!(MAX_PAGES * PAGE_SIZE > groups::MAX_GROUPS);
+const _: () = assert!((MAX_PAGES - 1) * PAGE_SIZE <= groups::MAX_GROUPS);
+
 #[derive(Deserialize)]
 struct GithubEmail {
     email: String,

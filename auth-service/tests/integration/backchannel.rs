@@ -154,6 +154,14 @@ async fn invalid_logout_tokens_revoke_nothing() {
     }
     assert!(is_live(&h, &alice).await, "nothing was revoked");
 
+    // ...and a logout token is not an ID token: it logs nobody in.
+    let mut as_id_token = good.clone();
+    as_id_token["exp"] = json!(h.clock_now() + 60);
+    assert_rejected(
+        h.exchange_id_token("bcl", &h.idp.sign(&as_id_token)).await,
+        "malformed_token",
+    );
+
     // A provider that does not enable back-channel logout refuses it.
     let token = h.idp.sign(&good);
     let err = logout(&h, "dev", &token).await.unwrap_err();

@@ -5,14 +5,13 @@
 
 use crate::auth_client::{AuthCallError, AuthFailure};
 use crate::cookies;
-use crate::error::ApiError;
-use crate::error::wants_html;
+use crate::error::{ApiError, wants_html};
 use crate::extract::{CurrentUser, credential};
 use crate::routes::done;
 use crate::state::AppState;
 use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 
 fn cleared(state: &AppState, headers: &HeaderMap) -> Response {
     let mut response = done(headers);
@@ -50,13 +49,19 @@ pub(crate) async fn logout(
             Err(e) => return Err(e.into()),
         }
     }
-    match end_session_url {
-        Some(url) if wants_html(&headers) => {
-            let mut response = Redirect::to(&url).into_response();
+    // auth-service builds the URL with the `url` crate, so it is always a
+    // valid header value; were it not, the local logout still stands.
+    let location = end_session_url
+        .filter(|_| wants_html(&headers))
+        .and_then(|url| HeaderValue::from_str(&url).ok());
+    match location {
+        Some(location) => {
+            let mut response =
+                (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response();
             cookies::set(response.headers_mut(), &state.cookies.clear_session());
             Ok(response)
         }
-        _ => Ok(cleared(&state, &headers)),
+        None => Ok(cleared(&state, &headers)),
     }
 }
 
