@@ -237,8 +237,10 @@ mod tests {
         let mut neither = without("sub");
         neither.as_object_mut().unwrap().remove("sid");
         assert_eq!(run(neither).unwrap_err(), "invalid_logout_token");
-        // Within the window and the skew: accepted.
+        // Within the window and the skew, its edges included: accepted.
+        assert!(run(with("iat", json!(1010 - MAX_AGE_SECS - 60))).is_ok());
         assert!(run(with("iat", json!(1010 - MAX_AGE_SECS - 59))).is_ok());
         assert!(run(with("iat", json!(1060))).is_ok());
+        assert!(run(with("iat", json!(1070))).is_ok());
     }
 }
