@@ -7,7 +7,7 @@
 //! issued to our OAuth app.
 
 use super::http::send_json;
-use super::token::exchange_code;
+use super::oauth_app::OAuthApp;
 use super::{AuthorizationRequest, CodeExchange, Identity, check_token_size, groups};
 use crate::domain::error::AuthError;
 use common::config::ProviderConfig;
@@ -59,82 +59,29 @@ struct GithubEmail {
 
 /// A GitHub (or GitHub Enterprise) OAuth app.
 pub struct GithubProvider {
-    config: ProviderConfig,
-    http: reqwest::Client,
-    authorization_endpoint: Url,
-    token_endpoint: Url,
-    api: String,
-    /// `https://github.com`, or the API base for GitHub Enterprise and tests.
-    issuer: String,
+    app: OAuthApp,
 }
 
 impl GithubProvider {
     /// A provider from validated configuration (which fills GitHub's URLs).
     pub fn new(config: ProviderConfig, http: reqwest::Client) -> Result<Self, AuthError> {
-        let missing = |what: &str| {
-            AuthError::InvalidArgument(format!("provider {} has no {what}", config.id))
-        };
-        let authorization_endpoint = config
-            .authorization_endpoint
-            .clone()
-            .ok_or_else(|| missing("authorization_endpoint"))?;
-        let token_endpoint = config
-            .token_endpoint
-            .clone()
-            .ok_or_else(|| missing("token_endpoint"))?;
-        let api_url = config
-            .api_base_url
-            .clone()
-            .ok_or_else(|| missing("api_base_url"))?;
-        let api = api_url.as_str().trim_end_matches('/').to_owned();
-        let issuer = if api == "https://api.github.com" {
-            GITHUB_ISSUER.to_owned()
-        } else {
-            api.clone()
-        };
-        Ok(Self {
-            config,
-            http,
-            authorization_endpoint,
-            token_endpoint,
-            api,
-            issuer,
-        })
+        let app = OAuthApp::new(config, http, "https://api.github.com", GITHUB_ISSUER)?;
+        Ok(Self { app })
     }
 
     /// The configuration.
     pub fn config(&self) -> &ProviderConfig {
-        &self.config
+        &self.app.config
     }
 
     /// The authorization URL; GitHub supports PKCE S256 and ignores `nonce`.
     pub fn authorization_url(&self, req: &AuthorizationRequest<'_>) -> Url {
-        super::authorization_url(&self.authorization_endpoint, &self.config, req, None)
+        self.app.authorization_url(req)
     }
 
     /// Exchanges the code and reads the user.
     pub async fn complete(&self, exchange: &CodeExchange<'_>) -> Result<Identity, AuthError> {
-        if exchange.iss.is_some_and(|iss| iss != self.issuer) {
-            return Err(AuthError::rejected(
-                Reason::IssuerMismatch,
-                "the authorization response names another issuer (RFC 9207)",
-            ));
-        }
-        let tokens = exchange_code(
-            &self.http,
-            &self.config,
-            &self.token_endpoint,
-            exchange.code,
-            exchange.redirect_uri,
-            exchange.code_verifier,
-        )
-        .await?;
-        let access_token = tokens.access_token.ok_or_else(|| {
-            AuthError::rejected(
-                Reason::MissingAccessToken,
-                "the token response has no access token",
-            )
-        })?;
+        let access_token = self.app.access_token(exchange).await?;
         self.read_user(&access_token).await
     }
 
@@ -142,16 +89,20 @@ impl GithubProvider {
     /// reads the user.
     pub async fn verify_access_token(&self, token: &str) -> Result<Identity, AuthError> {
         check_token_size(token)?;
-        let secret = self.config.client_secret.as_ref().ok_or_else(|| {
+        let secret = self.app.config.client_secret.as_ref().ok_or_else(|| {
             AuthError::InvalidArgument(
                 "GitHub access tokens can only be checked with a client secret".into(),
             )
         })?;
-        let url = format!("{}/applications/{}/token", self.api, self.config.client_id);
+        let url = format!(
+            "{}/applications/{}/token",
+            self.app.api, self.app.config.client_id
+        );
         let request = self
+            .app
             .http
             .post(url)
-            .basic_auth(&self.config.client_id, Some(secret.expose_secret()))
+            .basic_auth(&self.app.config.client_id, Some(secret.expose_secret()))
             .header(reqwest::header::ACCEPT, "application/vnd.github+json")
             .json(&serde_json::json!({ "access_token": token }));
         let response = send_json::<serde_json::Value>(request, "GitHub token check").await?;
@@ -160,7 +111,7 @@ impl GithubProvider {
             // one naming another app is not confirming it for us.
             200 => {
                 let body = response.body.map_err(AuthError::ProviderUnavailable)?;
-                if body["app"]["client_id"].as_str() != Some(self.config.client_id.as_str()) {
+                if body["app"]["client_id"].as_str() != Some(self.app.config.client_id.as_str()) {
                     return Err(AuthError::rejected(
                         Reason::InvalidAccessToken,
                         "GitHub's token check names another application",
@@ -186,7 +137,7 @@ impl GithubProvider {
             Some(e) => (e.email, true),
             None => (String::new(), false),
         };
-        if self.config.require_email_verified && !email_verified {
+        if self.app.config.require_email_verified && !email_verified {
             return Err(AuthError::rejected(
                 Reason::EmailNotVerified,
                 "the GitHub account has no verified primary e-mail address",
@@ -194,15 +145,16 @@ impl GithubProvider {
         }
         let groups = self.read_groups(access_token).await?;
         let allowed: Vec<String> = self
+            .app
             .config
             .allowed_orgs
             .iter()
-            .chain(&self.config.allowed_teams)
+            .chain(&self.app.config.allowed_teams)
             .cloned()
             .collect();
         groups::require_allowed(&allowed, &groups, "allowed_orgs or allowed_teams")?;
         Ok(Identity {
-            issuer: self.issuer.clone(),
+            issuer: self.app.issuer.clone(),
             subject: user.id.to_string(),
             email,
             email_verified,
@@ -217,7 +169,7 @@ impl GithubProvider {
     /// The user's organisations (`my-org`) and teams (`my-org/my-team`),
     /// lower case, when the `read:org` scope is requested; none otherwise.
     async fn read_groups(&self, access_token: &str) -> Result<Vec<String>, AuthError> {
-        if !self.config.reads_github_orgs() {
+        if !self.app.config.reads_github_orgs() {
             return Ok(Vec::new());
         }
         let orgs: Vec<GithubOrg> = self.api_get_all(access_token, "/user/orgs").await?;
@@ -267,8 +219,9 @@ impl GithubProvider {
         path: &str,
     ) -> Result<T, AuthError> {
         let request = self
+            .app
             .http
-            .get(format!("{}{path}", self.api))
+            .get(format!("{}{path}", self.app.api))
             .bearer_auth(access_token)
             .header(reqwest::header::ACCEPT, "application/vnd.github+json");
         let what = format!("GitHub API {path}");

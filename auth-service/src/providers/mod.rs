@@ -10,6 +10,7 @@ pub mod groups;
 pub mod http;
 pub mod jwks;
 pub mod logout_token;
+mod oauth_app;
 pub mod oidc;
 mod token;
 pub mod twitter;

@@ -11,7 +11,7 @@
 //! tokeninfo), and a token issued to another app must never log anyone in.
 
 use super::http::send_json;
-use super::token::exchange_code;
+use super::oauth_app::OAuthApp;
 use super::{AuthorizationRequest, CodeExchange, Identity};
 use crate::domain::error::AuthError;
 use common::config::ProviderConfig;
@@ -43,92 +43,40 @@ struct XUser {
 
 /// An X app (OAuth 2.0 client).
 pub struct TwitterProvider {
-    config: ProviderConfig,
-    http: reqwest::Client,
-    authorization_endpoint: Url,
-    token_endpoint: Url,
+    app: OAuthApp,
     /// `users/me` with the fields we read.
     users_me: Url,
-    /// `https://x.com`, or the API base for tests.
-    issuer: String,
 }
 
 impl TwitterProvider {
     /// A provider from validated configuration (which fills X's URLs).
     pub fn new(config: ProviderConfig, http: reqwest::Client) -> Result<Self, AuthError> {
-        let missing = |what: &str| {
-            AuthError::InvalidArgument(format!("provider {} has no {what}", config.id))
-        };
-        let authorization_endpoint = config
-            .authorization_endpoint
-            .clone()
-            .ok_or_else(|| missing("authorization_endpoint"))?;
-        let token_endpoint = config
-            .token_endpoint
-            .clone()
-            .ok_or_else(|| missing("token_endpoint"))?;
-        let api = config
-            .api_base_url
-            .clone()
-            .ok_or_else(|| missing("api_base_url"))?;
-        let api = api.as_str().trim_end_matches('/').to_owned();
         let mut fields = vec!["id", "name", "username", "profile_image_url"];
         if config.scopes().iter().any(|s| s == EMAIL_SCOPE) {
             fields.push("confirmed_email");
         }
+        let app = OAuthApp::new(config, http, "https://api.x.com", X_ISSUER)?;
         let users_me = Url::parse_with_params(
-            &format!("{api}/2/users/me"),
+            &format!("{}/2/users/me", app.api),
             [("user.fields", fields.join(","))],
         )
         .map_err(|e| AuthError::InvalidArgument(format!("api_base_url: {e}")))?;
-        let issuer = if api == "https://api.x.com" {
-            X_ISSUER.to_owned()
-        } else {
-            api
-        };
-        Ok(Self {
-            config,
-            http,
-            authorization_endpoint,
-            token_endpoint,
-            users_me,
-            issuer,
-        })
+        Ok(Self { app, users_me })
     }
 
     /// The configuration.
     pub fn config(&self) -> &ProviderConfig {
-        &self.config
+        &self.app.config
     }
 
     /// The authorization URL (PKCE S256; X ignores `nonce`).
     pub fn authorization_url(&self, req: &AuthorizationRequest<'_>) -> Url {
-        super::authorization_url(&self.authorization_endpoint, &self.config, req, None)
+        self.app.authorization_url(req)
     }
 
     /// Exchanges the code and reads the user.
     pub async fn complete(&self, exchange: &CodeExchange<'_>) -> Result<Identity, AuthError> {
-        if exchange.iss.is_some_and(|iss| iss != self.issuer) {
-            return Err(AuthError::rejected(
-                Reason::IssuerMismatch,
-                "the authorization response names another issuer (RFC 9207)",
-            ));
-        }
-        let tokens = exchange_code(
-            &self.http,
-            &self.config,
-            &self.token_endpoint,
-            exchange.code,
-            exchange.redirect_uri,
-            exchange.code_verifier,
-        )
-        .await?;
-        let access_token = tokens.access_token.ok_or_else(|| {
-            AuthError::rejected(
-                Reason::MissingAccessToken,
-                "the token response has no access token",
-            )
-        })?;
+        let access_token = self.app.access_token(exchange).await?;
         self.read_user(&access_token).await
     }
 
@@ -143,6 +91,7 @@ impl TwitterProvider {
 
     async fn read_user(&self, access_token: &str) -> Result<Identity, AuthError> {
         let request = self
+            .app
             .http
             .get(self.users_me.clone())
             .bearer_auth(access_token);
@@ -180,7 +129,7 @@ impl TwitterProvider {
         let email_verified = !email.is_empty();
         let username = user.username.unwrap_or_default();
         Ok(Identity {
-            issuer: self.issuer.clone(),
+            issuer: self.app.issuer.clone(),
             subject: user.id,
             email,
             email_verified,
