@@ -105,15 +105,6 @@ async fn a_provider_allow_list_refuses_the_login_with_its_reason() {
     assert_eq!(admitted.status(), 303);
 }
 
-/// Logs `user` in at `provider`; returns the session token.
-async fn session_at(stack: &TestStack, provider: &str, user: &str) -> String {
-    let client = stack.browser();
-    let callback = stack.authorize_at(provider, &client, user, "/").await;
-    let done = client.get(callback).send().await.unwrap();
-    assert_eq!(done.status(), 303);
-    portcullis_tests::cookie_value(set_cookie(&done, &stack.session_cookie).unwrap()).to_owned()
-}
-
 async fn live(stack: &TestStack, token: &str) -> bool {
     stack.get_with_bearer("/auth/me", token).await.status() == 200
 }
@@ -121,9 +112,9 @@ async fn live(stack: &TestStack, token: &str) -> bool {
 #[tokio::test]
 async fn the_provider_logs_a_user_out_over_the_back_channel() {
     let stack = stack().await;
-    let first = session_at(&stack, "bcl", "alice").await;
-    let second = session_at(&stack, "bcl", "alice").await;
-    let bob = session_at(&stack, "bcl", "bob").await;
+    let first = stack.session_token_at("bcl", "alice").await;
+    let second = stack.session_token_at("bcl", "alice").await;
+    let bob = stack.session_token_at("bcl", "bob").await;
     for token in [&first, &second, &bob] {
         assert!(live(&stack, token).await);
     }
@@ -173,7 +164,7 @@ async fn the_provider_logs_a_user_out_over_the_back_channel() {
 #[tokio::test]
 async fn logging_out_sends_the_browser_to_log_out_at_the_provider_too() {
     let stack = stack().await;
-    let token = session_at(&stack, "rpl", "alice").await;
+    let token = stack.session_token_at("rpl", "alice").await;
     let logout = stack
         .bare_client()
         .post(stack.url("/auth/logout"))
@@ -218,7 +209,7 @@ async fn logging_out_sends_the_browser_to_log_out_at_the_provider_too() {
 
     // An API client's logout is a plain 204, and a provider without
     // post_logout_redirect_uri sends no browser anywhere.
-    let api = session_at(&stack, "rpl", "bob").await;
+    let api = stack.session_token_at("rpl", "bob").await;
     let response = stack
         .bare_client()
         .post(stack.url("/auth/logout"))
@@ -227,7 +218,7 @@ async fn logging_out_sends_the_browser_to_log_out_at_the_provider_too() {
         .await
         .unwrap();
     assert_eq!(response.status(), 204);
-    let plain = session_at(&stack, "bcl", "bob").await;
+    let plain = stack.session_token_at("bcl", "bob").await;
     let response = stack
         .bare_client()
         .post(stack.url("/auth/logout"))

@@ -50,7 +50,17 @@ impl TestStack {
     /// A full code-flow login as `user` in `client`; returns the callback's
     /// response (303 with the session cookie).
     pub async fn login_as(&self, client: &reqwest::Client, user: &str) -> reqwest::Response {
-        let callback = self.authorize(client, user, "/").await;
+        self.login_at("dev", client, user).await
+    }
+
+    /// [`Self::login_as`] at the configured provider `provider`.
+    pub async fn login_at(
+        &self,
+        provider: &str,
+        client: &reqwest::Client,
+        user: &str,
+    ) -> reqwest::Response {
+        let callback = self.authorize_at(provider, client, user, "/").await;
         let response = client.get(callback).send().await.unwrap();
         assert_eq!(response.status(), 303, "callback failed for {user}");
         response
@@ -59,7 +69,12 @@ impl TestStack {
     /// Logs `user` in with a fresh cookie jar and returns the session token
     /// (for bearer requests).
     pub async fn session_token(&self, user: &str) -> String {
-        let response = self.login_as(&self.browser(), user).await;
+        self.session_token_at("dev", user).await
+    }
+
+    /// [`Self::session_token`] at the configured provider `provider`.
+    pub async fn session_token_at(&self, provider: &str, user: &str) -> String {
+        let response = self.login_at(provider, &self.browser(), user).await;
         cookie_value(set_cookie(&response, &self.session_cookie).expect("session cookie"))
             .to_owned()
     }

@@ -79,19 +79,15 @@ fn sid_namespace(issuer: &str) -> String {
 
 impl Auth {
     /// At login: remembers which user a provider session belongs to, for a
-    /// logout token naming only the `sid`. Only for providers with
-    /// `backchannel_logout`, so no other login pays the write.
+    /// logout token naming only the `sid`. The caller asks only for
+    /// providers with `backchannel_logout`, so no other login pays the
+    /// write.
     pub(crate) async fn link_provider_session(
         &self,
-        provider_id: &str,
         user: &UserRecord,
         provider_sid: &str,
     ) -> Result<(), AuthError> {
-        let enabled = self
-            .providers
-            .get(provider_id)
-            .is_ok_and(|p| p.config().backchannel_logout);
-        if enabled && !provider_sid.is_empty() {
+        if !provider_sid.is_empty() {
             self.store
                 .link_identity(&sid_namespace(&user.issuer), provider_sid, &user.id)
                 .await?;

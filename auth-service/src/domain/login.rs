@@ -257,23 +257,20 @@ impl Auth {
         identity: Identity,
         client: ClientMeta,
     ) -> Result<LoggedIn, AuthError> {
-        let keeps_id_token = self
-            .providers
-            .get(provider_id)?
-            .config()
-            .post_logout_redirect_uri
-            .is_some();
+        let provider = self.providers.get(provider_id)?;
+        let config = provider.config();
         let at_provider = ProviderSession {
             sid: identity.provider_sid.clone(),
-            id_token: if keeps_id_token {
+            id_token: if config.post_logout_redirect_uri.is_some() {
                 identity.id_token.clone()
             } else {
                 IdTokenHint::default()
             },
         };
         let user = self.save_user(provider_id, identity).await?;
-        self.link_provider_session(provider_id, &user, &at_provider.sid)
-            .await?;
+        if config.backchannel_logout {
+            self.link_provider_session(&user, &at_provider.sid).await?;
+        }
         let (token, session) = self.create_session(user, client, at_provider).await?;
         Ok(LoggedIn {
             token,
