@@ -4,15 +4,14 @@
 //! gateway's cache hears it).
 //!
 //! A logout token names a provider session (`sid`), a user (`sub`), or both.
-//! Sessions remember the `sid` they were started under; a `sid`-only token
-//! finds its user through a link written at login, under the provider's
-//! issuer with a `#sid` suffix (an issuer has no fragment, so it can never
-//! collide with a real identity link).
+//! Sessions of a provider with `backchannel_logout` remember the `sid` they
+//! were started under, and the store indexes them by it
+//! ([`crate::storage::SessionStore::provider_sessions`]); the index ends
+//! with its sessions.
 
 use super::Auth;
 use super::error::AuthError;
 use crate::providers::logout_token::{Logout, MAX_AGE_SECS};
-use crate::storage::UserRecord;
 use common::reason::Reason;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -71,30 +70,7 @@ impl SeenLogouts {
     }
 }
 
-/// The identity-link issuer under which a provider session id names its
-/// user.
-fn sid_namespace(issuer: &str) -> String {
-    format!("{issuer}#sid")
-}
-
 impl Auth {
-    /// At login: remembers which user a provider session belongs to, for a
-    /// logout token naming only the `sid`. The caller asks only for
-    /// providers with `backchannel_logout`, so no other login pays the
-    /// write.
-    pub(crate) async fn link_provider_session(
-        &self,
-        user: &UserRecord,
-        provider_sid: &str,
-    ) -> Result<(), AuthError> {
-        if !provider_sid.is_empty() {
-            self.store
-                .link_identity(&sid_namespace(&user.issuer), provider_sid, &user.id)
-                .await?;
-        }
-        Ok(())
-    }
-
     /// Verifies a logout token from `provider_id` and revokes the sessions
     /// it names: those started under its `sid` (of its `sub`, when both are
     /// given), or every session of its `sub`. Returns how many; none is
@@ -146,26 +122,22 @@ impl Auth {
 
     /// Revokes the sessions `logout` names; durable when it returns.
     async fn revoke_named_sessions(&self, logout: &Logout) -> Result<u32, AuthError> {
-        let user = match (&logout.subject, &logout.sid) {
-            (Some(sub), _) => self.store.user_by_identity(&logout.issuer, sub).await?,
-            (None, Some(sid)) => {
-                self.store
-                    .user_by_identity(&sid_namespace(&logout.issuer), sid)
-                    .await?
-            }
-            (None, None) => None,
-        };
-        let Some(user) = user else {
-            return Ok(0);
-        };
         let Some(sid) = &logout.sid else {
-            return Ok(self.store.delete_user_sessions(&user.id).await?);
+            let Some(sub) = &logout.subject else {
+                return Ok(0);
+            };
+            return match self.store.user_by_identity(&logout.issuer, sub).await? {
+                Some(user) => Ok(self.store.delete_user_sessions(&user.id).await?),
+                None => Ok(0),
+            };
         };
         let mut revoked = 0;
-        for session in self.store.user_sessions(&user.id).await? {
-            if session.provider_sid == *sid
-                && self.store.delete_session(&session.id).await?.is_some()
-            {
+        for session in self.store.provider_sessions(&logout.issuer, sid).await? {
+            let named = logout
+                .subject
+                .as_ref()
+                .is_none_or(|sub| session.user.subject == *sub);
+            if named && self.store.delete_session(&session.id).await?.is_some() {
                 revoked += 1;
             }
         }

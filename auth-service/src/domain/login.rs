@@ -260,7 +260,11 @@ impl Auth {
         let provider = self.providers.get(provider_id)?;
         let config = provider.config();
         let at_provider = ProviderSession {
-            sid: identity.provider_sid.clone(),
+            sid: if config.backchannel_logout {
+                identity.provider_sid.clone()
+            } else {
+                String::new()
+            },
             id_token: if config.post_logout_redirect_uri.is_some() {
                 identity.id_token.clone()
             } else {
@@ -268,9 +272,6 @@ impl Auth {
             },
         };
         let user = self.save_user(provider_id, identity).await?;
-        if config.backchannel_logout {
-            self.link_provider_session(&user, &at_provider.sid).await?;
-        }
         let (token, session) = self.create_session(user, client, at_provider).await?;
         Ok(LoggedIn {
             token,

@@ -15,7 +15,8 @@ pub const TOUCH_INTERVAL: i64 = 60;
 /// What a session keeps of the provider's side of the login.
 #[derive(Debug, Default)]
 pub(crate) struct ProviderSession {
-    /// The provider's session id, for back-channel logout.
+    /// The provider's session id, for back-channel logout (kept only where
+    /// configured).
     pub(crate) sid: String,
     /// The ID token, for RP-initiated logout (kept only where configured).
     pub(crate) id_token: IdTokenHint,

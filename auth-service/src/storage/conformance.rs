@@ -145,6 +145,69 @@ pub(super) async fn sessions_are_found_by_token_by_id_and_by_user(store: &dyn St
     assert!(ids(store, "nobody").await.is_empty());
 }
 
+async fn provider_session_ids(store: &dyn Store, issuer: &str, sid: &str) -> Vec<String> {
+    let mut ids: Vec<_> = store
+        .provider_sessions(issuer, sid)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    ids.sort();
+    ids
+}
+
+pub(super) async fn sessions_are_found_by_provider_session_until_revoked(store: &dyn Store) {
+    let started_under = |id: &str, user: &str, issuer: &str, sid: &str| {
+        let mut s = session(id, user, &format!("t-{id}"), LATER);
+        s.user.issuer = issuer.into();
+        s.provider_sid = sid.into();
+        s
+    };
+    for s in [
+        started_under("s1", "u1", "https://idp", "p1"),
+        started_under("s2", "u1", "https://idp", "p1"),
+        started_under("s3", "u2", "https://idp", "p2"),
+        started_under("s4", "u3", "https://other", "p1"),
+        started_under("s5", "u1", "https://idp", ""),
+    ] {
+        store.insert_session(&s).await.unwrap();
+    }
+    assert_eq!(
+        provider_session_ids(store, "https://idp", "p1").await,
+        vec!["s1", "s2"]
+    );
+    assert_eq!(
+        provider_session_ids(store, "https://idp", "p2").await,
+        vec!["s3"]
+    );
+    assert_eq!(
+        provider_session_ids(store, "https://other", "p1").await,
+        vec!["s4"]
+    );
+    // A session without a provider sid is in no provider index.
+    assert!(
+        provider_session_ids(store, "https://idp", "")
+            .await
+            .is_empty()
+    );
+    store.delete_session("s1").await.unwrap();
+    assert_eq!(
+        provider_session_ids(store, "https://idp", "p1").await,
+        vec!["s2"]
+    );
+    store.delete_user_sessions("u1").await.unwrap();
+    assert!(
+        provider_session_ids(store, "https://idp", "p1")
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        provider_session_ids(store, "https://other", "p1").await,
+        vec!["s4"]
+    );
+}
+
 pub(super) async fn a_touch_slides_the_idle_expiry(store: &dyn Store) {
     let mut s1 = session("s1", "u1", "t1", LATER);
     s1.idle_expires_at = LATER - 100;
@@ -348,6 +411,7 @@ macro_rules! suite {
 
 suite!(
     sessions_are_found_by_token_by_id_and_by_user,
+    sessions_are_found_by_provider_session_until_revoked,
     a_touch_slides_the_idle_expiry,
     touch_never_resurrects_a_revoked_session,
     a_revoked_session_is_gone_everywhere_and_announced,

@@ -48,6 +48,19 @@ pub enum StorageError {
     Unavailable(String),
 }
 
+/// The fixed-size key of a provider-scoped name (an identity's subject, a
+/// provider session id): SHA-256 of `issuer ‖ 0 ‖ name`, so the issuer and
+/// the name can never be read across each other and long names stay short.
+fn provider_scoped_key(issuer: &str, name: &str) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    Sha256::new()
+        .chain_update(issuer.as_bytes())
+        .chain_update([0])
+        .chain_update(name.as_bytes())
+        .finalize()
+        .into()
+}
+
 /// A record as its stored JSON bytes.
 fn encode<T: Serialize>(value: &T, what: &'static str) -> Result<Vec<u8>, StorageError> {
     serde_json::to_vec(value).map_err(|_| StorageError::Corrupt(what))
@@ -113,9 +126,9 @@ pub struct SessionRecord {
     pub user_agent: String,
     /// Client IP at login.
     pub client_ip: String,
-    /// The provider's session id (`sid`) at login, empty when it sent none:
-    /// what a back-channel logout token names. Records written before it
-    /// existed read as empty.
+    /// The provider's session id (`sid`) at login, kept only for a
+    /// provider with `backchannel_logout` (what its logout tokens name);
+    /// empty otherwise. Records written before it existed read as empty.
     #[serde(default)]
     pub provider_sid: String,
     /// The ID token of the login, kept only for a provider with
@@ -186,8 +199,8 @@ pub trait UserStore: Send + Sync + 'static {
 /// Sessions, with a per-user index.
 #[async_trait]
 pub trait SessionStore: Send + Sync + 'static {
-    /// Stores a new session and indexes it by id and by user; durable when
-    /// it returns.
+    /// Stores a new session and indexes it by id, by user and (when it has
+    /// one) by provider session; durable when it returns.
     async fn insert_session(&self, session: &SessionRecord) -> Result<(), StorageError>;
 
     /// The session stored under a token hash: the `ValidateSession` hot path,
@@ -215,6 +228,17 @@ pub trait SessionStore: Send + Sync + 'static {
 
     /// Every session of a user, live or not, via the per-user index.
     async fn user_sessions(&self, user_id: &str) -> Result<Vec<SessionRecord>, StorageError>;
+
+    /// Every session started under the provider session `sid` at
+    /// `issuer` (what a back-channel logout token names), live or not, via
+    /// the provider-session index that [`Self::insert_session`] writes for
+    /// a session with a `provider_sid`. The index ends with its sessions,
+    /// so it never outgrows them.
+    async fn provider_sessions(
+        &self,
+        issuer: &str,
+        sid: &str,
+    ) -> Result<Vec<SessionRecord>, StorageError>;
 
     /// Deletes every session of a user and waits until that is durable.
     /// Returns how many were deleted.

@@ -9,13 +9,16 @@
 //! | `s:<hex token hash>` | session | at the session's end; slides on touch |
 //! | `sid:<session id>` | hex token hash | at the absolute end |
 //! | `us:<user id>` | sorted set of session ids, by absolute end | the latest absolute end |
+//! | `ps:<hex sha256(issuer ‖ 0 ‖ provider sid)>` | the same, for sessions with a provider `sid` | the latest absolute end |
 //! | `u:<user id>` | user | none |
 //! | `id:<hex sha256(issuer ‖ 0 ‖ subject)>` | user id | none |
 //! | `f:<hex state hash>` | flow | at the flow's end |
 //! | `rev` | stream of revocations | trimmed to about 100 000 entries |
 //!
 //! Every expiry is a Redis TTL, so there is nothing to sweep and no path
-//! runs `KEYS` or `SCAN`. Revocations are Lua scripts: the deletes and the
+//! runs `KEYS` or `SCAN`. An index entry whose session has ended is
+//! skipped on read and trimmed then; the index key itself expires with
+//! its last session. Revocations are Lua scripts: the deletes and the
 //! `XADD` to `rev` commit together, so there is no revocation without its
 //! event and no event without its revocation. Every replica tails `rev`
 //! ([`tail_revocations`]) into its own [`RevocationFeed`], so each replica's
@@ -29,7 +32,7 @@
 
 use super::{
     FlowRecord, FlowStore, SessionRecord, SessionStore, StorageError, UserRecord, UserStore,
-    decode, encode,
+    decode, encode, provider_scoped_key,
 };
 use crate::domain::clock::UnixTime;
 use crate::revocation_feed::{Revocation, RevocationFeed};
@@ -41,7 +44,6 @@ use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServer
 use redis::{AsyncConnectionConfig, Client, FromRedisValue, IntoConnectionInfo, RedisError};
 use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
-use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio_util::sync::{CancellationToken, DropGuard};
@@ -281,14 +283,19 @@ impl Keys {
     fn user(&self, id: &str) -> String {
         format!("{}u:{id}", self.prefix)
     }
+    fn provider_sessions(&self, issuer: &str, sid: &str) -> String {
+        format!(
+            "{}ps:{}",
+            self.prefix,
+            hex(&provider_scoped_key(issuer, sid))
+        )
+    }
     fn identity(&self, issuer: &str, subject: &str) -> String {
-        let digest: [u8; 32] = Sha256::new()
-            .chain_update(issuer.as_bytes())
-            .chain_update([0])
-            .chain_update(subject.as_bytes())
-            .finalize()
-            .into();
-        format!("{}id:{}", self.prefix, hex(&digest))
+        format!(
+            "{}id:{}",
+            self.prefix,
+            hex(&provider_scoped_key(issuer, subject))
+        )
     }
     fn flow(&self, state_hash: &[u8; 32]) -> String {
         format!("{}f:{}", self.prefix, hex(state_hash))
@@ -299,6 +306,28 @@ impl Keys {
     fn probe(&self) -> String {
         format!("{}probe", self.prefix)
     }
+}
+
+/// Adds `session` to the sorted-set index at `index` (scored by its
+/// absolute end), whose expiry follows its latest session.
+fn index_session(pipe: &mut redis::Pipeline, index: &str, session: &SessionRecord) {
+    let absolute = millis(session.absolute_expires_at);
+    pipe.cmd("ZADD")
+        .arg(index)
+        .arg(session.absolute_expires_at)
+        .arg(&session.id)
+        .ignore()
+        // GT alone never sets a TTL on a key without one: NX first.
+        .cmd("PEXPIREAT")
+        .arg(index)
+        .arg(absolute)
+        .arg("NX")
+        .ignore()
+        .cmd("PEXPIREAT")
+        .arg(index)
+        .arg(absolute)
+        .arg("GT")
+        .ignore();
 }
 
 fn hex(bytes: &[u8; 32]) -> String {
@@ -426,6 +455,62 @@ impl RedisStore {
     ) -> Result<Option<T>, StorageError> {
         let bytes: Option<Vec<u8>> = self.reads.query(redis::cmd("GET").arg(key)).await?;
         bytes.map(|b| decode(&b, what)).transpose()
+    }
+
+    /// The sessions an index (`us:` or `ps:`) lists; entries whose session
+    /// has ended are skipped and trimmed.
+    async fn sessions_indexed(&self, index: &str) -> Result<Vec<SessionRecord>, StorageError> {
+        let ids: Vec<String> = self
+            .reads
+            .query(redis::cmd("ZRANGE").arg(index).arg(0).arg(-1))
+            .await?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let pointers: Vec<Option<String>> = self
+            .reads
+            .query(
+                redis::cmd("MGET").arg(
+                    ids.iter()
+                        .map(|id| self.keys.session_id(id))
+                        .collect::<Vec<_>>(),
+                ),
+            )
+            .await?;
+        let mut live_ids = Vec::new();
+        let mut session_keys = Vec::new();
+        let mut gone = Vec::new();
+        for (id, pointer) in ids.iter().zip(&pointers) {
+            match pointer.as_deref().map(unhex) {
+                Some(Some(hash)) => {
+                    live_ids.push(id);
+                    session_keys.push(self.keys.session(&hash));
+                }
+                Some(None) => return Err(StorageError::Corrupt("session ids")),
+                None => gone.push(id.clone()),
+            }
+        }
+        let mut out = Vec::new();
+        if !session_keys.is_empty() {
+            let records: Vec<Option<Vec<u8>>> = self
+                .reads
+                .query(redis::cmd("MGET").arg(&session_keys))
+                .await?;
+            for (id, record) in live_ids.into_iter().zip(records) {
+                match record {
+                    Some(bytes) => out.push(decode(&bytes, "sessions")?),
+                    // Idle-expired: its pointer outlives it.
+                    None => gone.push(id.clone()),
+                }
+            }
+        }
+        if !gone.is_empty() {
+            // Lazy trim of index entries whose session has ended.
+            self.reads
+                .query::<()>(redis::cmd("ZREM").arg(index).arg(&gone))
+                .await?;
+        }
+        Ok(out)
     }
 }
 
@@ -628,7 +713,6 @@ impl UserStore for RedisStore {
 #[async_trait]
 impl SessionStore for RedisStore {
     async fn insert_session(&self, session: &SessionRecord) -> Result<(), StorageError> {
-        let index = self.keys.user_sessions(&session.user.id);
         let absolute = millis(session.absolute_expires_at);
         let mut pipe = redis::pipe();
         pipe.atomic()
@@ -643,23 +727,18 @@ impl SessionStore for RedisStore {
             .arg(hex(&session.token_hash))
             .arg("PXAT")
             .arg(absolute)
-            .ignore()
-            .cmd("ZADD")
-            .arg(&index)
-            .arg(session.absolute_expires_at)
-            .arg(&session.id)
-            .ignore()
-            // GT alone never sets a TTL on a key without one: NX first.
-            .cmd("PEXPIREAT")
-            .arg(&index)
-            .arg(absolute)
-            .arg("NX")
-            .ignore()
-            .cmd("PEXPIREAT")
-            .arg(&index)
-            .arg(absolute)
-            .arg("GT")
             .ignore();
+        index_session(
+            &mut pipe,
+            &self.keys.user_sessions(&session.user.id),
+            session,
+        );
+        if !session.provider_sid.is_empty() {
+            let index = self
+                .keys
+                .provider_sessions(&session.user.issuer, &session.provider_sid);
+            index_session(&mut pipe, &index, session);
+        }
         let pipe = &pipe;
         self.durable(|mut c| async move { pipe.query_async::<()>(&mut c).await })
             .await
@@ -732,58 +811,17 @@ impl SessionStore for RedisStore {
     }
 
     async fn user_sessions(&self, user_id: &str) -> Result<Vec<SessionRecord>, StorageError> {
-        let index = self.keys.user_sessions(user_id);
-        let ids: Vec<String> = self
-            .reads
-            .query(redis::cmd("ZRANGE").arg(&index).arg(0).arg(-1))
-            .await?;
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let pointers: Vec<Option<String>> = self
-            .reads
-            .query(
-                redis::cmd("MGET").arg(
-                    ids.iter()
-                        .map(|id| self.keys.session_id(id))
-                        .collect::<Vec<_>>(),
-                ),
-            )
-            .await?;
-        let mut live_ids = Vec::new();
-        let mut session_keys = Vec::new();
-        let mut gone = Vec::new();
-        for (id, pointer) in ids.iter().zip(&pointers) {
-            match pointer.as_deref().map(unhex) {
-                Some(Some(hash)) => {
-                    live_ids.push(id);
-                    session_keys.push(self.keys.session(&hash));
-                }
-                Some(None) => return Err(StorageError::Corrupt("session ids")),
-                None => gone.push(id.clone()),
-            }
-        }
-        let mut out = Vec::new();
-        if !session_keys.is_empty() {
-            let records: Vec<Option<Vec<u8>>> = self
-                .reads
-                .query(redis::cmd("MGET").arg(&session_keys))
-                .await?;
-            for (id, record) in live_ids.into_iter().zip(records) {
-                match record {
-                    Some(bytes) => out.push(decode(&bytes, "sessions")?),
-                    // Idle-expired: its pointer outlives it.
-                    None => gone.push(id.clone()),
-                }
-            }
-        }
-        if !gone.is_empty() {
-            // Lazy trim of index entries whose session has ended.
-            self.reads
-                .query::<()>(redis::cmd("ZREM").arg(&index).arg(&gone))
-                .await?;
-        }
-        Ok(out)
+        self.sessions_indexed(&self.keys.user_sessions(user_id))
+            .await
+    }
+
+    async fn provider_sessions(
+        &self,
+        issuer: &str,
+        sid: &str,
+    ) -> Result<Vec<SessionRecord>, StorageError> {
+        self.sessions_indexed(&self.keys.provider_sessions(issuer, sid))
+            .await
     }
 
     async fn delete_user_sessions(&self, user_id: &str) -> Result<u32, StorageError> {
@@ -913,12 +951,17 @@ mod tests {
     }
 
     #[test]
-    fn identity_keys_separate_issuer_from_subject() {
+    fn provider_scoped_keys_separate_issuer_from_name() {
         let keys = Keys {
             prefix: "pc:".into(),
         };
         assert_ne!(keys.identity("ab", "c"), keys.identity("a", "bc"));
         assert!(keys.identity("a", "b").starts_with("pc:id:"));
+        assert_ne!(
+            keys.provider_sessions("ab", "c"),
+            keys.provider_sessions("a", "bc")
+        );
+        assert!(keys.provider_sessions("a", "b").starts_with("pc:ps:"));
     }
 
     #[tokio::test]
@@ -937,6 +980,10 @@ mod tests {
             .await
             .unwrap();
         store.user_sessions("u1").await.unwrap();
+        store
+            .provider_sessions("https://idp", "sid-s1")
+            .await
+            .unwrap();
         store.delete_user_sessions("u9").await.unwrap();
         let mut c = server.connection().await;
         let keys = &store.keys;
@@ -944,6 +991,7 @@ mod tests {
             (keys.session(&s1.token_hash), LATER - 5),
             (keys.session_id("s1"), LATER),
             (keys.user_sessions("u1"), LATER),
+            (keys.provider_sessions("https://idp", "sid-s1"), LATER),
             (keys.flow(&SecretHash::of("st").0), LATER - 20),
         ] {
             let expires: i64 = redis::cmd("PEXPIRETIME")

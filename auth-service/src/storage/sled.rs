@@ -2,17 +2,18 @@
 //!
 //! Trees: `sessions` (token hash → session), `session_ids` (id → token hash),
 //! `user_sessions` (user id ‖ 0 ‖ session id → token hash, the per-user
-//! index), `users` (id → user), `identities` (issuer ‖ 0 ‖ subject → user id)
-//! and `flows` (state hash → flow). Records are JSON. A new session and
-//! every revocation are written in one transaction over the three session
-//! trees and then wait for [`GroupCommit`], so they are on disk before the RPC
+//! index), `provider_sessions` (SHA-256 of issuer ‖ 0 ‖ provider sid, then
+//! session id → token hash, for sessions with a provider `sid`), `users`
+//! (id → user), `identities` (issuer ‖ 0 ‖ subject → user id) and `flows`
+//! (state hash → flow). Records are JSON. A new session and every
+//! revocation are written in one transaction over the four session trees and then wait for [`GroupCommit`], so they are on disk before the RPC
 //! is acknowledged. sled's `flush_async` is never called: see
 //! [`super::group_commit`] for why.
 
 use super::group_commit::GroupCommit;
 use super::{
     FlowRecord, FlowStore, SessionRecord, SessionStore, StorageError, UserRecord, UserStore,
-    decode, encode,
+    decode, encode, provider_scoped_key,
 };
 use crate::domain::clock::UnixTime;
 use crate::revocation_feed::{Revocation, RevocationFeed, wall_clock_now};
@@ -36,6 +37,7 @@ pub struct SledStore {
     sessions: sled::Tree,
     session_ids: sled::Tree,
     user_sessions: sled::Tree,
+    provider_sessions: sled::Tree,
     users: sled::Tree,
     identities: sled::Tree,
     flows: sled::Tree,
@@ -63,6 +65,17 @@ fn pair_key(a: &str, b: &str) -> Vec<u8> {
     key
 }
 
+/// A session's key in the `provider_sessions` index, if it has a provider
+/// `sid`: the index prefix for its `(issuer, sid)`, then its id.
+fn provider_session_key(session: &SessionRecord) -> Option<Vec<u8>> {
+    if session.provider_sid.is_empty() {
+        return None;
+    }
+    let mut key = provider_scoped_key(&session.user.issuer, &session.provider_sid).to_vec();
+    key.extend_from_slice(session.id.as_bytes());
+    Some(key)
+}
+
 impl SledStore {
     /// Opens (or creates) the database in `dir`. Blocking: call it from
     /// `spawn_blocking` or before the runtime serves requests.
@@ -80,6 +93,7 @@ impl SledStore {
             sessions: db.open_tree("sessions")?,
             session_ids: db.open_tree("session_ids")?,
             user_sessions: db.open_tree("user_sessions")?,
+            provider_sessions: db.open_tree("provider_sessions")?,
             users: db.open_tree("users")?,
             identities: db.open_tree("identities")?,
             flows: db.open_tree("flows")?,
@@ -90,14 +104,24 @@ impl SledStore {
         })
     }
 
-    /// Removes one session from all three session trees atomically.
+    /// The four session trees, for one transaction over all of them.
+    fn session_trees(&self) -> (&sled::Tree, &sled::Tree, &sled::Tree, &sled::Tree) {
+        (
+            &self.sessions,
+            &self.session_ids,
+            &self.user_sessions,
+            &self.provider_sessions,
+        )
+    }
+
+    /// Removes one session from all four session trees atomically.
     /// Returns the removed record, if the session still existed.
     fn remove_session_by_hash(
         &self,
         token_hash: &[u8],
     ) -> Result<Option<SessionRecord>, StorageError> {
-        let result = (&self.sessions, &self.session_ids, &self.user_sessions).transaction(
-            |(sessions, session_ids, user_sessions)| {
+        let result = self.session_trees().transaction(
+            |(sessions, session_ids, user_sessions, provider_sessions)| {
                 let Some(bytes) = sessions.remove(token_hash)? else {
                     return Ok(None);
                 };
@@ -105,6 +129,9 @@ impl SledStore {
                     decode(&bytes, "sessions").map_err(ConflictableTransactionError::Abort)?;
                 session_ids.remove(record.id.as_bytes())?;
                 user_sessions.remove(pair_key(&record.user.id, &record.id))?;
+                if let Some(key) = provider_session_key(&record) {
+                    provider_sessions.remove(key)?;
+                }
                 Ok(Some(record))
             },
         );
@@ -135,23 +162,43 @@ impl SledStore {
 
     fn write_session(&self, session: &SessionRecord) -> Result<(), StorageError> {
         let bytes = encode(session, "sessions")?;
-        let result: Result<(), TransactionError<()>> =
-            (&self.sessions, &self.session_ids, &self.user_sessions).transaction(
-                |(sessions, session_ids, user_sessions)| {
-                    sessions.insert(&session.token_hash[..], bytes.as_slice())?;
-                    session_ids.insert(session.id.as_bytes(), &session.token_hash[..])?;
-                    user_sessions.insert(
-                        pair_key(&session.user.id, &session.id),
-                        &session.token_hash[..],
-                    )?;
-                    Ok(())
-                },
-            );
+        let by_provider = provider_session_key(session);
+        let result: Result<(), TransactionError<()>> = self.session_trees().transaction(
+            |(sessions, session_ids, user_sessions, provider_sessions)| {
+                sessions.insert(&session.token_hash[..], bytes.as_slice())?;
+                session_ids.insert(session.id.as_bytes(), &session.token_hash[..])?;
+                user_sessions.insert(
+                    pair_key(&session.user.id, &session.id),
+                    &session.token_hash[..],
+                )?;
+                if let Some(key) = &by_provider {
+                    provider_sessions.insert(key.as_slice(), &session.token_hash[..])?;
+                }
+                Ok(())
+            },
+        );
         match result {
             Ok(()) => Ok(()),
             Err(TransactionError::Abort(())) => Err(StorageError::Backend("aborted".into())),
             Err(TransactionError::Storage(e)) => Err(e.into()),
         }
+    }
+
+    /// The sessions an index (user or provider session) lists under
+    /// `prefix`; entries whose session is gone are skipped.
+    fn sessions_indexed(
+        &self,
+        index: &sled::Tree,
+        prefix: &[u8],
+    ) -> Result<Vec<SessionRecord>, StorageError> {
+        let mut out = Vec::new();
+        for entry in index.scan_prefix(prefix) {
+            let (_, hash) = entry?;
+            if let Some(bytes) = self.sessions.get(hash)? {
+                out.push(decode(&bytes, "sessions")?);
+            }
+        }
+        Ok(out)
     }
 
     fn remove_user_sessions(&self, user_id: &str) -> Result<u32, StorageError> {
@@ -360,17 +407,18 @@ impl SessionStore for SledStore {
 
     async fn user_sessions(&self, user_id: &str) -> Result<Vec<SessionRecord>, StorageError> {
         let prefix = pair_key(user_id, "");
-        self.blocking(move |store| {
-            let mut out = Vec::new();
-            for entry in store.user_sessions.scan_prefix(prefix) {
-                let (_, hash) = entry?;
-                if let Some(bytes) = store.sessions.get(hash)? {
-                    out.push(decode(&bytes, "sessions")?);
-                }
-            }
-            Ok(out)
-        })
-        .await
+        self.blocking(move |store| store.sessions_indexed(&store.user_sessions, &prefix))
+            .await
+    }
+
+    async fn provider_sessions(
+        &self,
+        issuer: &str,
+        sid: &str,
+    ) -> Result<Vec<SessionRecord>, StorageError> {
+        let prefix = provider_scoped_key(issuer, sid);
+        self.blocking(move |store| store.sessions_indexed(&store.provider_sessions, &prefix))
+            .await
     }
 
     async fn delete_user_sessions(&self, user_id: &str) -> Result<u32, StorageError> {
@@ -483,7 +531,8 @@ mod tests {
             .map(|s| s.id)
             .collect();
         assert_eq!(left, vec!["s2"]);
-        assert_eq!(store.user_sessions_index_len(), 1);
+        assert_eq!(store.user_sessions.len(), 1);
+        assert_eq!(store.provider_sessions.len(), 1);
     }
 
     #[tokio::test]
@@ -497,11 +546,5 @@ mod tests {
         assert_eq!(store.purge_expired_flows(50).await.unwrap(), 0);
         assert_eq!(store.purge_expired_flows(100).await.unwrap(), 1);
         assert_eq!(store.take_flow(&SecretHash::of("b")).await.unwrap(), None);
-    }
-
-    impl SledStore {
-        fn user_sessions_index_len(&self) -> usize {
-            self.user_sessions.len()
-        }
     }
 }

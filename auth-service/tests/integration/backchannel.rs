@@ -1,6 +1,6 @@
 //! OpenID Connect Back-Channel Logout 1.0 through `BackchannelLogout`: the
 //! logout token's rules, and which sessions it ends (by `sid`, by `sub`,
-//! by `sid` alone).
+//! by `sid` alone, never a session of another user or provider).
 
 use crate::support::*;
 use common::proto::{BackchannelLogoutRequest, ValidateSessionRequest};
@@ -86,10 +86,24 @@ async fn a_sid_ends_that_provider_session_only() {
     // The same token again is a replay.
     assert_rejected(logout(&h, "bcl", &token).await, "logout_token_replayed");
 
-    // A sid alone finds its user through the link made at login.
+    // A sid with another user's sub names nobody's session.
+    let token = h.idp.sign(&claims(&h, Some("bob"), Some("sid-a2")));
+    assert_eq!(logout(&h, "bcl", &token).await.unwrap(), 0);
+    assert!(is_live(&h, &second).await);
+
+    // A sid alone finds its sessions through the store's sid index. A login
+    // through a provider without `backchannel_logout` (the same issuer
+    // here) keeps no sid, so it is not among them.
+    let token = h.id_token_with("alice", |c| c["sid"] = json!("sid-a2"));
+    let unlisted = h
+        .exchange_id_token("dev", &token)
+        .await
+        .unwrap()
+        .session_token;
     let token = h.idp.sign(&claims(&h, None, Some("sid-a2")));
     assert_eq!(logout(&h, "bcl", &token).await.unwrap(), 1);
     assert!(!is_live(&h, &second).await);
+    assert!(is_live(&h, &unlisted).await);
     assert!(is_live(&h, &bob).await);
 
     // A session nobody has: 200 with nothing revoked.
