@@ -18,6 +18,7 @@
 use crate::auth_client::{AuthCall, AuthCallError, AuthFailure};
 use crate::client_headers::UnderscoreHeader;
 use crate::cookies::AmbiguousCookie;
+use crate::original_request::OriginalRequestError;
 use crate::policy::RouteError;
 use crate::proxy::ProxyError;
 use crate::request_body::BodyError;
@@ -277,6 +278,19 @@ impl From<UnderscoreHeader> for ApiError {
 }
 
 /// A refused request path: 400 `invalid_path` with the rule it broke.
+/// A proxy's description of the request it asks `/auth/check` about was
+/// refused: 400, the detail in the log (it is for the operator).
+impl From<OriginalRequestError> for ApiError {
+    fn from(e: OriginalRequestError) -> Self {
+        Self::bad_request(
+            "invalid_forwarded_request",
+            "The proxy's description of the request it is checking (X-Forwarded-Uri, \
+             X-Original-URL, X-Forwarded-Method, X-Original-Method) was refused.",
+        )
+        .with_internal(e.to_string())
+    }
+}
+
 impl From<PathError> for ApiError {
     fn from(e: PathError) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_path", e.message())

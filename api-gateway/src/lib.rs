@@ -99,6 +99,7 @@
 //! nothing of `error.rs`, the extractors or the state; `error.rs` knows the
 //! leaves; extractors, middleware and handlers know `error.rs`.
 
+mod access;
 mod auth_client;
 mod auth_endpoints;
 mod business;
@@ -111,8 +112,10 @@ mod credential;
 mod error;
 mod extract;
 mod framing;
+mod login_redirect;
 mod metrics;
 mod middleware;
+mod original_request;
 mod pages;
 mod policy;
 mod proxy;
@@ -236,6 +239,7 @@ fn apps(config: &Config, background: &CancellationToken) -> Result<(Router, Rout
 
     let auth_routes = Router::new()
         .route("/auth/providers", get(routes::auth::views::providers))
+        .route("/auth/login", get(routes::auth::code_flow::login_page))
         .route(
             "/auth/login/{provider}",
             get(routes::auth::code_flow::login).layer(limit_logins()),
@@ -266,7 +270,12 @@ fn apps(config: &Config, background: &CancellationToken) -> Result<(Router, Rout
             "/auth/sessions/{id}/revoke",
             post(routes::sessions::revoke_form),
         )
-        .route("/auth/check", any(routes::check::check))
+        .route("/auth/check", {
+            let table = table.clone();
+            any(move |state: State<AppState>, request: Request| {
+                routes::check::check(state, table.clone(), request)
+            })
+        })
         .route("/auth", any(routes::auth::views::not_found))
         .route("/auth/{*rest}", any(routes::auth::views::not_found));
 

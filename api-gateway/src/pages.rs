@@ -8,6 +8,7 @@
 //! (`PreEscaped`). The CSP (`middleware/security_headers.rs`) allows that
 //! inline style and no script.
 
+use crate::login_redirect::with_return_to;
 use axum::http::StatusCode;
 use common::proto::{Provider, Session, User};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
@@ -52,7 +53,13 @@ pub(crate) fn error_page(status: StatusCode, code: &str, message: &str) -> Strin
     )
 }
 
-fn providers_html(providers: &[Provider]) -> Markup {
+/// Where a sign-in button for provider `id` points: its login, bringing
+/// the browser back to `return_to` (already safe) afterwards.
+pub(crate) fn provider_login_path(id: &str, return_to: &str) -> String {
+    with_return_to(&format!("/auth/login/{}", path_segment(id)), return_to)
+}
+
+fn providers_html(providers: &[Provider], return_to: &str) -> Markup {
     html! {
         @if providers.is_empty() {
             p { "No identity providers are configured." }
@@ -61,7 +68,7 @@ fn providers_html(providers: &[Provider]) -> Markup {
             ul {
                 @for p in providers {
                     li {
-                        a.button href={ "/auth/login/" (path_segment(&p.id)) } { (p.name) }
+                        a.button href=(provider_login_path(&p.id, return_to)) { (p.name) }
                     }
                 }
             }
@@ -141,12 +148,14 @@ pub(crate) fn signed_in_page(
 }
 
 /// The start page of an anonymous visitor: one button per provider.
-pub(crate) fn sign_in_page(providers: &[Provider]) -> String {
+/// The sign-in page: a button per provider, each coming back to
+/// `return_to` (already safe) after the login.
+pub(crate) fn sign_in_page(providers: &[Provider], return_to: &str) -> String {
     layout(
         "Portcullis",
         html! {
             h1 { "Portcullis" }
-            (providers_html(providers))
+            (providers_html(providers, return_to))
         },
     )
 }
@@ -162,7 +171,7 @@ mod tests {
             name: name.into(),
             kind: "oidc".into(),
         };
-        providers_html(&[provider]).into_string()
+        providers_html(&[provider], "/").into_string()
     }
 
     #[test]

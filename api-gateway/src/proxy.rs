@@ -94,6 +94,21 @@ pub(crate) struct UpstreamIdentity<'a> {
     pub groups: &'a [String],
 }
 
+impl UpstreamIdentity<'static> {
+    /// Nobody: every header present and empty. `/auth/check` answers an
+    /// anonymous caller of a public route with it, because some proxies
+    /// fill a header the answer lacks with junk of their own (Caddy 2.6's
+    /// `copy_headers` passes its unexpanded placeholder,
+    /// `{http.reverse_proxy.header.X-Auth-User-Id}`, to the app).
+    pub(crate) const ANONYMOUS: Self = Self {
+        user_id: "",
+        email: "",
+        session_id: "",
+        roles: &[],
+        groups: &[],
+    };
+}
+
 /// What the proxy needs to know about the request besides its headers.
 pub(crate) struct ForwardContext<'a> {
     /// Our cookies, to strip.
@@ -286,7 +301,8 @@ fn groups_header(groups: &[String]) -> String {
 }
 
 /// `X-Auth-User-Id`, `X-Auth-Email`, `X-Auth-Session-Id`, `X-Auth-Roles`,
-/// `X-Auth-Groups`.
+/// `X-Auth-Groups`, each replacing any already there; a value that cannot
+/// be a header value is sent empty.
 pub(crate) fn add_identity_headers(headers: &mut HeaderMap, user: UpstreamIdentity<'_>) {
     let roles = user.roles.join(",");
     let groups = groups_header(user.groups);
@@ -297,15 +313,14 @@ pub(crate) fn add_identity_headers(headers: &mut HeaderMap, user: UpstreamIdenti
         ("x-auth-roles", roles.as_str()),
         ("x-auth-groups", groups.as_str()),
     ] {
-        match HeaderValue::from_bytes(value.as_bytes()) {
-            Ok(v) => {
-                headers.insert(name, v);
-            }
-            Err(_) => tracing::warn!(
+        let value = HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| {
+            tracing::warn!(
                 header = name,
-                "identity value is not a valid header value; omitted"
-            ),
-        }
+                "identity value is not a valid header value; sent empty"
+            );
+            HeaderValue::from_static("")
+        });
+        headers.insert(name, value);
     }
 }
 

@@ -35,7 +35,7 @@ apt-get update && apt-get install -y --no-install-recommends chromium chromium-d
 /// chromedriver runs in its own process group, so `Drop` can SIGKILL it and
 /// every browser process it started in one go, even when the test panicked
 /// before it could close the session.
-struct Browser {
+pub(crate) struct Browser {
     /// `None` once killed.
     driver: Option<Child>,
     client: Client,
@@ -46,7 +46,7 @@ struct Browser {
 impl Browser {
     /// Starts chromedriver on a port of its choosing (`--port=0`; it prints
     /// the port it got) and opens a headless Chromium session.
-    async fn start() -> Browser {
+    pub(crate) async fn start() -> Browser {
         let mut driver = Command::new("chromedriver")
             .arg("--port=0")
             .stdin(Stdio::null())
@@ -103,12 +103,12 @@ impl Browser {
         }
     }
 
-    async fn goto(&self, url: &str) {
+    pub(crate) async fn goto(&self, url: &str) {
         self.client.goto(url).await.unwrap();
     }
 
     /// Waits (bounded) for the element `css` selects, then clicks it.
-    async fn click(&self, css: &str) {
+    pub(crate) async fn click(&self, css: &str) {
         let found = self
             .client
             .wait()
@@ -125,18 +125,18 @@ impl Browser {
         }
     }
 
-    async fn url(&self) -> String {
+    pub(crate) async fn url(&self) -> String {
         self.client.current_url().await.unwrap().to_string()
     }
 
-    async fn source(&self) -> String {
+    pub(crate) async fn source(&self) -> String {
         self.client.source().await.unwrap()
     }
 
     /// Waits (bounded) until the current page contains `text`; returns the
     /// page. On timeout, the panic shows where the browser is and what it
     /// sees.
-    async fn wait_for_text(&self, text: &str) -> String {
+    pub(crate) async fn wait_for_text(&self, text: &str) -> String {
         let deadline = Instant::now() + PAGE_TIMEOUT;
         loop {
             let page = self.source().await;
@@ -154,12 +154,12 @@ impl Browser {
     }
 
     /// Runs `script` (which may return a promise) in the page.
-    async fn run(&self, script: &str) -> serde_json::Value {
+    pub(crate) async fn run(&self, script: &str) -> serde_json::Value {
         self.client.execute(script, vec![]).await.unwrap()
     }
 
     /// Waits (bounded) until the browser is at `url`.
-    async fn wait_for_url(&self, url: &str) {
+    pub(crate) async fn wait_for_url(&self, url: &str) {
         let target = url::Url::parse(url).unwrap();
         if let Err(e) = self
             .client
@@ -175,7 +175,7 @@ impl Browser {
     /// Navigates to `path` and returns the page, which must be an error
     /// page for `status`. (The page's CSP, `default-src 'none'`, forbids
     /// `fetch`, so the status is read off the page the browser shows.)
-    async fn visit_error_page(&self, url: &str, status: u16) -> String {
+    pub(crate) async fn visit_error_page(&self, url: &str, status: u16) -> String {
         self.goto(url).await;
         let page = self.wait_for_text("Error code").await;
         assert!(page.contains(&format!("<h1>{status} ")), "{page}");
@@ -184,7 +184,7 @@ impl Browser {
 
     /// Whether the browser holds a cookie called `name` for the current
     /// page (WebDriver sees HttpOnly cookies; scripts do not).
-    async fn has_cookie(&self, name: &str) -> bool {
+    pub(crate) async fn has_cookie(&self, name: &str) -> bool {
         self.client
             .get_all_cookies()
             .await
@@ -195,7 +195,7 @@ impl Browser {
 
     /// Ends the WebDriver session politely (Chromium exits); `Drop` still
     /// kills whatever is left.
-    async fn close(self) {
+    pub(crate) async fn close(self) {
         let _ = self.client.clone().close().await;
     }
 }

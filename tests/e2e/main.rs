@@ -10,6 +10,7 @@ mod connections;
 mod edge_paths;
 mod forward_auth;
 mod framing;
+mod front_proxies;
 mod identity;
 mod pages_and_headers;
 mod provider_conformance;

@@ -1,27 +1,30 @@
 //! A tiny upstream for proxy tests: echoes the path and headers it received
-//! as JSON and counts its hits.
+//! as JSON, and counts its hits and keeps their paths.
 
 use axum::Json;
 use axum::extract::Request;
 use serde_json::{Map, Value, json};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 pub(crate) struct Echo {
     pub url: String,
     hits: Arc<AtomicUsize>,
+    paths: Arc<Mutex<Vec<String>>>,
     _server: tokio::task::JoinHandle<()>,
 }
 
 impl Echo {
     pub(crate) async fn start() -> Echo {
         let hits = Arc::new(AtomicUsize::new(0));
-        let counter = hits.clone();
+        let paths = Arc::new(Mutex::new(Vec::new()));
+        let (counter, log) = (hits.clone(), paths.clone());
         let app = axum::Router::new().fallback(move |request: Request| {
-            let counter = counter.clone();
+            let (counter, log) = (counter.clone(), log.clone());
             async move {
                 counter.fetch_add(1, Ordering::SeqCst);
                 let (parts, body) = request.into_parts();
+                log.lock().unwrap().push(parts.uri.to_string());
                 let body = axum::body::to_bytes(body, 1 << 20)
                     .await
                     .unwrap_or_default();
@@ -50,12 +53,18 @@ impl Echo {
         Echo {
             url,
             hits,
+            paths,
             _server: server,
         }
     }
 
     pub(crate) fn hits(&self) -> usize {
         self.hits.load(Ordering::SeqCst)
+    }
+
+    /// The path and query of every request it received, in order.
+    pub(crate) fn paths(&self) -> Vec<String> {
+        self.paths.lock().unwrap().clone()
     }
 }
 

@@ -17,12 +17,14 @@
 //! configuration files; `auth_config`, auth-service's, is shared with that
 //! crate's integration tests), `stack` ([`TestStack`] itself), `login`
 //! (logging in), `http` (clients, URLs, requests, assertions on answers),
-//! `wait` (bounded polls); `watchdog` guards the stress tests.
+//! `wait` (bounded polls); `watchdog` guards the stress tests;
+//! `front_proxy` runs real nginx and Caddy in front of a stack.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod auth_config;
 mod config;
+pub mod front_proxy;
 mod http;
 mod idp;
 mod login;

@@ -37,6 +37,9 @@ pub struct StackOptions {
     /// port its own previous process just released is not probing: nothing
     /// else was asked for, and the first process accepted no connection.
     pub public_port: bool,
+    /// The gateway's `public_url`, when it is served through a front proxy
+    /// listening there (nginx, Caddy) rather than by itself.
+    pub public_origin: Option<String>,
     /// Extra `[gateway]` keys (TOML lines), e.g. a higher login rate limit.
     pub gateway_settings: String,
     /// Extra `[[providers]]` for auth-service (TOML text; `{issuer}` is
@@ -114,12 +117,11 @@ impl TestStack {
             &["--config", auth_config.to_str().unwrap()],
             &[(SERVICE_TOKEN_ENV, &service_token)],
         );
-        let public_origin = if options.tls {
-            "https://127.0.0.1"
-        } else {
-            PUBLIC_ORIGIN
-        }
-        .to_owned();
+        let public_origin = match (&options.public_origin, options.tls) {
+            (Some(origin), _) => origin.clone(),
+            (None, true) => "https://127.0.0.1".to_owned(),
+            (None, false) => PUBLIC_ORIGIN.to_owned(),
+        };
         let session_cookie = if options.tls {
             "__Host-portcullis"
         } else {

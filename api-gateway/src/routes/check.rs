@@ -1,16 +1,109 @@
 //! `/auth/check`: forward authentication for nginx `auth_request`, Traefik
-//! ForwardAuth and Caddy `forward_auth`. 200 with the identity headers the
-//! proxy copies to its upstream, or 401 (503 when auth-service is down: the
-//! proxy then refuses the request too).
+//! ForwardAuth and Caddy `forward_auth`.
+//!
+//! The proxy describes the request it is asking about
+//! ([`crate::original_request`], trusted proxies only), and the policy of
+//! the `[[routes]]` entry its path falls under applies, read exactly as the
+//! gateway's own routes read paths. A path under no route, or a check that
+//! names no request, needs any valid session (the default policy).
+//!
+//! Answers: 200 with the identity headers the proxy copies to its
+//! upstream (present and empty for an anonymous caller of a public route);
+//! 403 when the policy denies the user; 401 for an API client
+//! without a session. A browser navigation without a session is told where
+//! to log in: nginx's `auth_request` passes on only 2xx, 401 and 403, so by
+//! default it gets 401 with a `Location` its recipe turns into a redirect;
+//! with `?redirect=true` (Traefik, Caddy: they pass the answer through) it
+//! gets the 302 itself. 400 when the description is refused, 503 when
+//! auth-service is down: the proxy refuses the request either way.
 
+use crate::access::{Access, admit};
+use crate::error::ApiError;
 use crate::extract::CurrentUser;
-use crate::proxy::add_identity_headers;
-use axum::http::StatusCode;
+use crate::login_redirect::{is_navigation, login_location};
+use crate::original_request::original_request;
+use crate::policy::RouteError;
+use crate::proxy::{UpstreamIdentity, add_identity_headers};
+use crate::request_path::CanonicalPath;
+use crate::routes::configured::RouteTable;
+use crate::state::AppState;
+use axum::extract::{ConnectInfo, Query, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use common::config::{AllowList, Policy};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// Query of `/auth/check`.
+#[derive(Debug, Default, Deserialize)]
+struct CheckQuery {
+    /// Answer a browser without a session with the 302 itself.
+    #[serde(default)]
+    redirect: bool,
+}
 
 /// Any method: proxies differ in what they send.
-pub(crate) async fn check(user: CurrentUser) -> Response {
-    let mut response = StatusCode::OK.into_response();
-    add_identity_headers(response.headers_mut(), user.identity());
-    response
+pub(crate) async fn check(
+    State(state): State<AppState>,
+    table: Arc<RouteTable>,
+    request: Request,
+) -> Response {
+    match decide(&state, &table, request).await {
+        Ok(response) => response,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn decide(
+    state: &AppState,
+    table: &RouteTable,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let (mut parts, _) = request.into_parts();
+    let Query(query) = Query::<CheckQuery>::try_from_uri(&parts.uri)
+        .map_err(|_| ApiError::bad_request("invalid_query", "The query string is not valid."))?;
+    let from_trusted = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .is_some_and(|peer| state.trusted_proxies.contains(peer.0.ip()));
+    let original = original_request(&parts.headers, &parts.method, from_trusted)?;
+    let default = Policy::Authenticated(AllowList::default());
+    let (policy, label) = match &original {
+        None => (&default, "the default policy"),
+        Some(original) => {
+            let path = CanonicalPath::parse(original.target.path())?;
+            match table.resolve(&path) {
+                Ok(route) => (&route.policy, route.prefix.as_str()),
+                Err(RouteError::NotFound) => (&default, "the default policy"),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    };
+    match admit(state, policy, label, &mut parts).await {
+        Access::Allowed(user) => {
+            let mut response = StatusCode::OK.into_response();
+            let identity = user
+                .as_deref()
+                .map_or(UpstreamIdentity::ANONYMOUS, CurrentUser::identity);
+            add_identity_headers(response.headers_mut(), identity);
+            Ok(response)
+        }
+        Access::LogInFirst => {
+            let method = original.as_ref().map_or(&parts.method, |o| &o.method);
+            if !is_navigation(method, &parts.headers) {
+                return Err(ApiError::unauthenticated());
+            }
+            let target = original.as_ref().map_or("/", |o| o.target.as_str());
+            let location = HeaderValue::from_str(&login_location(target))
+                .map_err(|_| ApiError::internal("the login location is not a header value"))?;
+            let status = if query.redirect {
+                StatusCode::FOUND
+            } else {
+                StatusCode::UNAUTHORIZED
+            };
+            Ok((status, [(header::LOCATION, location)]).into_response())
+        }
+        Access::Refused(e) => Err(e),
+    }
 }

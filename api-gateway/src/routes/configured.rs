@@ -3,18 +3,21 @@
 //! canonicalise the path
 //! ([`crate::request_path`], 400 `invalid_path` when servers could read it
 //! differently), find the route on that canonical path (longest prefix,
-//! whole segments, [`crate::policy::resolve`]), resolve the caller once,
-//! apply the route's policy (401/403), then run the built-in handler or
+//! whole segments, [`crate::policy::resolve`]), apply the route's policy
+//! ([`crate::access`]: a browser without a session goes to the login page,
+//! an API call gets 401; 403 when denied), then run the built-in handler or
 //! reverse-proxy to the upstream with exactly the canonical path and the
 //! query string as the client sent it.
 
+use crate::access::{Access, admit};
 use crate::business;
 use crate::client_headers;
 use crate::client_ip::ClientIp;
 use crate::error::ApiError;
-use crate::extract::{CurrentUser, credential, lookup};
+use crate::extract::CurrentUser;
+use crate::login_redirect::{is_navigation, login_location};
 use crate::middleware::request_metrics::RouteLabel;
-use crate::policy::{Decision, Route, evaluate, resolve};
+use crate::policy::{Route, RouteError, resolve};
 use crate::proxy::ForwardContext;
 use crate::request_path::CanonicalPath;
 use crate::state::AppState;
@@ -22,14 +25,14 @@ use axum::Router;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::uri::PathAndQuery;
 use axum::http::{HeaderValue, Uri, header};
-use axum::response::{IntoResponse, Response};
-use common::config::{Policy, RouteConfig, RouteTarget};
+use axum::response::{IntoResponse, Redirect, Response};
+use common::config::{RouteConfig, RouteTarget};
 use std::sync::Arc;
 use tower::ServiceExt;
 use url::Url;
 
 /// A route's resolved target.
-enum Target {
+pub(crate) enum Target {
     Handler(Router),
     Upstream(Url),
 }
@@ -72,6 +75,13 @@ impl RouteTable {
     }
 }
 
+impl RouteTable {
+    /// The route that serves `path` ([`resolve`]).
+    pub(crate) fn resolve(&self, path: &CanonicalPath) -> Result<&Route<Target>, RouteError> {
+        resolve(&self.routes, path)
+    }
+}
+
 /// The router's fallback: everything that is not one of the gateway's own
 /// routes.
 pub(crate) async fn dispatch(
@@ -87,7 +97,7 @@ pub(crate) async fn dispatch(
         Ok(path) => path,
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let route = match resolve(&table.routes, &path) {
+    let route = match table.resolve(&path) {
         Ok(route) => route,
         Err(e) => return ApiError::from(e).into_response(),
     };
@@ -127,29 +137,15 @@ async fn serve(
     request: Request,
 ) -> Result<Response, ApiError> {
     let (mut parts, body) = request.into_parts();
-    // Two session cookies are refused on public routes too: serving them
-    // anonymously below is for auth-service outages only.
-    credential(state, &parts.headers)?;
-    let user = match lookup(state, &mut parts).await {
-        Ok(user) => user,
-        // A public route still works when auth-service is down, anonymously.
-        Err(e) if matches!(route.policy, Policy::Public) => {
-            tracing::warn!(error = %e, "auth-service unavailable; serving a public route anonymously");
-            None
+    let user = match admit(state, &route.policy, &route.prefix, &mut parts).await {
+        Access::Allowed(user) => user,
+        Access::LogInFirst if is_navigation(&parts.method, &parts.headers) => {
+            let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+            return Ok(Redirect::to(&login_location(target)).into_response());
         }
-        Err(e) => return Err(e),
+        Access::LogInFirst => return Err(ApiError::unauthenticated()),
+        Access::Refused(e) => return Err(e),
     };
-    match evaluate(&route.policy, user.as_ref().map(|u| &u.user)) {
-        Decision::Allow => {}
-        Decision::Unauthenticated => return Err(ApiError::unauthenticated()),
-        Decision::Forbidden => {
-            return Err(ApiError::forbidden().with_internal(format!(
-                "policy of {} denied user {}",
-                route.prefix,
-                user.as_ref().map(|u| u.user.id.as_str()).unwrap_or("")
-            )));
-        }
-    }
     let ClientIp(client_ip) = match ClientIp::from_request_parts(&mut parts, state).await {
         Ok(ip) => ip,
         Err(never) => match never {},

@@ -19,6 +19,6 @@ pub(crate) async fn index(
             let sessions = state.auth.list_sessions(&user.user.id).await?;
             pages::signed_in_page(&user.user, &sessions, &user.session.id)
         }
-        None => pages::sign_in_page(&state.auth.list_providers().await?),
+        None => pages::sign_in_page(&state.auth.list_providers().await?, "/"),
     }))
 }

@@ -1,5 +1,6 @@
 //! The authorization code flow (RFC 6749 4.1, OpenID Connect Core 3.1):
-//! `GET /auth/login/{provider}` asks auth-service to begin a flow and sends
+//! `GET /auth/login` picks the provider (the sign-in page, or the only
+//! one); `GET /auth/login/{provider}` asks auth-service to begin a flow and sends
 //! the browser to the provider with a flow cookie binding the flow to this
 //! browser; `GET /auth/callback/{provider}` brings the provider's answer
 //! back, has auth-service complete the flow, and on success sets the
@@ -10,18 +11,19 @@ use super::start_session;
 use crate::client_ip::ClientIp;
 use crate::cookies;
 use crate::error::ApiError;
+use crate::pages;
 use crate::return_to::safe_return_to;
 use crate::routes::client_info;
 use crate::state::AppState;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use common::config::is_valid_provider_id;
 use common::proto::{CompleteLoginRequest, LoginResponse};
 use serde::Deserialize;
 
-/// Query of `/auth/login/{provider}`.
+/// Query of `/auth/login` and `/auth/login/{provider}`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct LoginQuery {
     return_to: Option<String>,
@@ -29,6 +31,23 @@ pub(crate) struct LoginQuery {
 
 fn bad_query(_: QueryRejection) -> ApiError {
     ApiError::bad_request("invalid_query", "The query string is not valid.")
+}
+
+/// `GET /auth/login`: where a browser without a session is sent
+/// ([`crate::login_redirect`]). With one provider, straight on to it;
+/// otherwise the sign-in page, whose buttons carry `return_to`.
+pub(crate) async fn login_page(
+    State(state): State<AppState>,
+    query: Result<Query<LoginQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(bad_query)?;
+    let return_to = safe_return_to(query.return_to.as_deref());
+    let providers = state.auth.list_providers().await?;
+    if let [only] = providers.as_slice() {
+        let start = pages::provider_login_path(&only.id, &return_to);
+        return Ok(Redirect::to(&start).into_response());
+    }
+    Ok(Html(pages::sign_in_page(&providers, &return_to)).into_response())
 }
 
 /// `GET /auth/login/{provider}`: begins the code flow and sends the browser

@@ -1,0 +1,55 @@
+//! Whether the caller may make a request under a route's policy: the one
+//! decision the gateway's configured routes and `/auth/check` share.
+//!
+//! The caller is resolved once ([`crate::extract::lookup`]); a public route
+//! still answers, anonymously, when auth-service is down; anything else
+//! fails closed.
+
+use crate::error::ApiError;
+use crate::extract::{CurrentUser, credential, lookup};
+use crate::policy::{Decision, evaluate};
+use crate::state::AppState;
+use axum::http::request::Parts;
+use common::config::Policy;
+use std::sync::Arc;
+
+/// The outcome of [`admit`].
+pub(crate) enum Access {
+    /// Go ahead, as this caller (`None`: anonymous on a public route).
+    Allowed(Option<Arc<CurrentUser>>),
+    /// The policy needs a login and there is none.
+    LogInFirst,
+    /// Refused (403), or the caller could not be resolved.
+    Refused(ApiError),
+}
+
+/// Applies `policy` (of the route `label`, for the log) to the caller of
+/// `parts`.
+pub(crate) async fn admit(
+    state: &AppState,
+    policy: &Policy,
+    label: &str,
+    parts: &mut Parts,
+) -> Access {
+    // Two session cookies are refused on public routes too: serving them
+    // anonymously below is for auth-service outages only.
+    if let Err(e) = credential(state, &parts.headers) {
+        return Access::Refused(e.into());
+    }
+    let user = match lookup(state, parts).await {
+        Ok(user) => user,
+        Err(e) if matches!(policy, Policy::Public) => {
+            tracing::warn!(error = %e, "auth-service unavailable; serving a public route anonymously");
+            None
+        }
+        Err(e) => return Access::Refused(e),
+    };
+    match evaluate(policy, user.as_ref().map(|u| &u.user)) {
+        Decision::Allow => Access::Allowed(user),
+        Decision::Unauthenticated => Access::LogInFirst,
+        Decision::Forbidden => Access::Refused(ApiError::forbidden().with_internal(format!(
+            "policy of {label} denied user {}",
+            user.as_ref().map(|u| u.user.id.as_str()).unwrap_or("")
+        ))),
+    }
+}

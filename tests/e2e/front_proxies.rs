@@ -1,0 +1,120 @@
+//! Forward authentication through the proxies people already run: real
+//! nginx (`auth_request`) and Caddy (`forward_auth`) with the recipes of
+//! `docs/http-api.md`, in front of an app and the gateway, driven by
+//! headless Chromium. A browser without a session is sent to log in and
+//! lands back on the page it wanted; a denied route shows a 403 page; an
+//! API client gets 401; identity headers a client forges never reach the
+//! app. nginx and Caddy are system packages (`.ci/run` installs them); a
+//! missing one fails the test with the install command.
+
+use crate::browser::Browser;
+use crate::upstream::{Echo, seen};
+use portcullis_tests::front_proxy::{FrontProxy, Kind, reserve_port};
+use portcullis_tests::{StackOptions, TestStack};
+use serde_json::Value;
+
+/// The app, a stack whose public origin is the proxy's, and `kind` in
+/// front of both.
+async fn behind(kind: Kind) -> (Echo, TestStack, FrontProxy) {
+    let app = Echo::start().await;
+    let port = reserve_port();
+    let stack = TestStack::start_with(StackOptions {
+        public_origin: Some(format!("http://127.0.0.1:{port}")),
+        gateway_settings: "trusted_proxies = [\"127.0.0.1/32\"]\n".into(),
+        routes: format!(
+            r#"
+[[routes]]
+path_prefix = "/staff-only/"
+allow_groups = ["nobody"]
+target = {{ upstream = "{app}" }}
+
+[[routes]]
+path_prefix = "/open/"
+policy = "public"
+target = {{ upstream = "{app}" }}
+"#,
+            app = app.url
+        ),
+        ..StackOptions::default()
+    })
+    .await;
+    let gateway = stack.gateway_url.trim_start_matches("http://").to_owned();
+    let app_addr = app.url.trim_start_matches("http://").to_owned();
+    let proxy = FrontProxy::start(kind, port, &gateway, &app_addr).await;
+    (app, stack, proxy)
+}
+
+async fn log_in_through(kind: Kind) {
+    let (app, _stack, proxy) = behind(kind).await;
+    let origin = &proxy.origin;
+    let client = reqwest::Client::new();
+
+    // Identity headers a client sends never reach the app.
+    let echo: Value = client
+        .get(format!("{origin}/open/x"))
+        .header("x-auth-email", "evil@example.com")
+        .header("x-auth-user-id", "u_evil")
+        .header("x-auth-groups", "admins")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(echo["path"], "/open/x");
+    // (nginx drops the empty headers of an anonymous answer; Caddy passes
+    // them on empty.)
+    for name in ["x-auth-email", "x-auth-user-id", "x-auth-groups"] {
+        assert!(
+            seen(&echo, name).iter().all(|v| v.is_empty()),
+            "{kind:?} passed {name}: {echo}"
+        );
+    }
+
+    // An API client without a session gets 401; the app is not asked.
+    let api = client
+        .get(format!("{origin}/app/data"))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), 401);
+    assert!(!app.paths().iter().any(|p| p.starts_with("/app/")));
+
+    // A browser is sent to the login page, picks the provider, logs in at
+    // the provider and lands back on the page it wanted, as alice.
+    let wanted = format!("{origin}/app/page?x=1");
+    let browser = Browser::start().await;
+    browser.goto(&wanted).await;
+    browser
+        .click(r#"a[href="/auth/login/dev?return_to=%2Fapp%2Fpage%3Fx%3D1"]"#)
+        .await;
+    browser
+        .click(r#"button[name="login_hint"][value="alice"]"#)
+        .await;
+    browser.wait_for_url(&wanted).await;
+    let page = browser.wait_for_text("alice@example.com").await;
+    assert!(page.contains("/app/page?x=1"), "{page}");
+
+    // A route alice may not use: a 403 page, and the app is not asked.
+    browser.goto(&format!("{origin}/staff-only/x")).await;
+    let page = browser.wait_for_text("403 Forbidden").await;
+    assert!(!page.contains("\"path\""), "{page}");
+    assert!(
+        !app.paths().iter().any(|p| p.starts_with("/staff-only")),
+        "{:?}",
+        app.paths()
+    );
+
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn nginx_auth_request_sends_browsers_to_log_in_and_back() {
+    log_in_through(Kind::Nginx).await;
+}
+
+#[tokio::test]
+async fn caddy_forward_auth_sends_browsers_to_log_in_and_back() {
+    log_in_through(Kind::Caddy).await;
+}
