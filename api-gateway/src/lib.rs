@@ -301,6 +301,11 @@ fn apps(config: &Config, background: &CancellationToken) -> Result<(Router, Rout
             state.clone(),
             middleware::csrf::enforce,
         ))
+        // Preflights are answered here, before the CSRF check and any
+        // session lookup.
+        .layer(tower::util::option_layer(middleware::cors::layer(
+            &state.gateway.cors_allowed_origins,
+        )))
         .layer(RequestBodyLimitLayer::new(max_body))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

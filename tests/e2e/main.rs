@@ -7,6 +7,7 @@ mod browser;
 mod code_flow;
 mod compose;
 mod connections;
+mod cors;
 mod edge_paths;
 mod forward_auth;
 mod framing;

@@ -7,6 +7,8 @@
 //!
 //! * Bearer-authenticated requests are exempt: a browser never attaches an
 //!   `Authorization` header on its own.
+//! * Pages of a `cors_allowed_origins` origin are trusted by name: the
+//!   operator listed them to make credentialed calls.
 //! * Requests without any credential carry no ambient authority; they pass,
 //!   except the JSON login endpoint (`POST /auth/session`), which is checked
 //!   too (login CSRF), but tolerates requests with neither header: browsers
@@ -38,19 +40,29 @@ pub(crate) enum Authority {
 
 /// The decision table. `origin` and `fetch_site` are the raw `Origin` and
 /// `Sec-Fetch-Site` header values; `ours` is our origin
-/// (`https://app.example.com`).
+/// (`https://app.example.com`); `cors` are `cors_allowed_origins`, whose
+/// pages may make credentialed calls, from another site too.
 pub(crate) fn allowed(
     method: &Method,
     authority: Authority,
     origin: Option<&str>,
     fetch_site: Option<&str>,
     ours: &str,
+    cors: &[String],
 ) -> bool {
     let safe = matches!(
         *method,
         Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
     );
     if safe || matches!(authority, Authority::Anonymous | Authority::Bearer) {
+        return true;
+    }
+    // A listed CORS origin is trusted by name, whatever site it is on.
+    if let Some(origin) = origin
+        && cors
+            .iter()
+            .any(|listed| origin.trim_end_matches('/').eq_ignore_ascii_case(listed))
+    {
         return true;
     }
     // Fetch metadata first: a browser that says cross-site or same-site
@@ -104,6 +116,7 @@ pub(crate) async fn enforce(
         header(headers, header::ORIGIN.as_str()),
         header(headers, "sec-fetch-site"),
         &state.public_origin,
+        &state.gateway.cors_allowed_origins,
     );
     if ok {
         next.run(request).await
@@ -123,6 +136,7 @@ mod tests {
     use super::*;
 
     const OURS: &str = "https://app.example.com";
+    const SPA: &str = "https://spa.example.net";
 
     #[test]
     fn decision_table() {
@@ -198,10 +212,36 @@ mod tests {
             (&post, Login, None, None, true),
             (&post, Login, Some("https://evil.com"), None, false),
             (&post, Login, None, Some("cross-site"), false),
+            // A listed CORS origin, from its own site or a sibling.
+            (&post, Cookie, Some(SPA), Some("cross-site"), true),
+            (
+                &post,
+                Cookie,
+                Some("https://SPA.example.net/"),
+                Some("same-site"),
+                true,
+            ),
+            (&Method::DELETE, Cookie, Some(SPA), None, true),
+            (&post, Login, Some(SPA), Some("cross-site"), true),
+            (
+                &post,
+                Cookie,
+                Some("https://spa.example.net:8443"),
+                None,
+                false,
+            ),
+            (
+                &post,
+                Cookie,
+                Some("https://evil.spa.example.net"),
+                None,
+                false,
+            ),
         ];
+        let cors = [SPA.to_owned()];
         for (method, authority, origin, site, expected) in cases {
             assert_eq!(
-                allowed(method, *authority, *origin, *site, OURS),
+                allowed(method, *authority, *origin, *site, OURS, &cors),
                 *expected,
                 "{method} {authority:?} origin={origin:?} site={site:?}"
             );

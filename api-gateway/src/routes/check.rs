@@ -14,7 +14,8 @@
 //! to log in: nginx's `auth_request` passes on only 2xx, 401 and 403, so by
 //! default it gets 401 with a `Location` its recipe turns into a redirect;
 //! with `?redirect=true` (Traefik, Caddy: they pass the answer through) it
-//! gets the 302 itself. 400 when the description is refused, 503 when
+//! gets the 302 itself. A CORS preflight from a `cors_allowed_origins`
+//! origin passes without a session. 400 when the description is refused, 503 when
 //! auth-service is down: the proxy refuses the request either way.
 
 use crate::access::{Access, admit};
@@ -28,7 +29,7 @@ use crate::request_path::CanonicalPath;
 use crate::routes::configured::RouteTable;
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, Query, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use common::config::{AllowList, Policy};
 use serde::Deserialize;
@@ -68,6 +69,11 @@ async fn decide(
         .get::<ConnectInfo<SocketAddr>>()
         .is_some_and(|peer| state.trusted_proxies.contains(peer.0.ip()));
     let original = original_request(&parts.headers, &parts.method, from_trusted)?;
+    if let Some(original) = &original
+        && is_listed_preflight(&original.method, &parts.headers, state)
+    {
+        return Ok(allowed(None));
+    }
     let default = Policy::Authenticated(AllowList::default());
     let (policy, label) = match &original {
         None => (&default, "the default policy"),
@@ -81,14 +87,7 @@ async fn decide(
         }
     };
     match admit(state, policy, label, &mut parts).await {
-        Access::Allowed(user) => {
-            let mut response = StatusCode::OK.into_response();
-            let identity = user
-                .as_deref()
-                .map_or(UpstreamIdentity::ANONYMOUS, CurrentUser::identity);
-            add_identity_headers(response.headers_mut(), identity);
-            Ok(response)
-        }
+        Access::Allowed(user) => Ok(allowed(user.as_deref())),
         Access::LogInFirst => {
             let method = original.as_ref().map_or(&parts.method, |o| &o.method);
             if !is_navigation(method, &parts.headers) {
@@ -106,4 +105,30 @@ async fn decide(
         }
         Access::Refused(e) => Err(e),
     }
+}
+
+/// 200 with the identity headers of `user` (all empty for nobody).
+fn allowed(user: Option<&CurrentUser>) -> Response {
+    let mut response = StatusCode::OK.into_response();
+    let identity = user.map_or(UpstreamIdentity::ANONYMOUS, CurrentUser::identity);
+    add_identity_headers(response.headers_mut(), identity);
+    response
+}
+
+/// Whether the proxied request is a CORS preflight (`OPTIONS` with
+/// `Access-Control-Request-Method`) from a `cors_allowed_origins` origin:
+/// it carries no credentials, so it passes to the app without a session.
+fn is_listed_preflight(method: &Method, headers: &HeaderMap, state: &AppState) -> bool {
+    *method == Method::OPTIONS
+        && headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+        && headers
+            .get(header::ORIGIN)
+            .and_then(|o| o.to_str().ok())
+            .is_some_and(|origin| {
+                state
+                    .gateway
+                    .cors_allowed_origins
+                    .iter()
+                    .any(|listed| listed.eq_ignore_ascii_case(origin))
+            })
 }

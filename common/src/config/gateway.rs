@@ -134,6 +134,12 @@ pub(super) struct GatewaySection {
     /// Set, they pass, except those that fold to a header the gateway sets
     /// or an upstream trusts, which are always removed.
     allow_underscore_headers: bool,
+    /// Web origins (`https://spa.example.com`) whose pages may call the
+    /// gateway from scripts with the user's cookies: CORS answers name them
+    /// (never `*`), with `Access-Control-Allow-Credentials: true`, and the
+    /// CSRF check accepts their `Origin` on unsafe requests. Exact origins
+    /// only. Default empty: no cross-origin access.
+    cors_allowed_origins: Vec<String>,
     /// The `[gateway.session_cache]` table.
     session_cache: SessionCacheConfig,
 }
@@ -190,6 +196,8 @@ pub struct GatewayConfig {
     pub trusted_proxies: Vec<IpNet>,
     /// `allow_underscore_headers`.
     pub allow_underscore_headers: bool,
+    /// `cors_allowed_origins`, as browsers send them in `Origin`.
+    pub cors_allowed_origins: Vec<String>,
     /// `[gateway.session_cache]`, checked.
     pub session_cache: SessionCacheConfig,
 }
@@ -202,6 +210,7 @@ struct Resolved {
     tls: Option<Identity>,
     service_token: Option<SecretString>,
     trusted_proxies: Vec<IpNet>,
+    cors_allowed_origins: Vec<String>,
 }
 
 /// The defaults of [`GatewaySection`], with nothing to load.
@@ -240,6 +249,7 @@ impl Default for GatewaySection {
             login_rate_limit_burst: 10,
             trusted_proxies: Vec::new(),
             allow_underscore_headers: false,
+            cors_allowed_origins: Vec::new(),
             session_cache: SessionCacheConfig::default(),
         }
     }
@@ -353,6 +363,8 @@ impl GatewaySection {
             .map(|entry| parse_trusted_proxy(entry.trim()))
             .collect::<Result<_, _>>()
             .map_err(|reason| ConfigError::invalid("gateway.trusted_proxies", reason))?;
+        let cors_allowed_origins = super::cors::parse_origins(&self.cors_allowed_origins)
+            .map_err(|reason| ConfigError::invalid("gateway.cors_allowed_origins", reason))?;
         self.check_auth_service_endpoints()?;
         let (auth_service_ca, auth_service_client) = self.load_auth_service_tls()?;
         if !is_https_or_loopback_http(&self.public_url) {
@@ -394,6 +406,7 @@ impl GatewaySection {
             tls,
             service_token,
             trusted_proxies,
+            cors_allowed_origins,
         }))
     }
 
@@ -525,6 +538,7 @@ impl GatewaySection {
             login_rate_limit_per_minute: self.login_rate_limit_per_minute,
             login_rate_limit_burst: self.login_rate_limit_burst,
             trusted_proxies: resolved.trusted_proxies,
+            cors_allowed_origins: resolved.cors_allowed_origins,
             allow_underscore_headers: self.allow_underscore_headers,
             session_cache: self.session_cache,
         }

@@ -14,6 +14,7 @@
 //! [`secrecy::SecretString`].
 
 mod auth_service;
+mod cors;
 mod gateway;
 mod providers;
 mod redis;
