@@ -5,7 +5,10 @@
 //! (defence in depth against CSRF; the Origin check is the real defence),
 //! `Path=/`, no `Domain` (host-only), and `Secure` whenever the public URL is
 //! HTTPS, which is also when their names carry the `__Host-` prefix
-//! (RFC 6265bis 4.1.3.2).
+//! (RFC 6265bis 4.1.3.2). With `gateway.cookie_domain`, the session cookie
+//! (only) carries `Domain` so sibling hosts receive it, and its default
+//! name the `__Secure-` prefix instead (`__Host-` forbids a domain); the
+//! flow cookie stays host-only, as only the gateway reads it.
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use common::config::GatewayConfig;
@@ -20,6 +23,8 @@ pub(crate) const FLOW_MAX_AGE: Duration = Duration::from_secs(600);
 pub(crate) struct CookieFactory {
     secure: bool,
     session_name: String,
+    /// `cookie_domain`: set on the session cookie only.
+    session_domain: Option<String>,
     flow_name: &'static str,
 }
 
@@ -29,6 +34,7 @@ impl CookieFactory {
         Self {
             secure: config.is_https(),
             session_name: config.session_cookie_name(),
+            session_domain: config.cookie_domain.clone(),
             flow_name: config.flow_cookie_name(),
         }
     }
@@ -64,14 +70,23 @@ impl CookieFactory {
         cookie
     }
 
+    /// `cookie` for the session's scope: every host under `cookie_domain`
+    /// when one is set (a removal must name the same domain to match).
+    fn session_scoped(&self, mut cookie: Cookie<'static>) -> Cookie<'static> {
+        if let Some(domain) = &self.session_domain {
+            cookie.set_domain(domain.clone());
+        }
+        cookie
+    }
+
     /// The session cookie carrying a new session token.
     pub(crate) fn session(&self, token: &str, max_age: Duration) -> Cookie<'static> {
-        self.build(self.session_name.clone(), token.to_owned(), max_age)
+        self.session_scoped(self.build(self.session_name.clone(), token.to_owned(), max_age))
     }
 
     /// Removes the session cookie.
     pub(crate) fn clear_session(&self) -> Cookie<'static> {
-        self.removal(self.session_name.clone())
+        self.session_scoped(self.removal(self.session_name.clone()))
     }
 
     /// The flow cookie binding a login flow (its handle) to this browser.
@@ -217,6 +232,28 @@ mod tests {
         ] {
             assert!(flow.contains(attr), "{attr} missing in {flow}");
         }
+    }
+
+    #[test]
+    fn a_cookie_domain_scopes_the_session_cookie_only() {
+        let config = GatewayConfig {
+            public_url: "https://auth.example.com".parse().unwrap(),
+            cookie_domain: Some("example.com".into()),
+            ..GatewayConfig::default()
+        };
+        let f = CookieFactory::new(&config);
+        let s = f.session("tok", Duration::from_secs(60)).to_string();
+        assert!(s.starts_with("__Secure-portcullis=tok"), "{s}");
+        assert!(s.contains("Domain=example.com"), "{s}");
+        assert!(s.contains("Secure"), "{s}");
+        let cleared = f.clear_session().to_string();
+        assert!(cleared.starts_with("__Secure-portcullis=;"), "{cleared}");
+        assert!(cleared.contains("Domain=example.com"), "{cleared}");
+        assert!(cleared.contains("Max-Age=0"), "{cleared}");
+        let flow = f.flow("h").to_string();
+        assert!(flow.starts_with("__Host-portcullis_flow=h"), "{flow}");
+        assert!(!flow.contains("Domain"), "{flow}");
+        assert!(!f.clear_flow().to_string().contains("Domain"));
     }
 
     #[test]

@@ -229,6 +229,7 @@ fn apps(config: &Config, background: &CancellationToken) -> Result<(Router, Rout
         public_origin,
         trusted_proxies: Arc::new(trusted_proxies),
         login_limiter,
+        return_hosts: return_to::ReturnHosts::from_config(&gateway),
         gateway,
     });
     let limit_logins =

@@ -6,7 +6,7 @@
 //! proxy in front where to send the browser).
 
 use crate::error::wants_html;
-use crate::return_to::safe_return_to;
+use crate::return_to::{ReturnHosts, safe_return_to};
 use axum::http::{HeaderMap, Method};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
@@ -29,11 +29,13 @@ pub(crate) fn is_navigation(method: &Method, headers: &HeaderMap) -> bool {
             .is_none_or(|mode| mode == "navigate")
 }
 
-/// The login page, bringing the browser back to `target` (a path and
-/// query) afterwards. Relative, so behind a proxy it stays on the host the
-/// browser is on. A `target` that is not a safe return path becomes `/`.
-pub(crate) fn login_location(target: &str) -> String {
-    with_return_to("/auth/login", &safe_return_to(Some(target)))
+/// The login page, bringing the browser back to `target` afterwards: a
+/// path and query on this host, or an absolute URL on one of `hosts`. A
+/// `target` that is neither becomes `/`. `login_page` is relative
+/// (`/auth/login`: behind a proxy it stays on the host the browser is on)
+/// or the gateway's own when the browser is on a sibling host.
+pub(crate) fn login_location(login_page: &str, target: &str, hosts: &ReturnHosts) -> String {
+    with_return_to(login_page, &safe_return_to(Some(target), hosts))
 }
 
 /// `path` with `return_to` in its query (none for `/`, the default).
@@ -81,16 +83,16 @@ mod tests {
 
     #[test]
     fn the_login_location_carries_a_safe_return_path() {
+        let none = ReturnHosts::default();
+        let login = |target| login_location("/auth/login", target, &none);
         assert_eq!(
-            login_location("/app/a%20b?x=1&y=/z"),
+            login("/app/a%20b?x=1&y=/z"),
             "/auth/login?return_to=%2Fapp%2Fa%2520b%3Fx%3D1%26y%3D%2Fz"
         );
-        assert_eq!(login_location("/"), "/auth/login");
-        assert_eq!(login_location("//evil.example/x"), "/auth/login");
-        assert_eq!(
-            login_location("/a-b_c.d~e"),
-            "/auth/login?return_to=%2Fa-b_c.d~e"
-        );
+        assert_eq!(login("/"), "/auth/login");
+        assert_eq!(login("//evil.example/x"), "/auth/login");
+        assert_eq!(login("https://app.example.com/x"), "/auth/login");
+        assert_eq!(login("/a-b_c.d~e"), "/auth/login?return_to=%2Fa-b_c.d~e");
         assert_eq!(
             with_return_to("/auth/login/dev", "/x"),
             "/auth/login/dev?return_to=%2Fx"

@@ -5,7 +5,7 @@
 //! * nginx `auth_request`: `X-Original-URL` (absolute, `$scheme://$host$request_uri`,
 //!   or just `$request_uri`) and `X-Original-Method`, as the recipe sets them;
 //! * Traefik ForwardAuth and Caddy `forward_auth`: `X-Forwarded-Uri` and
-//!   `X-Forwarded-Method`.
+//!   `X-Forwarded-Method`, with `X-Forwarded-Proto` and `X-Forwarded-Host`.
 //!
 //! A security rule of its own: these headers choose which route's policy
 //! applies, so only a proxy the gateway trusts may send them. From any other
@@ -23,6 +23,8 @@ static X_FORWARDED_URI: HeaderName = HeaderName::from_static("x-forwarded-uri");
 static X_ORIGINAL_URL: HeaderName = HeaderName::from_static("x-original-url");
 static X_FORWARDED_METHOD: HeaderName = HeaderName::from_static("x-forwarded-method");
 static X_ORIGINAL_METHOD: HeaderName = HeaderName::from_static("x-original-method");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
 /// The proxied request, as the proxy described it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +33,9 @@ pub(crate) struct OriginalRequest {
     pub(crate) method: Method,
     /// Its path and query, as sent (origin form).
     pub(crate) target: PathAndQuery,
+    /// Its whole URL, when the proxy said which scheme and host: unchecked
+    /// text, for a return URL that `return_to` validates.
+    pub(crate) url: Option<String>,
 }
 
 /// Why the headers describing the proxied request were refused.
@@ -157,9 +162,20 @@ pub(crate) fn original_request(
     let Some(target) = agreed((forwarded, &X_FORWARDED_URI), (original, &X_ORIGINAL_URL))? else {
         return Ok(None);
     };
+    let url = match single(headers, &X_ORIGINAL_URL)? {
+        Some(absolute) if !absolute.starts_with('/') => Some(absolute.to_owned()),
+        _ => match (
+            single(headers, &X_FORWARDED_PROTO)?,
+            single(headers, &X_FORWARDED_HOST)?,
+        ) {
+            (Some(proto), Some(host)) => Some(format!("{proto}://{host}{target}")),
+            _ => None,
+        },
+    };
     Ok(Some(OriginalRequest {
         method: method.unwrap_or_else(|| own_method.clone()),
         target,
+        url,
     }))
 }
 
@@ -199,6 +215,43 @@ mod tests {
         assert_eq!(target(&both), "/x");
         assert_eq!(parse(&[]).unwrap(), None);
         assert_eq!(parse(&[("x-forwarded-method", "POST")]).unwrap(), None);
+    }
+
+    #[test]
+    fn the_whole_url_is_known_when_the_proxy_names_scheme_and_host() {
+        let url = |pairs: &[(&'static str, &str)]| parse(pairs).unwrap().unwrap().url;
+        assert_eq!(
+            url(&[("x-original-url", "https://app.example/a?b")]).as_deref(),
+            Some("https://app.example/a?b")
+        );
+        let forwarded = [
+            ("x-forwarded-uri", "/a?b"),
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-host", "app.example:8443"),
+        ];
+        assert_eq!(
+            url(&forwarded).as_deref(),
+            Some("https://app.example:8443/a?b")
+        );
+        assert_eq!(url(&[("x-original-url", "/a")]), None);
+        assert_eq!(
+            url(&[("x-forwarded-uri", "/a"), ("x-forwarded-host", "h")]),
+            None
+        );
+        assert_eq!(
+            url(&[("x-forwarded-uri", "/a"), ("x-forwarded-proto", "https")]),
+            None
+        );
+        let twice = [
+            ("x-forwarded-uri", "/a"),
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-host", "a"),
+            ("x-forwarded-host", "b"),
+        ];
+        assert_eq!(
+            parse(&twice),
+            Err(OriginalRequestError::Repeated("x-forwarded-host"))
+        );
     }
 
     #[test]

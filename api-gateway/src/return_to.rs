@@ -1,9 +1,11 @@
 //! Where to send the browser after login: `safe_return_to` turns an
-//! untrusted `return_to` into a same-origin relative path, or `/`.
+//! untrusted `return_to` into a same-origin relative path, an absolute URL
+//! on one of `gateway.allowed_return_hosts`, or `/`.
 //!
 //! A security rule of its own (open redirects), kept out of the handlers
 //! so it can be read, proptested and mutation-tested alone.
 
+use common::config::{GatewayConfig, is_allowed_return_host};
 use percent_encoding::percent_decode_str;
 
 /// Longest `return_to` we keep.
@@ -26,16 +28,61 @@ fn same_origin_path(path: &str, decoded: bool) -> bool {
 /// How many rounds of percent-encoding a `return_to` may carry.
 const RETURN_TO_MAX_DECODES: usize = 3;
 
-/// The validated `return_to`: a same-origin relative path, or `/`
+/// The other hosts a browser may be sent back to: absolute URLs with the
+/// public URL's scheme on `allowed_return_hosts` (any port).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ReturnHosts {
+    scheme: String,
+    hosts: Vec<String>,
+}
+
+impl ReturnHosts {
+    /// The `[gateway]` section's.
+    pub(crate) fn from_config(config: &GatewayConfig) -> Self {
+        Self {
+            scheme: config.public_url.scheme().to_owned(),
+            hosts: config.allowed_return_hosts.clone(),
+        }
+    }
+
+    /// `raw` as an absolute URL on an allowed host (normalised as the
+    /// browser will read it), if it is one: no user info, no IP address, no
+    /// backslash, whitespace or control character anywhere.
+    fn absolute(&self, raw: &str) -> Option<String> {
+        if self.hosts.is_empty()
+            || raw.len() > RETURN_TO_MAX
+            || !raw.is_ascii()
+            || raw
+                .chars()
+                .any(|c| c == '\\' || c.is_control() || c.is_whitespace())
+        {
+            return None;
+        }
+        let url = url::Url::parse(raw).ok()?;
+        let allowed = url.scheme() == self.scheme
+            && url.username().is_empty()
+            && url.password().is_none()
+            && url
+                .domain()
+                .is_some_and(|host| is_allowed_return_host(&self.hosts, host));
+        allowed.then(|| url.to_string())
+    }
+}
+
+/// The validated `return_to`: an absolute URL on an allowed host
+/// ([`ReturnHosts`]), a same-origin relative path, or `/`
 /// (OWASP Unvalidated Redirects cheat sheet). Percent-decoded forms are
 /// checked too, because some servers and frameworks decode before
 /// redirecting: every form down to the fully decoded one must pass, and a
 /// value still changing after three rounds of decoding is refused, so no
 /// amount of decoding can turn an accepted value into `//host`.
-pub(crate) fn safe_return_to(raw: Option<&str>) -> String {
+pub(crate) fn safe_return_to(raw: Option<&str>, hosts: &ReturnHosts) -> String {
     let Some(raw) = raw else {
         return "/".to_owned();
     };
+    if let Some(url) = hosts.absolute(raw) {
+        return url;
+    }
     if raw.len() > RETURN_TO_MAX || !raw.is_ascii() || !same_origin_path(raw, false) {
         return "/".to_owned();
     }
@@ -73,6 +120,63 @@ pub(crate) fn safe_return_to(raw: Option<&str>) -> String {
 mod tests {
     use super::*;
 
+    /// No other host allowed.
+    fn none() -> ReturnHosts {
+        ReturnHosts::default()
+    }
+
+    /// `app.example.com` and everything under `example.org`, over https.
+    fn siblings() -> ReturnHosts {
+        ReturnHosts {
+            scheme: "https".into(),
+            hosts: vec!["app.example.com".into(), ".example.org".into()],
+        }
+    }
+
+    #[test]
+    fn absolute_urls_only_on_allowed_hosts_with_our_scheme() {
+        let hosts = siblings();
+        for (good, kept) in [
+            (
+                "https://app.example.com/page?x=1",
+                "https://app.example.com/page?x=1",
+            ),
+            (
+                "https://APP.example.com:8443/a%20b",
+                "https://app.example.com:8443/a%20b",
+            ),
+            ("https://example.org", "https://example.org/"),
+            ("https://a.b.example.org/x#f", "https://a.b.example.org/x#f"),
+        ] {
+            assert_eq!(safe_return_to(Some(good), &hosts), kept, "{good}");
+        }
+        for bad in [
+            "http://app.example.com/",
+            "https://evil.com/",
+            "https://app.example.com.evil.com/",
+            "https://x.app.example.com/",
+            "https://badexample.org/",
+            "https://user@app.example.com/",
+            "https://:pw@app.example.com/",
+            "https://127.0.0.1/",
+            "https://app.example.com\\@evil.com/",
+            "https://app.example.com/\tx",
+            "https://app.example.com/ x",
+            "javascript://app.example.com/%0aalert(1)",
+            "//app.example.com/",
+        ] {
+            assert_eq!(safe_return_to(Some(bad), &hosts), "/", "{bad:?} accepted");
+        }
+        let long = format!("https://app.example.com/{}", "a".repeat(3000));
+        assert_eq!(safe_return_to(Some(&long), &hosts), "/");
+        assert_eq!(
+            safe_return_to(Some("https://app.example.com/"), &none()),
+            "/"
+        );
+        // Paths keep working beside them.
+        assert_eq!(safe_return_to(Some("/app"), &hosts), "/app");
+    }
+
     #[test]
     fn open_redirects_fall_back_to_root() {
         for bad in [
@@ -106,10 +210,13 @@ mod tests {
             " /path",
             "/%ff",
         ] {
-            assert_eq!(safe_return_to(Some(bad)), "/", "{bad:?} accepted");
+            assert_eq!(safe_return_to(Some(bad), &none()), "/", "{bad:?} accepted");
         }
-        assert_eq!(safe_return_to(None), "/");
-        assert_eq!(safe_return_to(Some(&format!("/{}", "a".repeat(3000)))), "/");
+        assert_eq!(safe_return_to(None, &none()), "/");
+        assert_eq!(
+            safe_return_to(Some(&format!("/{}", "a".repeat(3000))), &none()),
+            "/"
+        );
     }
 
     #[test]
@@ -122,7 +229,7 @@ mod tests {
             "/search?q=https://example.com",
             "/a%20b",
         ] {
-            assert_eq!(safe_return_to(Some(good)), good);
+            assert_eq!(safe_return_to(Some(good), &none()), good);
         }
     }
 
@@ -181,7 +288,7 @@ mod tests {
         fn return_to_never_leaves_the_origin(
             raw in proptest::prop_oneof![path_like(), proptest::prelude::any::<String>()]
         ) {
-            let out = safe_return_to(Some(&raw));
+            let out = safe_return_to(Some(&raw), &none());
             proptest::prop_assert!(out == "/" || out == raw);
             proptest::prop_assert!(!out.contains('\\'));
             proptest::prop_assert!(!out.chars().any(char::is_control));

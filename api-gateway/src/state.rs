@@ -1,6 +1,6 @@
 //! The state every handler shares: configuration, the cookie factory, the
 //! auth-service client, the upstream client, the metrics, the trusted
-//! proxies and the login rate limiter. Passed in, never global, so two
+//! proxies, the login rate limiter and where logins may return to. Passed in, never global, so two
 //! gateways can run in one test process.
 //!
 //! Extractors do not name [`AppState`]: they ask for their part of it
@@ -12,6 +12,7 @@ use crate::cookies::CookieFactory;
 use crate::metrics::Metrics;
 use crate::proxy::Proxy;
 use crate::rate_limit::RateLimiter;
+use crate::return_to::ReturnHosts;
 use axum::extract::FromRef;
 use common::config::GatewayConfig;
 use std::ops::Deref;
@@ -40,6 +41,8 @@ pub(crate) struct Inner {
     pub trusted_proxies: Arc<TrustedProxies>,
     /// Per-client-IP bucket shared by the login endpoints.
     pub login_limiter: RateLimiter,
+    /// `gateway.allowed_return_hosts`, for `return_to`.
+    pub return_hosts: ReturnHosts,
 }
 
 impl AppState {

@@ -193,6 +193,10 @@ async fn a_browser_without_a_session_is_told_where_to_log_in() {
     let r = ask(&stack, "", None, &page).await;
     assert_eq!(r.status(), 401);
     assert_eq!(r.headers()["location"], login);
+    assert_eq!(
+        r.headers()["www-authenticate"],
+        "Bearer realm=\"portcullis\""
+    );
     // Traefik, Caddy: the redirect itself.
     let r = ask(&stack, "?redirect=true", None, &page).await;
     assert_eq!(r.status(), 302);

@@ -32,11 +32,21 @@ pub const IDENTITY_HEADERS: [&str; 5] = [
 /// Which proxy.
 #[derive(Debug, Clone, Copy)]
 pub enum Kind {
-    /// nginx with `auth_request`.
+    /// nginx with `auth_request`, the app and `/auth/` on one host.
     Nginx,
-    /// Caddy with `forward_auth`.
+    /// Caddy with `forward_auth`, the app and `/auth/` on one host.
     Caddy,
+    /// nginx with the gateway on its own host, `auth.portcullis.localhost`,
+    /// and the app on a sibling, `app.portcullis.localhost` (browsers
+    /// resolve `*.localhost` to this machine): one login for both through
+    /// `cookie_domain`.
+    NginxSiblingHosts,
 }
+
+/// The gateway's host for [`Kind::NginxSiblingHosts`].
+pub const AUTH_HOST: &str = "auth.portcullis.localhost";
+/// The app's host for [`Kind::NginxSiblingHosts`].
+pub const APP_HOST: &str = "app.portcullis.localhost";
 
 /// A running front proxy.
 pub struct FrontProxy {
@@ -60,7 +70,8 @@ impl FrontProxy {
     pub async fn start(kind: Kind, port: u16, gateway: &str, app: &str) -> FrontProxy {
         let dir = tempfile::tempdir().unwrap();
         let mut command = match kind {
-            Kind::Nginx => nginx(dir.path(), port, gateway, app),
+            Kind::Nginx => nginx(dir.path(), &nginx_one_host(port, gateway, app)),
+            Kind::NginxSiblingHosts => nginx(dir.path(), &nginx_sibling_hosts(port, gateway, app)),
             Kind::Caddy => caddy(dir.path(), port, gateway, app),
         };
         let child = command
@@ -119,9 +130,10 @@ impl Drop for FrontProxy {
     }
 }
 
-/// nginx in the foreground with the recipe of `docs/http-api.md`.
-fn nginx(dir: &Path, port: u16, gateway: &str, app: &str) -> Command {
-    let d = dir.display();
+/// The `auth_request` part of the recipe of `docs/http-api.md`: ask the
+/// gateway, send a browser to log in, copy the identity headers, serve the
+/// app.
+fn nginx_auth_request(gateway: &str, app: &str) -> String {
     let copy: String = IDENTITY_HEADERS
         .iter()
         .map(|h| {
@@ -132,6 +144,81 @@ fn nginx(dir: &Path, port: u16, gateway: &str, app: &str) -> Command {
             )
         })
         .collect();
+    format!(
+        r#"
+        location = /_portcullis_check {{
+            internal;
+            proxy_pass http://{gateway}/auth/check;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_set_header X-Original-URL $scheme://$http_host$request_uri;
+            proxy_set_header X-Original-Method $request_method;
+        }}
+
+        location @portcullis_login {{
+            if ($auth_location) {{
+                return 302 $auth_location;
+            }}
+            return 401;
+        }}
+"#
+    ) + &format!(
+        r#"
+        location / {{
+            auth_request /_portcullis_check;
+            auth_request_set $auth_location $upstream_http_location;
+            error_page 401 = @portcullis_login;
+{copy}            proxy_pass http://{app};
+        }}
+"#
+    )
+}
+
+/// The gateway's `/auth/` and the app on one host.
+fn nginx_one_host(port: u16, gateway: &str, app: &str) -> String {
+    let protected = nginx_auth_request(gateway, app);
+    format!(
+        r#"
+    server {{
+        listen 127.0.0.1:{port};
+
+        # Portcullis's own pages: login, callback, logout.
+        location /auth/ {{
+            proxy_pass http://{gateway};
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        }}
+{protected}    }}
+"#
+    )
+}
+
+/// The gateway on [`AUTH_HOST`], the app on [`APP_HOST`].
+fn nginx_sibling_hosts(port: u16, gateway: &str, app: &str) -> String {
+    let protected = nginx_auth_request(gateway, app);
+    format!(
+        r#"
+    server {{
+        listen 127.0.0.1:{port};
+        server_name {AUTH_HOST};
+        location / {{
+            proxy_pass http://{gateway};
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        }}
+    }}
+
+    server {{
+        listen 127.0.0.1:{port};
+        server_name {APP_HOST};
+{protected}    }}
+"#
+    )
+}
+
+/// nginx in the foreground with `servers` (`server` blocks).
+fn nginx(dir: &Path, servers: &str) -> Command {
+    let d = dir.display();
     let config = format!(
         r#"
 daemon off;
@@ -149,39 +236,7 @@ http {{
     fastcgi_temp_path {d}/fastcgi;
     uwsgi_temp_path {d}/uwsgi;
     scgi_temp_path {d}/scgi;
-    server {{
-        listen 127.0.0.1:{port};
-
-        # Portcullis's own pages: login, callback, logout.
-        location /auth/ {{
-            proxy_pass http://{gateway};
-            proxy_set_header Host $http_host;
-            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-        }}
-
-        location = /_portcullis_check {{
-            internal;
-            proxy_pass http://{gateway}/auth/check;
-            proxy_pass_request_body off;
-            proxy_set_header Content-Length "";
-            proxy_set_header X-Original-URL $scheme://$http_host$request_uri;
-            proxy_set_header X-Original-Method $request_method;
-        }}
-
-        location / {{
-            auth_request /_portcullis_check;
-            auth_request_set $auth_location $upstream_http_location;
-            error_page 401 = @portcullis_login;
-{copy}            proxy_pass http://{app};
-        }}
-
-        location @portcullis_login {{
-            if ($auth_location) {{
-                return 302 $auth_location;
-            }}
-            return 401;
-        }}
-    }}
+{servers}
 }}
 "#
     );

@@ -14,6 +14,7 @@
 //!   too (login CSRF), but tolerates requests with neither header: browsers
 //!   always send `Origin` on such a POST, and non-browser clients send none.
 
+use crate::cookies::CookieFactory;
 use crate::credential::{CredentialKind, credential_from};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -90,6 +91,20 @@ pub(crate) fn allowed(
     }
 }
 
+/// Which [`Authority`] a request to `path` with `headers` has.
+fn authority_of(cookies: &CookieFactory, headers: &HeaderMap, path: &str) -> Authority {
+    match credential_from(cookies, headers) {
+        Ok(Some(c)) if c.kind == CredentialKind::Bearer => Authority::Bearer,
+        Ok(Some(_)) => Authority::Cookie,
+        // Two session cookies: the request is refused later; until then it
+        // is held to the strictest rule, that of a cookie.
+        Err(_) => Authority::Cookie,
+        Ok(None) if path == TOKEN_LOGIN_PATH => Authority::Login,
+        Ok(None) => Authority::Anonymous,
+    }
+}
+
+/// A header's value as text; `None` when absent or not visible ASCII.
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
@@ -101,15 +116,7 @@ pub(crate) async fn enforce(
     next: Next,
 ) -> Response {
     let headers = request.headers();
-    let authority = match credential_from(&state.cookies, headers) {
-        Ok(Some(c)) if c.kind == CredentialKind::Bearer => Authority::Bearer,
-        Ok(Some(_)) => Authority::Cookie,
-        // Two session cookies: the request is refused later; until then it
-        // is held to the strictest rule, that of a cookie.
-        Err(_) => Authority::Cookie,
-        Ok(None) if request.uri().path() == TOKEN_LOGIN_PATH => Authority::Login,
-        Ok(None) => Authority::Anonymous,
-    };
+    let authority = authority_of(&state.cookies, headers, request.uri().path());
     let ok = allowed(
         request.method(),
         authority,
@@ -136,6 +143,58 @@ mod tests {
     use super::*;
 
     const OURS: &str = "https://app.example.com";
+    const TOKEN: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, value.parse().unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn the_authority_is_the_credential_a_request_carries() {
+        let cookies = CookieFactory::new(&common::config::GatewayConfig::default());
+        let name = cookies.session_name().to_owned();
+        let cookie = format!("{name}={TOKEN}");
+        let bearer = format!("Bearer {TOKEN}");
+        let two = format!("{name}={TOKEN}; {name}=BBBB");
+        type Sent<'a> = &'a [(&'static str, &'a str)];
+        let cases: &[(Sent, &str, Authority)] = &[
+            (&[("authorization", &bearer)], "/x", Authority::Bearer),
+            (
+                &[("authorization", &bearer)],
+                TOKEN_LOGIN_PATH,
+                Authority::Bearer,
+            ),
+            (&[("cookie", &cookie)], "/x", Authority::Cookie),
+            (&[("cookie", &cookie)], TOKEN_LOGIN_PATH, Authority::Cookie),
+            (&[("cookie", &two)], "/x", Authority::Cookie),
+            (&[], TOKEN_LOGIN_PATH, Authority::Login),
+            (&[], "/auth/sessionx", Authority::Anonymous),
+            (&[], "/x", Authority::Anonymous),
+        ];
+        for (sent, path, want) in cases {
+            assert_eq!(
+                authority_of(&cookies, &headers(sent), path),
+                *want,
+                "{sent:?} {path}"
+            );
+        }
+    }
+
+    #[test]
+    fn header_values_are_read_as_text_only() {
+        let mut map = headers(&[("origin", "https://a.example")]);
+        assert_eq!(header(&map, "origin"), Some("https://a.example"));
+        assert_eq!(header(&map, "sec-fetch-site"), None);
+        map.insert(
+            "sec-fetch-site",
+            axum::http::HeaderValue::from_bytes(b"\xff").unwrap(),
+        );
+        assert_eq!(header(&map, "sec-fetch-site"), None);
+    }
     const SPA: &str = "https://spa.example.net";
 
     #[test]

@@ -22,10 +22,11 @@ use crate::access::{Access, admit};
 use crate::error::ApiError;
 use crate::extract::CurrentUser;
 use crate::login_redirect::{is_navigation, login_location};
-use crate::original_request::original_request;
+use crate::original_request::{OriginalRequest, original_request};
 use crate::policy::RouteError;
 use crate::proxy::{UpstreamIdentity, add_identity_headers};
 use crate::request_path::CanonicalPath;
+use crate::return_to::safe_return_to;
 use crate::routes::configured::RouteTable;
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, Query, Request, State};
@@ -93,15 +94,21 @@ async fn decide(
             if !is_navigation(method, &parts.headers) {
                 return Err(ApiError::unauthenticated());
             }
-            let target = original.as_ref().map_or("/", |o| o.target.as_str());
-            let location = HeaderValue::from_str(&login_location(target))
+            let location = HeaderValue::from_str(&login_target(state, original.as_ref()))
                 .map_err(|_| ApiError::internal("the login location is not a header value"))?;
-            let status = if query.redirect {
-                StatusCode::FOUND
-            } else {
-                StatusCode::UNAUTHORIZED
-            };
-            Ok((status, [(header::LOCATION, location)]).into_response())
+            if query.redirect {
+                return Ok((StatusCode::FOUND, [(header::LOCATION, location)]).into_response());
+            }
+            // RFC 9110 11.6.1: a 401 names a scheme, as every other of ours.
+            let challenge = HeaderValue::from_static("Bearer realm=\"portcullis\"");
+            Ok((
+                StatusCode::UNAUTHORIZED,
+                [
+                    (header::LOCATION, location),
+                    (header::WWW_AUTHENTICATE, challenge),
+                ],
+            )
+                .into_response())
         }
         Access::Refused(e) => Err(e),
     }
@@ -131,4 +138,24 @@ fn is_listed_preflight(method: &Method, headers: &HeaderMap, state: &AppState) -
                     .iter()
                     .any(|listed| listed.eq_ignore_ascii_case(origin))
             })
+}
+
+/// Where a browser without a session is sent. On a sibling host (one of
+/// `allowed_return_hosts`, not ours) that is the gateway's own login page,
+/// coming back to the whole URL; otherwise the login page on the host the
+/// browser is on (the proxy serves `/auth/`), coming back to the path.
+fn login_target(state: &AppState, original: Option<&OriginalRequest>) -> String {
+    let hosts = &state.return_hosts;
+    if let Some(url) = original.and_then(|o| o.url.as_deref()) {
+        let back = safe_return_to(Some(url), hosts);
+        let ours = back
+            .strip_prefix(state.public_origin.as_str())
+            .is_some_and(|rest| rest.starts_with('/'));
+        if back != "/" && !ours {
+            let login = format!("{}/auth/login", state.public_origin);
+            return login_location(&login, &back, hosts);
+        }
+    }
+    let target = original.map_or("/", |o| o.target.as_str());
+    login_location("/auth/login", target, hosts)
 }

@@ -141,7 +141,10 @@ async fn serve(
         Access::Allowed(user) => user,
         Access::LogInFirst if is_navigation(&parts.method, &parts.headers) => {
             let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-            return Ok(Redirect::to(&login_location(target)).into_response());
+            return Ok(
+                Redirect::to(&login_location("/auth/login", target, &state.return_hosts))
+                    .into_response(),
+            );
         }
         Access::LogInFirst => return Err(ApiError::unauthenticated()),
         Access::Refused(e) => return Err(e),

@@ -119,9 +119,9 @@ impl Auth {
             ));
         }
         let return_to = if return_to.is_empty() { "/" } else { return_to };
-        if return_to.len() > MAX_PARAM || !is_local_path(return_to) {
+        if return_to.len() > MAX_PARAM || !is_return_target(return_to) {
             return Err(AuthError::InvalidArgument(
-                "return_to must be a same-origin relative path".into(),
+                "return_to must be a same-origin relative path or an http(s) URL".into(),
             ));
         }
 
@@ -288,14 +288,28 @@ impl Auth {
     }
 }
 
-/// A same-origin relative path: `/` then no second `/` or `\`, no control
-/// characters or backslashes anywhere. The gateway validates first; this is
-/// the second line.
-pub fn is_local_path(path: &str) -> bool {
-    let bytes = path.as_bytes();
-    bytes.first() == Some(&b'/')
-        && !matches!(bytes.get(1), Some(b'/') | Some(b'\\'))
-        && !path.chars().any(|c| c.is_control() || c == '\\')
+/// Where a login may send the browser back to, as far as auth-service can
+/// tell: a same-origin relative path (`/` then no second `/` or `\`), or an
+/// absolute http(s) URL with a host and no user info; no control
+/// characters or backslashes anywhere. Which other hosts are allowed is
+/// the gateway's `allowed_return_hosts`, checked there on the way in and
+/// again on the way out; this is the second line.
+pub fn is_return_target(target: &str) -> bool {
+    if target.chars().any(|c| c.is_control() || c == '\\') {
+        return false;
+    }
+    let bytes = target.as_bytes();
+    if bytes.first() == Some(&b'/') {
+        return !matches!(bytes.get(1), Some(b'/'));
+    }
+    let spelled_out = target.starts_with("https://") || target.starts_with("http://");
+    spelled_out
+        && url::Url::parse(target).is_ok_and(|url| {
+            url.has_host()
+                && url.username().is_empty()
+                && url.password().is_none()
+                && !target.contains(char::is_whitespace)
+        })
 }
 
 /// One audit line per login attempt; never a token.
@@ -342,21 +356,34 @@ mod tests {
     }
 
     #[test]
-    fn local_paths() {
-        for ok in ["/", "/a/b?c=d", "/%2F"] {
-            assert!(is_local_path(ok), "{ok}");
+    fn return_targets() {
+        for ok in [
+            "/",
+            "/a/b?c=d",
+            "/%2F",
+            "https://app.example.com/x?y",
+            "http://localhost:3000/",
+        ] {
+            assert!(is_return_target(ok), "{ok}");
         }
         for bad in [
             "",
             "a",
             "//evil",
             "/\\evil",
-            "https://evil",
             "/a\\b",
             "/a\nb",
             "/\t/evil",
+            "javascript:alert(1)",
+            "https:evil",
+            "https://user@evil.example/",
+            "https://:pw@evil.example/",
+            "https://evil.example/a b",
+            "https://evil.example\\@app/",
+            "ftp://evil.example/",
+            "data:text/html,x",
         ] {
-            assert!(!is_local_path(bad), "{bad:?}");
+            assert!(!is_return_target(bad), "{bad:?}");
         }
     }
 }

@@ -104,16 +104,15 @@ async fn next_revocation(subscription: &mut Subscription) -> Revocation {
     }
 }
 
-async fn ids(store: &dyn Store, user_id: &str) -> Vec<String> {
-    let mut ids: Vec<_> = store
-        .user_sessions(user_id)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
+/// The ids of `sessions`, sorted.
+fn sorted_ids(sessions: Vec<SessionRecord>) -> Vec<String> {
+    let mut ids: Vec<_> = sessions.into_iter().map(|s| s.id).collect();
     ids.sort();
     ids
+}
+
+async fn ids(store: &dyn Store, user_id: &str) -> Vec<String> {
+    sorted_ids(store.user_sessions(user_id).await.unwrap())
 }
 
 pub(super) async fn sessions_are_found_by_token_by_id_and_by_user(store: &dyn Store) {
@@ -146,15 +145,7 @@ pub(super) async fn sessions_are_found_by_token_by_id_and_by_user(store: &dyn St
 }
 
 async fn provider_session_ids(store: &dyn Store, issuer: &str, sid: &str) -> Vec<String> {
-    let mut ids: Vec<_> = store
-        .provider_sessions(issuer, sid)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
-    ids.sort();
-    ids
+    sorted_ids(store.provider_sessions(issuer, sid).await.unwrap())
 }
 
 pub(super) async fn sessions_are_found_by_provider_session_until_revoked(store: &dyn Store) {

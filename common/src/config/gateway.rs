@@ -46,8 +46,20 @@ pub(super) struct GatewaySection {
     /// PEM private key of `auth_service_client_cert`.
     auth_service_client_key: Option<PathBuf>,
     /// Session cookie name. Default `__Host-portcullis` when `public_url` is
-    /// HTTPS, `portcullis` otherwise (the `__Host-` prefix requires Secure).
+    /// HTTPS (`__Secure-portcullis` with `cookie_domain`: `__Host-` forbids
+    /// a domain), `portcullis` otherwise (both prefixes require Secure).
     cookie_name: Option<String>,
+    /// Send the session cookie to every host under this domain
+    /// (`example.com`), not only the gateway's: one login for sibling
+    /// hosts behind forward-auth. It must contain the `public_url` host.
+    /// Any host under it can then also set a cookie of that name (cookie
+    /// tossing); see the configuration guide. Default: host-only.
+    cookie_domain: Option<String>,
+    /// Hosts a browser may be sent back to after login besides the
+    /// gateway's own: `app.example.com`, or `.example.com` for that domain
+    /// and every name under it (any port, the `public_url` scheme).
+    /// Default empty: same-origin paths only.
+    allowed_return_hosts: Vec<String>,
     /// PEM certificate chain; with `tls_key`, the gateway serves HTTPS.
     tls_cert: Option<PathBuf>,
     /// PEM private key for `tls_cert`.
@@ -162,6 +174,11 @@ pub struct GatewayConfig {
     pub auth_service_client: Option<Identity>,
     /// `cookie_name`.
     pub cookie_name: Option<String>,
+    /// `cookie_domain`, lower case without a leading dot.
+    pub cookie_domain: Option<String>,
+    /// `allowed_return_hosts`, lower case (see
+    /// [`crate::config::is_allowed_return_host`]).
+    pub allowed_return_hosts: Vec<String>,
     /// `tls_cert` and `tls_key`, loaded: set, the gateway serves HTTPS.
     pub tls: Option<Identity>,
     /// `request_timeout`.
@@ -211,6 +228,8 @@ struct Resolved {
     service_token: Option<SecretString>,
     trusted_proxies: Vec<IpNet>,
     cors_allowed_origins: Vec<String>,
+    cookie_domain: Option<String>,
+    allowed_return_hosts: Vec<String>,
 }
 
 /// The defaults of [`GatewaySection`], with nothing to load.
@@ -231,6 +250,8 @@ impl Default for GatewaySection {
             auth_service_client_cert: None,
             auth_service_client_key: None,
             cookie_name: None,
+            cookie_domain: None,
+            allowed_return_hosts: Vec::new(),
             tls_cert: None,
             tls_key: None,
             request_timeout: Duration::from_secs(30),
@@ -393,13 +414,30 @@ impl GatewaySection {
                     "must be letters, digits, '-', '_' or '.'",
                 ));
             }
-            if name.starts_with("__Host-") && self.public_url.scheme() != "https" {
+            if (name.starts_with("__Host-") || name.starts_with("__Secure-"))
+                && self.public_url.scheme() != "https"
+            {
                 return Err(ConfigError::invalid(
                     "gateway.cookie_name",
-                    "the __Host- prefix requires an https public_url",
+                    "the __Host- and __Secure- prefixes require an https public_url",
+                ));
+            }
+            if name.starts_with("__Host-") && self.cookie_domain.is_some() {
+                return Err(ConfigError::invalid(
+                    "gateway.cookie_name",
+                    "the __Host- prefix forbids a cookie_domain (use __Secure-)",
                 ));
             }
         }
+        let cookie_domain = self
+            .cookie_domain
+            .as_deref()
+            .map(|text| super::sibling_hosts::parse_cookie_domain(text, self.public_url.domain()))
+            .transpose()
+            .map_err(|reason| ConfigError::invalid("gateway.cookie_domain", reason))?;
+        let allowed_return_hosts =
+            super::sibling_hosts::parse_return_hosts(&self.allowed_return_hosts)
+                .map_err(|reason| ConfigError::invalid("gateway.allowed_return_hosts", reason))?;
         Ok(self.into_config(Resolved {
             auth_service_ca,
             auth_service_client,
@@ -407,6 +445,8 @@ impl GatewaySection {
             service_token,
             trusted_proxies,
             cors_allowed_origins,
+            cookie_domain,
+            allowed_return_hosts,
         }))
     }
 
@@ -539,6 +579,8 @@ impl GatewaySection {
             login_rate_limit_burst: self.login_rate_limit_burst,
             trusted_proxies: resolved.trusted_proxies,
             cors_allowed_origins: resolved.cors_allowed_origins,
+            cookie_domain: resolved.cookie_domain,
+            allowed_return_hosts: resolved.allowed_return_hosts,
             allow_underscore_headers: self.allow_underscore_headers,
             session_cache: self.session_cache,
         }
@@ -621,6 +663,9 @@ impl GatewayConfig {
     pub fn session_cookie_name(&self) -> String {
         match &self.cookie_name {
             Some(name) => name.clone(),
+            None if self.is_https() && self.cookie_domain.is_some() => {
+                "__Secure-portcullis".to_owned()
+            }
             None if self.is_https() => "__Host-portcullis".to_owned(),
             None => "portcullis".to_owned(),
         }
@@ -659,6 +704,50 @@ mod tests {
         assert_eq!(c.gateway.login_rate_limit_burst, 10);
         assert!(c.gateway.trusted_proxies.is_empty());
         assert!(!c.gateway.allow_underscore_headers);
+    }
+
+    #[test]
+    fn sibling_host_keys_name_the_cookie_and_the_return_hosts() {
+        let https = "[gateway]\npublic_url = \"https://auth.example.com\"\n";
+        let c = Config::from_toml(https, &env).unwrap();
+        assert_eq!(c.gateway.session_cookie_name(), "__Host-portcullis");
+        assert_eq!(c.gateway.cookie_domain, None);
+        let c = Config::from_toml(
+            &format!(
+                "{https}cookie_domain = \".Example.com\"\n\
+                 allowed_return_hosts = [\"app.example.com\", \".example.org\"]\n\
+                 cors_allowed_origins = [\"https://spa.example.com/\"]\n"
+            ),
+            &env,
+        )
+        .unwrap();
+        assert_eq!(c.gateway.session_cookie_name(), "__Secure-portcullis");
+        assert_eq!(c.gateway.cookie_domain.as_deref(), Some("example.com"));
+        assert_eq!(
+            c.gateway.allowed_return_hosts,
+            ["app.example.com", ".example.org"]
+        );
+        assert_eq!(c.gateway.cors_allowed_origins, ["https://spa.example.com"]);
+        for (extra, key) in [
+            ("cookie_domain = \"example.org\"", "gateway.cookie_domain"),
+            (
+                "cookie_domain = \"example.com\"\ncookie_name = \"__Host-s\"",
+                "gateway.cookie_name",
+            ),
+            (
+                "allowed_return_hosts = [\"*.example.com\"]",
+                "gateway.allowed_return_hosts",
+            ),
+            (
+                "cors_allowed_origins = [\"*\"]",
+                "gateway.cors_allowed_origins",
+            ),
+        ] {
+            let message = err(&format!("{https}{extra}\n"));
+            assert!(message.contains(key), "{extra}: {message}");
+        }
+        let message = err("[gateway]\ncookie_name = \"__Secure-s\"\n");
+        assert!(message.contains("gateway.cookie_name"), "{message}");
     }
 
     #[test]

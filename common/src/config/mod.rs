@@ -21,6 +21,7 @@ mod redis;
 mod routes;
 mod rules;
 mod session_cache;
+mod sibling_hosts;
 
 pub use auth_service::{AuthServiceConfig, StoreConfig};
 pub use gateway::GatewayConfig;
@@ -29,6 +30,7 @@ pub use redis::RedisConfig;
 pub use routes::{AllowList, Policy, RouteConfig, RouteTarget};
 pub use rules::{is_https_or_loopback_http, is_loopback_host, is_valid_provider_id};
 pub use session_cache::{SESSION_CACHE_MAX_TTL, SessionCacheConfig};
+pub use sibling_hosts::is_allowed_return_host;
 
 use serde::Deserialize;
 use std::path::{Path, PathBuf};

@@ -41,7 +41,7 @@ pub(crate) async fn login_page(
     query: Result<Query<LoginQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(bad_query)?;
-    let return_to = safe_return_to(query.return_to.as_deref());
+    let return_to = safe_return_to(query.return_to.as_deref(), &state.return_hosts);
     let providers = state.auth.list_providers().await?;
     if let [only] = providers.as_slice() {
         let start = pages::provider_login_path(&only.id, &return_to);
@@ -62,7 +62,7 @@ pub(crate) async fn login(
     if !is_valid_provider_id(&provider) {
         return Err(ApiError::not_found());
     }
-    let return_to = safe_return_to(query.return_to.as_deref());
+    let return_to = safe_return_to(query.return_to.as_deref(), &state.return_hosts);
     let redirect_uri = format!("{}/auth/callback/{provider}", state.public_origin);
     let begun = state
         .auth
@@ -104,7 +104,7 @@ pub(crate) async fn callback(
     let outcome = complete(&state, &provider, ip, &headers, query).await;
     let mut response = match outcome {
         Ok(login) => {
-            let return_to = safe_return_to(Some(&login.return_to));
+            let return_to = safe_return_to(Some(&login.return_to), &state.return_hosts);
             let mut response = StatusCode::SEE_OTHER.into_response();
             match HeaderValue::from_str(&return_to) {
                 Ok(v) => response.headers_mut().insert(header::LOCATION, v),
