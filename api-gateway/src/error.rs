@@ -229,6 +229,15 @@ impl From<ProxyError> for ApiError {
             ProxyError::Body(body) => Self::from(body),
             ProxyError::UpstreamUri(_) => Self::internal(e.to_string()),
             ProxyError::Upstream { .. } => Self::upstream_error().with_internal(e.to_string()),
+            ProxyError::NotUpgradable => {
+                Self::bad_request("not_upgradable", "WebSockets need an HTTP/1.1 connection.")
+            }
+            ProxyError::TooManyTunnels => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too_many_websockets",
+                "Too many WebSockets are open; try again later.",
+            )
+            .with_internal(e.to_string()),
             ProxyError::Timeout { .. } => Self::upstream_timeout().with_internal(e.to_string()),
         }
     }

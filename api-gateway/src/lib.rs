@@ -127,6 +127,7 @@ mod routes;
 mod server;
 mod state;
 mod tls;
+mod websocket;
 
 use auth_client::AuthClient;
 use axum::Router;
@@ -212,8 +213,12 @@ fn apps(config: &Config, background: &CancellationToken) -> Result<(Router, Rout
             background.child_token(),
         ));
     }
-    let proxy = Proxy::new(gateway.upstream_timeout, gateway.max_request_body_bytes)
-        .map_err(StartError::Proxy)?;
+    let proxy = Proxy::new(
+        gateway.upstream_timeout,
+        gateway.max_request_body_bytes,
+        gateway.max_websockets,
+    )
+    .map_err(StartError::Proxy)?;
     let public_origin = gateway.public_url.origin().ascii_serialization();
     let trusted_proxies = client_ip::TrustedProxies::from_config(&gateway);
     let login_limiter = rate_limit::RateLimiter::new(

@@ -23,6 +23,7 @@
 use crate::cookies::CookieFactory;
 use crate::credential::bearer;
 use crate::request_body::{self, BodyError};
+use crate::websocket;
 use axum::body::Body;
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use axum::http::{Request, Response, Uri, Version};
@@ -50,6 +51,9 @@ pub(crate) struct Proxy {
     timeout: Duration,
     /// `max_request_body_bytes`: bodies are read whole up to it first.
     max_body: usize,
+    /// One permit per open WebSocket tunnel (`max_websockets`): tunnels
+    /// leave the connection limits once upgraded, so they have their own.
+    tunnels: Arc<tokio::sync::Semaphore>,
 }
 
 /// Why a request could not be forwarded.
@@ -69,6 +73,13 @@ pub(crate) enum ProxyError {
         /// What hyper reported.
         source: hyper_util::client::legacy::Error,
     },
+    /// A WebSocket handshake without an upgradable connection (HTTP/2, or
+    /// not from the gateway's own server).
+    #[error("this connection cannot be upgraded to a WebSocket")]
+    NotUpgradable,
+    /// `max_websockets` tunnels are open already.
+    #[error("too many open WebSockets")]
+    TooManyTunnels,
     /// The upstream did not answer within `upstream_timeout`.
     #[error("upstream {upstream}: no answer in {after:?}")]
     Timeout {
@@ -124,7 +135,11 @@ pub(crate) struct ForwardContext<'a> {
 impl Proxy {
     /// A pooled client for http and https upstreams (rustls with the ring
     /// provider and the webpki root store).
-    pub(crate) fn new(timeout: Duration, max_body: usize) -> Result<Self, String> {
+    pub(crate) fn new(
+        timeout: Duration,
+        max_body: usize,
+        max_websockets: usize,
+    ) -> Result<Self, String> {
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_provider_and_webpki_roots(Arc::new(rustls::crypto::ring::default_provider()))
             .map_err(|e| e.to_string())?
@@ -138,6 +153,7 @@ impl Proxy {
             client,
             timeout,
             max_body,
+            tunnels: Arc::new(tokio::sync::Semaphore::new(max_websockets)),
         })
     }
 
@@ -152,40 +168,98 @@ impl Proxy {
         let (mut parts, body) = request.into_parts();
         // Whole before the upstream sees a byte: see `request_body`.
         let body = Body::from(request_body::read_whole(body, self.max_body).await?);
-        let path_and_query = parts
-            .uri
-            .path_and_query()
-            .map(|p| p.as_str())
-            .unwrap_or("/");
-        parts.uri = upstream_uri(upstream, path_and_query)?;
-        parts.version = Version::HTTP_11;
-        sanitize_request_headers(&mut parts.headers, ctx.cookies);
-        add_forwarding_headers(&mut parts.headers, ctx.client_ip, ctx.public_url);
-        if let Some(user) = ctx.user {
-            add_identity_headers(&mut parts.headers, user);
-        }
-        let request = Request::from_parts(parts, body);
-        let response = match tokio::time::timeout(self.timeout, self.client.request(request)).await
-        {
-            Ok(Ok(response)) => response,
-            Ok(Err(source)) => {
-                return Err(ProxyError::Upstream {
-                    upstream: Box::new(upstream.clone()),
-                    source,
-                });
-            }
-            Err(_) => {
-                return Err(ProxyError::Timeout {
-                    upstream: Box::new(upstream.clone()),
-                    after: self.timeout,
-                });
-            }
-        };
+        prepare(&mut parts, upstream, &ctx)?;
+        let response = self
+            .send(upstream, Request::from_parts(parts, body))
+            .await?;
         let (mut parts, body) = response.into_parts();
         sanitize_response_headers(&mut parts.headers, ctx.cookies);
         parts.extensions.insert(Proxied);
         Ok(Response::from_parts(parts, Body::new(body)))
     }
+
+    /// Forwards a WebSocket handshake (`GET` with `Upgrade: websocket`, no
+    /// body) to `upstream` with the same headers as any proxied request
+    /// plus the upgrade. When the upstream switches protocols, the two
+    /// upgraded connections are joined ([`websocket::tunnel`]) under
+    /// `watch`, and the 101 goes back to the client; any other answer goes
+    /// back as it is.
+    pub(crate) async fn forward_websocket(
+        &self,
+        upstream: &Url,
+        request: Request<Body>,
+        ctx: ForwardContext<'_>,
+        watch: websocket::SessionWatch,
+    ) -> Result<Response<Body>, ProxyError> {
+        let (mut parts, _) = request.into_parts();
+        let client_side = parts
+            .extensions
+            .remove::<hyper::upgrade::OnUpgrade>()
+            .ok_or(ProxyError::NotUpgradable)?;
+        let permit = self
+            .tunnels
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| ProxyError::TooManyTunnels)?;
+        prepare(&mut parts, upstream, &ctx)?;
+        websocket::add_upgrade_headers(&mut parts.headers);
+        let mut response = self
+            .send(upstream, Request::from_parts(parts, Body::empty()))
+            .await?;
+        let switched = response.status() == axum::http::StatusCode::SWITCHING_PROTOCOLS
+            && websocket::is_websocket_upgrade(response.headers());
+        let upstream_side = switched.then(|| hyper::upgrade::on(&mut response));
+        let (mut parts, body) = response.into_parts();
+        sanitize_response_headers(&mut parts.headers, ctx.cookies);
+        parts.extensions.insert(Proxied);
+        let Some(upstream_side) = upstream_side else {
+            return Ok(Response::from_parts(parts, Body::new(body)));
+        };
+        websocket::add_upgrade_headers(&mut parts.headers);
+        tokio::spawn(websocket::tunnel(client_side, upstream_side, watch, permit));
+        Ok(Response::from_parts(parts, Body::empty()))
+    }
+
+    /// Sends `request`, bounded by `upstream_timeout`.
+    async fn send(
+        &self,
+        upstream: &Url,
+        request: Request<Body>,
+    ) -> Result<Response<hyper::body::Incoming>, ProxyError> {
+        match tokio::time::timeout(self.timeout, self.client.request(request)).await {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(source)) => Err(ProxyError::Upstream {
+                upstream: Box::new(upstream.clone()),
+                source,
+            }),
+            Err(_) => Err(ProxyError::Timeout {
+                upstream: Box::new(upstream.clone()),
+                after: self.timeout,
+            }),
+        }
+    }
+}
+
+/// Turns a client's request head into the upstream's: its URI, HTTP/1.1,
+/// and the headers the module docs list.
+fn prepare(
+    parts: &mut axum::http::request::Parts,
+    upstream: &Url,
+    ctx: &ForwardContext<'_>,
+) -> Result<(), ProxyError> {
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    parts.uri = upstream_uri(upstream, path_and_query)?;
+    parts.version = Version::HTTP_11;
+    sanitize_request_headers(&mut parts.headers, ctx.cookies);
+    add_forwarding_headers(&mut parts.headers, ctx.client_ip, ctx.public_url);
+    if let Some(user) = ctx.user {
+        add_identity_headers(&mut parts.headers, user);
+    }
+    Ok(())
 }
 
 /// `upstream` + the request's path and query.

@@ -193,6 +193,17 @@ impl Browser {
             .any(|c| c.name() == name)
     }
 
+    /// The value of the cookie `name` for the current page (WebDriver
+    /// sees HttpOnly cookies; scripts do not).
+    pub(crate) async fn cookie(&self, name: &str) -> String {
+        self.client
+            .get_named_cookie(name)
+            .await
+            .unwrap()
+            .value()
+            .to_owned()
+    }
+
     /// Ends the WebDriver session politely (Chromium exits); `Drop` still
     /// kills whatever is left.
     pub(crate) async fn close(self) {
@@ -238,7 +249,7 @@ fn driver_port(driver: &mut Child) -> Option<u16> {
     rx.recv_timeout(Duration::from_secs(30)).ok().flatten()
 }
 
-async fn browser_stack() -> TestStack {
+pub(crate) async fn browser_stack() -> TestStack {
     TestStack::start_with(StackOptions {
         public_port: true,
         ..StackOptions::default()
@@ -248,7 +259,7 @@ async fn browser_stack() -> TestStack {
 
 /// Logs alice in through the start page and the dev-idp's consent page;
 /// returns the start page she lands on.
-async fn log_in_as_alice(stack: &TestStack, browser: &Browser) -> String {
+pub(crate) async fn log_in_as_alice(stack: &TestStack, browser: &Browser) -> String {
     browser.goto(&stack.url("/")).await;
     browser.wait_for_text("Development provider").await;
     browser.click(r#"a[href="/auth/login/dev"]"#).await;

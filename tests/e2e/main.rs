@@ -24,6 +24,7 @@ mod sessions;
 mod token_flow;
 mod transport;
 mod upstream;
+mod websockets;
 
 // A real redis-server per test, shared with auth-service's own tests.
 #[path = "../../auth-service/src/storage/test_redis.rs"]

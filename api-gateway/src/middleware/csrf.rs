@@ -109,23 +109,37 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// [`allowed`] for a `method` request to `path` with `headers`.
+fn passes(state: &AppState, method: &Method, headers: &HeaderMap, path: &str) -> bool {
+    allowed(
+        method,
+        authority_of(&state.cookies, headers, path),
+        header(headers, header::ORIGIN.as_str()),
+        header(headers, "sec-fetch-site"),
+        &state.public_origin,
+        &state.gateway.cors_allowed_origins,
+    )
+}
+
+/// Whether a request that acts on the user's behalf although its method
+/// is safe (a WebSocket handshake, see [`crate::websocket`]) passes the
+/// check an unsafe method would have to.
+pub(crate) fn passes_as_unsafe(state: &AppState, headers: &HeaderMap, path: &str) -> bool {
+    passes(state, &Method::POST, headers, path)
+}
+
 /// The middleware: 403 `csrf` when [`allowed`] says no.
 pub(crate) async fn enforce(
     State(state): State<AppState>,
     request: Request,
     next: Next,
 ) -> Response {
-    let headers = request.headers();
-    let authority = authority_of(&state.cookies, headers, request.uri().path());
-    let ok = allowed(
+    if passes(
+        &state,
         request.method(),
-        authority,
-        header(headers, header::ORIGIN.as_str()),
-        header(headers, "sec-fetch-site"),
-        &state.public_origin,
-        &state.gateway.cors_allowed_origins,
-    );
-    if ok {
+        request.headers(),
+        request.uri().path(),
+    ) {
         next.run(request).await
     } else {
         ApiError::csrf()

@@ -7,26 +7,29 @@
 //! ([`crate::access`]: a browser without a session goes to the login page,
 //! an API call gets 401; 403 when denied), then run the built-in handler or
 //! reverse-proxy to the upstream with exactly the canonical path and the
-//! query string as the client sent it.
+//! query string as the client sent it (a WebSocket handshake: see
+//! [`crate::websocket`]).
 
 use crate::access::{Access, admit};
 use crate::business;
 use crate::client_headers;
 use crate::client_ip::ClientIp;
 use crate::error::ApiError;
-use crate::extract::CurrentUser;
+use crate::extract::{CurrentUser, credential};
 use crate::login_redirect::{is_navigation, login_location};
+use crate::middleware::csrf;
 use crate::middleware::request_metrics::RouteLabel;
 use crate::policy::{Route, RouteError, resolve};
 use crate::proxy::ForwardContext;
 use crate::request_path::CanonicalPath;
 use crate::state::AppState;
+use crate::websocket;
 use axum::Router;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::uri::PathAndQuery;
 use axum::http::{HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use common::config::{RouteConfig, RouteTarget};
+use common::config::{Policy, RouteConfig, RouteTarget};
 use std::sync::Arc;
 use tower::ServiceExt;
 use url::Url;
@@ -174,7 +177,29 @@ async fn serve(
                 client_ip,
                 public_url: &state.gateway.public_url,
             };
-            Ok(state.proxy.forward(url, request, ctx).await?)
+            if !websocket::is_handshake(&request) {
+                return Ok(state.proxy.forward(url, request, ctx).await?);
+            }
+            if !csrf::passes_as_unsafe(state, request.headers(), request.uri().path()) {
+                return Err(
+                    ApiError::csrf().with_internal("websocket handshake from another origin")
+                );
+            }
+            let token = match &route.policy {
+                Policy::Public => None,
+                Policy::Authenticated(_) => {
+                    credential(state, request.headers())?.map(|c| c.expose().to_owned())
+                }
+            };
+            let watch = websocket::SessionWatch {
+                token,
+                auth: state.auth.clone(),
+                interval: state.gateway.websocket_revalidate_interval,
+            };
+            Ok(state
+                .proxy
+                .forward_websocket(url, request, ctx, watch)
+                .await?)
         }
     }
 }

@@ -152,6 +152,14 @@ pub(super) struct GatewaySection {
     /// CSRF check accepts their `Origin` on unsafe requests. Exact origins
     /// only. Default empty: no cross-origin access.
     cors_allowed_origins: Vec<String>,
+    /// How often the session of an open WebSocket is validated again; a
+    /// revoked or expired session's WebSockets are closed at the latest
+    /// this long after. At least `1s`. Default `30s`.
+    #[serde(with = "humantime_serde")]
+    websocket_revalidate_interval: Duration,
+    /// Most WebSockets open through the gateway at once; a handshake
+    /// beyond it is answered 503. Default `1024`.
+    max_websockets: usize,
     /// The `[gateway.session_cache]` table.
     session_cache: SessionCacheConfig,
 }
@@ -215,6 +223,10 @@ pub struct GatewayConfig {
     pub allow_underscore_headers: bool,
     /// `cors_allowed_origins`, as browsers send them in `Origin`.
     pub cors_allowed_origins: Vec<String>,
+    /// `websocket_revalidate_interval`.
+    pub websocket_revalidate_interval: Duration,
+    /// `max_websockets`.
+    pub max_websockets: usize,
     /// `[gateway.session_cache]`, checked.
     pub session_cache: SessionCacheConfig,
 }
@@ -271,6 +283,8 @@ impl Default for GatewaySection {
             trusted_proxies: Vec::new(),
             allow_underscore_headers: false,
             cors_allowed_origins: Vec::new(),
+            websocket_revalidate_interval: Duration::from_secs(30),
+            max_websockets: 1024,
             session_cache: SessionCacheConfig::default(),
         }
     }
@@ -332,6 +346,11 @@ impl GatewaySection {
                 self.keep_alive_timeout,
                 Duration::from_millis(100),
             ),
+            (
+                "websocket_revalidate_interval",
+                self.websocket_revalidate_interval,
+                Duration::from_secs(1),
+            ),
         ] {
             if value < min {
                 return Err(ConfigError::invalid(
@@ -343,6 +362,12 @@ impl GatewaySection {
         if self.max_connections == 0 {
             return Err(ConfigError::invalid(
                 "gateway.max_connections",
+                "must be at least 1",
+            ));
+        }
+        if self.max_websockets == 0 {
+            return Err(ConfigError::invalid(
+                "gateway.max_websockets",
                 "must be at least 1",
             ));
         }
@@ -582,6 +607,8 @@ impl GatewaySection {
             cookie_domain: resolved.cookie_domain,
             allowed_return_hosts: resolved.allowed_return_hosts,
             allow_underscore_headers: self.allow_underscore_headers,
+            websocket_revalidate_interval: self.websocket_revalidate_interval,
+            max_websockets: self.max_websockets,
             session_cache: self.session_cache,
         }
     }
@@ -704,6 +731,18 @@ mod tests {
         assert_eq!(c.gateway.login_rate_limit_burst, 10);
         assert!(c.gateway.trusted_proxies.is_empty());
         assert!(!c.gateway.allow_underscore_headers);
+        assert_eq!(c.gateway.websocket_revalidate_interval.as_secs(), 30);
+        assert_eq!(c.gateway.max_websockets, 1024);
+        for (line, key) in [
+            (
+                "websocket_revalidate_interval = \"500ms\"",
+                "gateway.websocket_revalidate_interval",
+            ),
+            ("max_websockets = 0", "gateway.max_websockets"),
+        ] {
+            let message = err(&format!("[gateway]\n{line}\n"));
+            assert!(message.contains(key), "{message}");
+        }
     }
 
     #[test]
