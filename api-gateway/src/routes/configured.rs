@@ -76,9 +76,7 @@ impl RouteTable {
         }
         Ok(Self { routes: compiled })
     }
-}
 
-impl RouteTable {
     /// The route that serves `path` ([`resolve`]).
     pub(crate) fn resolve(&self, path: &CanonicalPath) -> Result<&Route<Target>, RouteError> {
         resolve(&self.routes, path)
