@@ -376,4 +376,33 @@ mod tests {
             Err(Malformed("x-forwarded-uri", "not visible ASCII"))
         );
     }
+
+    proptest::proptest! {
+        /// Whatever a proxy sends, the answer is a request whose target is
+        /// an origin-form path, or one of the errors; never a panic.
+        #[test]
+        fn any_description_is_a_path_or_an_error(
+            uri in "\\PC{0,40}",
+            url in "(https?://[a-z.]{1,8}|)\\PC{0,40}",
+            method in "\\PC{0,8}",
+            proto in "\\PC{0,6}",
+            host in "\\PC{0,12}",
+        ) {
+            let mut headers = HeaderMap::new();
+            for (name, value) in [
+                ("x-forwarded-uri", &uri),
+                ("x-original-url", &url),
+                ("x-forwarded-method", &method),
+                ("x-forwarded-proto", &proto),
+                ("x-forwarded-host", &host),
+            ] {
+                if let Ok(value) = HeaderValue::from_str(value) {
+                    headers.insert(name, value);
+                }
+            }
+            if let Ok(Some(request)) = original_request(&headers, &Method::GET, true) {
+                proptest::prop_assert!(request.target.as_str().starts_with('/'));
+            }
+        }
+    }
 }
