@@ -134,6 +134,24 @@ mod tests {
     }
 
     #[test]
+    fn the_hosts_and_scheme_come_from_the_configuration() {
+        let config = GatewayConfig {
+            public_url: "https://auth.example.com".parse().unwrap(),
+            allowed_return_hosts: vec!["app.example.com".into()],
+            ..GatewayConfig::default()
+        };
+        let hosts = ReturnHosts::from_config(&config);
+        assert_eq!(
+            safe_return_to(Some("https://app.example.com/x"), &hosts),
+            "https://app.example.com/x"
+        );
+        assert_eq!(
+            safe_return_to(Some("http://app.example.com/x"), &hosts),
+            "/"
+        );
+    }
+
+    #[test]
     fn absolute_urls_only_on_allowed_hosts_with_our_scheme() {
         let hosts = siblings();
         for (good, kept) in [
@@ -167,8 +185,11 @@ mod tests {
         ] {
             assert_eq!(safe_return_to(Some(bad), &hosts), "/", "{bad:?} accepted");
         }
-        let long = format!("https://app.example.com/{}", "a".repeat(3000));
-        assert_eq!(safe_return_to(Some(&long), &hosts), "/");
+        let base = "https://app.example.com/";
+        let longest = format!("{base}{}", "a".repeat(RETURN_TO_MAX - base.len()));
+        assert_eq!(safe_return_to(Some(&longest), &hosts), longest);
+        let longer = format!("{longest}a");
+        assert_eq!(safe_return_to(Some(&longer), &hosts), "/");
         assert_eq!(
             safe_return_to(Some("https://app.example.com/"), &none()),
             "/"
