@@ -23,12 +23,12 @@
 use crate::cookies::CookieFactory;
 use crate::credential::bearer;
 use crate::request_body::{self, BodyError};
-use crate::websocket;
 use axum::body::Body;
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use axum::http::{Request, Response, Uri, Version};
 use common::token::SessionToken;
 use cookie::Cookie;
+use hyper::upgrade::OnUpgrade;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -37,6 +37,7 @@ use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::OwnedSemaphorePermit;
 use url::Url;
 
 /// Marks a response that came from an upstream, so the security-header
@@ -54,6 +55,18 @@ pub(crate) struct Proxy {
     /// One permit per open WebSocket tunnel (`max_websockets`): tunnels
     /// leave the connection limits once upgraded, so they have their own.
     tunnels: Arc<tokio::sync::Semaphore>,
+}
+
+/// Both sides of a WebSocket handshake the upstream accepted, each
+/// available once its 101 has been sent, and the `max_websockets` permit
+/// the tunnel holds while open.
+pub(crate) struct Upgraded {
+    /// The client's connection.
+    pub(crate) client: OnUpgrade,
+    /// The upstream's connection.
+    pub(crate) upstream: OnUpgrade,
+    /// Released when the tunnel ends.
+    pub(crate) permit: OwnedSemaphorePermit,
 }
 
 /// Why a request could not be forwarded.
@@ -180,21 +193,20 @@ impl Proxy {
 
     /// Forwards a WebSocket handshake (`GET` with `Upgrade: websocket`, no
     /// body) to `upstream` with the same headers as any proxied request
-    /// plus the upgrade. When the upstream switches protocols, the two
-    /// upgraded connections are joined ([`websocket::tunnel`]) under
-    /// `watch`, and the 101 goes back to the client; any other answer goes
-    /// back as it is.
+    /// plus the upgrade. When the upstream switches protocols, the 101 goes
+    /// back to the client with the two connections to join once upgraded
+    /// (the caller's [`crate::websocket::tunnel`]); any other answer goes
+    /// back as it is, alone.
     pub(crate) async fn forward_websocket(
         &self,
         upstream: &Url,
         request: Request<Body>,
         ctx: ForwardContext<'_>,
-        watch: websocket::SessionWatch,
-    ) -> Result<Response<Body>, ProxyError> {
+    ) -> Result<(Response<Body>, Option<Upgraded>), ProxyError> {
         let (mut parts, _) = request.into_parts();
-        let client_side = parts
+        let client = parts
             .extensions
-            .remove::<hyper::upgrade::OnUpgrade>()
+            .remove::<OnUpgrade>()
             .ok_or(ProxyError::NotUpgradable)?;
         let permit = self
             .tunnels
@@ -202,22 +214,26 @@ impl Proxy {
             .try_acquire_owned()
             .map_err(|_| ProxyError::TooManyTunnels)?;
         prepare(&mut parts, upstream, &ctx)?;
-        websocket::add_upgrade_headers(&mut parts.headers);
+        add_upgrade_headers(&mut parts.headers);
         let mut response = self
             .send(upstream, Request::from_parts(parts, Body::empty()))
             .await?;
         let switched = response.status() == axum::http::StatusCode::SWITCHING_PROTOCOLS
-            && websocket::is_websocket_upgrade(response.headers());
+            && is_websocket_upgrade(response.headers());
         let upstream_side = switched.then(|| hyper::upgrade::on(&mut response));
         let (mut parts, body) = response.into_parts();
         sanitize_response_headers(&mut parts.headers, ctx.cookies);
         parts.extensions.insert(Proxied);
-        let Some(upstream_side) = upstream_side else {
-            return Ok(Response::from_parts(parts, Body::new(body)));
+        let Some(upstream) = upstream_side else {
+            return Ok((Response::from_parts(parts, Body::new(body)), None));
         };
-        websocket::add_upgrade_headers(&mut parts.headers);
-        tokio::spawn(websocket::tunnel(client_side, upstream_side, watch, permit));
-        Ok(Response::from_parts(parts, Body::empty()))
+        add_upgrade_headers(&mut parts.headers);
+        let upgraded = Upgraded {
+            client,
+            upstream,
+            permit,
+        };
+        Ok((Response::from_parts(parts, Body::empty()), Some(upgraded)))
     }
 
     /// Sends `request`, bounded by `upstream_timeout`.
@@ -238,6 +254,29 @@ impl Proxy {
             }),
         }
     }
+}
+
+/// Whether `headers` ask to switch to the WebSocket protocol: an `Upgrade`
+/// of `websocket` and a `Connection` naming `upgrade` (both case-blind).
+pub(crate) fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
+    let upgrade = headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"));
+    let connection = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|token| token.trim().eq_ignore_ascii_case("upgrade"));
+    upgrade && connection
+}
+
+/// Sets the two hop-by-hop headers of an upgrade, which the proxy's header
+/// sanitising removes along with every other hop-by-hop header.
+fn add_upgrade_headers(headers: &mut HeaderMap) {
+    headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
 }
 
 /// Turns a client's request head into the upstream's: its URI, HTTP/1.1,
@@ -427,6 +466,46 @@ mod tests {
     use super::*;
     use common::config::GatewayConfig;
     use percent_encoding::percent_decode_str;
+
+    #[test]
+    fn a_websocket_upgrade_needs_both_headers() {
+        let headers = |pairs: &[(&'static str, &'static str)]| {
+            let mut map = HeaderMap::new();
+            for (name, value) in pairs {
+                map.append(*name, HeaderValue::from_static(value));
+            }
+            map
+        };
+        let yes = [
+            &[("upgrade", "websocket"), ("connection", "Upgrade")][..],
+            &[
+                ("upgrade", "WebSocket"),
+                ("connection", "keep-alive, upgrade"),
+            ][..],
+            &[
+                ("upgrade", "websocket"),
+                ("connection", "keep-alive"),
+                ("connection", "upgrade"),
+            ][..],
+        ];
+        for sent in yes {
+            assert!(is_websocket_upgrade(&headers(sent)), "{sent:?}");
+        }
+        let no = [
+            &[("upgrade", "websocket")][..],
+            &[("connection", "upgrade")][..],
+            &[("upgrade", "h2c"), ("connection", "upgrade")][..],
+            &[("upgrade", "websocket"), ("connection", "upgraded")][..],
+            &[][..],
+        ];
+        for sent in no {
+            assert!(!is_websocket_upgrade(&headers(sent)), "{sent:?}");
+        }
+        let mut map = headers(&[("upgrade", "websocket"), ("connection", "keep-alive")]);
+        add_upgrade_headers(&mut map);
+        assert_eq!(map.get_all(header::CONNECTION).iter().count(), 1);
+        assert!(is_websocket_upgrade(&map));
+    }
 
     fn cookies() -> CookieFactory {
         CookieFactory::new(&GatewayConfig::default())

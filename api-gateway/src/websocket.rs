@@ -21,40 +21,18 @@
 //!
 //! Open tunnels no longer count against `max_connections` (hyper hands the
 //! connection over at the upgrade); `max_websockets` bounds them instead.
+//! What the upstream sees of a handshake is [`crate::proxy`]'s, like for
+//! every proxied request; this module keeps the tunnel it leaves behind.
 
 use crate::auth_client::AuthClient;
-use axum::http::{HeaderMap, HeaderValue, Method, Request, header};
-use hyper::upgrade::OnUpgrade;
+use crate::proxy::{Upgraded, is_websocket_upgrade};
+use axum::http::{Method, Request};
 use hyper_util::rt::TokioIo;
 use std::time::Duration;
-use tokio::sync::OwnedSemaphorePermit;
-
-/// Whether `headers` ask to switch to the WebSocket protocol: an `Upgrade`
-/// of `websocket` and a `Connection` naming `upgrade` (both case-blind).
-pub(crate) fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
-    let upgrade = headers
-        .get(header::UPGRADE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"));
-    let connection = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|token| token.trim().eq_ignore_ascii_case("upgrade"));
-    upgrade && connection
-}
 
 /// Whether `request` is a WebSocket handshake: a `GET` asking to upgrade.
 pub(crate) fn is_handshake<B>(request: &Request<B>) -> bool {
     request.method() == Method::GET && is_websocket_upgrade(request.headers())
-}
-
-/// Sets the two hop-by-hop headers of an upgrade, which the proxy's header
-/// sanitising removes along with every other hop-by-hop header.
-pub(crate) fn add_upgrade_headers(headers: &mut HeaderMap) {
-    headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
 }
 
 /// What keeps an open WebSocket tied to its session.
@@ -86,13 +64,13 @@ impl SessionWatch {
 
 /// Copies bytes between the client's and the upstream's upgraded
 /// connections until either side closes or `watch` ends the session; the
-/// permit is held as long as the tunnel is open.
-pub(crate) async fn tunnel(
-    client: OnUpgrade,
-    upstream: OnUpgrade,
-    watch: SessionWatch,
-    _permit: OwnedSemaphorePermit,
-) {
+/// tunnel's `max_websockets` permit is held as long as it is open.
+pub(crate) async fn tunnel(upgraded: Upgraded, watch: SessionWatch) {
+    let Upgraded {
+        client,
+        upstream,
+        permit: _permit,
+    } = upgraded;
     let (client, upstream) = match tokio::try_join!(client, upstream) {
         Ok(both) => both,
         Err(e) => {
@@ -116,51 +94,21 @@ pub(crate) async fn tunnel(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            map.append(*name, HeaderValue::from_static(value));
-        }
-        map
-    }
+    use axum::http::HeaderValue;
 
     #[test]
-    fn an_upgrade_needs_both_headers() {
-        let yes = [
-            &[("upgrade", "websocket"), ("connection", "Upgrade")][..],
-            &[
-                ("upgrade", "WebSocket"),
-                ("connection", "keep-alive, upgrade"),
-            ][..],
-            &[
-                ("upgrade", "websocket"),
-                ("connection", "keep-alive"),
-                ("connection", "upgrade"),
-            ][..],
-        ];
-        for sent in yes {
-            assert!(is_websocket_upgrade(&headers(sent)), "{sent:?}");
-        }
-        let no = [
-            &[("upgrade", "websocket")][..],
-            &[("connection", "upgrade")][..],
-            &[("upgrade", "h2c"), ("connection", "upgrade")][..],
-            &[("upgrade", "websocket"), ("connection", "upgraded")][..],
-            &[][..],
-        ];
-        for sent in no {
-            assert!(!is_websocket_upgrade(&headers(sent)), "{sent:?}");
-        }
-        let mut map = headers(&[("upgrade", "websocket"), ("connection", "upgrade")]);
-        let get = |method: Method, map: &HeaderMap| {
+    fn a_handshake_is_a_get_asking_to_upgrade() {
+        let request = |method: Method| {
             let mut request = Request::builder().method(method).body(()).unwrap();
-            *request.headers_mut() = map.clone();
-            is_handshake(&request)
+            let headers = request.headers_mut();
+            headers.insert("upgrade", HeaderValue::from_static("websocket"));
+            headers.insert("connection", HeaderValue::from_static("upgrade"));
+            request
         };
-        assert!(get(Method::GET, &map));
-        assert!(!get(Method::POST, &map));
-        add_upgrade_headers(&mut map);
-        assert_eq!(map.get_all(header::CONNECTION).iter().count(), 1);
+        assert!(is_handshake(&request(Method::GET)));
+        assert!(!is_handshake(&request(Method::POST)));
+        let mut plain = request(Method::GET);
+        plain.headers_mut().remove("upgrade");
+        assert!(!is_handshake(&plain));
     }
 }

@@ -96,6 +96,18 @@ async fn open(
     connect_async(request).await.map(|(ws, _)| ws)
 }
 
+/// Revokes the session of `token` (`POST /auth/logout`, as an API client).
+async fn log_out(stack: &TestStack, token: &str) {
+    let logout = stack
+        .bare_client()
+        .post(stack.url("/auth/logout"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), 204);
+}
+
 /// The HTTP status a refused handshake was answered with.
 fn refused(result: Result<Client, tungstenite::Error>) -> u16 {
     match result {
@@ -166,14 +178,7 @@ target = {{ upstream = "{url}" }}
 
     // Revoking the session closes its WebSockets within the interval; the
     // public route's anonymous one stays open.
-    let logout = stack
-        .bare_client()
-        .post(stack.url("/auth/logout"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(logout.status(), 204);
+    log_out(&stack, &token).await;
     for socket in [&mut ws, &mut api] {
         let closed = tokio::time::timeout(Duration::from_secs(10), async {
             loop {
@@ -238,14 +243,7 @@ async fn a_page_in_the_browser_keeps_a_websocket_until_its_session_ends() {
     // Revoke the session behind the page's back: the page sees its
     // WebSocket close within the interval.
     let token = browser.cookie(&stack.session_cookie).await;
-    let logout = stack
-        .bare_client()
-        .post(stack.url("/auth/logout"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(logout.status(), 204);
+    log_out(&stack, &token).await;
     wait_until(
         Duration::from_secs(10),
         "the page's websocket closes",

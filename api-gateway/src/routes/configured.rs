@@ -194,10 +194,11 @@ async fn serve(
                 auth: state.auth.clone(),
                 interval: state.gateway.websocket_revalidate_interval,
             };
-            Ok(state
-                .proxy
-                .forward_websocket(url, request, ctx, watch)
-                .await?)
+            let (response, upgraded) = state.proxy.forward_websocket(url, request, ctx).await?;
+            if let Some(upgraded) = upgraded {
+                tokio::spawn(websocket::tunnel(upgraded, watch));
+            }
+            Ok(response)
         }
     }
 }
