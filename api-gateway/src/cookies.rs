@@ -122,6 +122,13 @@ impl CookieFactory {
         })
     }
 
+    /// Removes Google's `g_csrf_token` double-submit cookie once a
+    /// redirect-mode sign-in has spent it
+    /// ([`crate::routes::auth::google_sign_in`]).
+    pub(crate) fn clear_google_csrf(&self) -> Cookie<'static> {
+        self.removal(GOOGLE_CSRF_COOKIE.to_owned())
+    }
+
     /// Whether `name` is one of the gateway's own cookies (never forwarded
     /// to upstreams, never set by them).
     pub(crate) fn is_own(&self, name: &str) -> bool {
@@ -180,6 +187,17 @@ fn read(headers: &HeaderMap, name: &str) -> Result<Option<String>, ()> {
         }
     }
     Ok(found)
+}
+
+/// The cookie Google Identity Services sets on our origin before its
+/// redirect-mode post (the double-submit half of `g_csrf_token`).
+pub(crate) const GOOGLE_CSRF_COOKIE: &str = "g_csrf_token";
+
+/// The one value of Google's `g_csrf_token` cookie; `None` when absent,
+/// empty, or sent twice with different values (one may have been tossed by
+/// a sibling host).
+pub(crate) fn read_google_csrf(headers: &HeaderMap) -> Option<String> {
+    read(headers, GOOGLE_CSRF_COOKIE).ok().flatten()
 }
 
 /// Appends a `Set-Cookie` header.

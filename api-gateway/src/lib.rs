@@ -51,7 +51,8 @@
 //!    (`routes/auth/code_flow.rs`: `/auth/login/{provider}`,
 //!    `/auth/callback/{provider}`, which sends the browser back only to a
 //!    path `return_to.rs` accepts), the token login
-//!    (`routes/auth/token_login.rs`: `POST /auth/session`), logout
+//!    (`routes/auth/token_login.rs`: `POST /auth/session`), the optional
+//!    Sign in with Google page (`routes/auth/google_sign_in.rs`), logout
 //!    (`routes/auth/logout.rs`), the read-only views
 //!    (`routes/auth/views.rs`), session lists and revocation
 //!    (`routes/sessions.rs`) and forward auth (`routes/check.rs`). The login
@@ -261,6 +262,20 @@ fn apps(config: &Config, background: &CancellationToken) -> Result<(Router, Rout
                     routes::auth::token_login::TOKEN_LOGIN_MAX_BODY,
                 ))
                 .layer(limit_logins()),
+        )
+        .route(
+            routes::auth::google_sign_in::PATH,
+            get(routes::auth::google_sign_in::page).merge(
+                post(routes::auth::google_sign_in::redirect_login)
+                    .layer(DefaultBodyLimit::max(
+                        routes::auth::google_sign_in::MAX_BODY,
+                    ))
+                    .layer(limit_logins()),
+            ),
+        )
+        .route(
+            "/auth/google-sign-in.js",
+            get(routes::auth::google_sign_in::script),
         )
         .route("/auth/me", get(routes::auth::views::me))
         .route("/auth/logout", post(routes::auth::logout::logout))

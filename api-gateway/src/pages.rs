@@ -1,7 +1,9 @@
 //! Server-rendered HTML, as pure functions of what they show: the start
 //! page at `/` (served by [`crate::routes::index`]) and error pages
 //! (rendered by `error.rs`). No JavaScript: links start logins, plain forms
-//! log out and revoke sessions.
+//! log out and revoke sessions. The one exception is the optional "Sign in
+//! with Google" page, which exists to run Google's script (it sets its own
+//! CSP, `routes/auth/google_sign_in.rs`).
 //!
 //! Written with `maud`: every value spliced into a page is escaped by
 //! construction, and only the fixed style sheet is inserted unescaped
@@ -10,6 +12,7 @@
 
 use crate::login_redirect::with_return_to;
 use axum::http::StatusCode;
+use common::config::GoogleSignInConfig;
 use common::proto::{Provider, Session, User};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
@@ -156,6 +159,40 @@ pub(crate) fn sign_in_page(providers: &[Provider], return_to: &str) -> String {
         html! {
             h1 { "Portcullis" }
             (providers_html(providers, return_to))
+        },
+    )
+}
+
+/// The "Sign in with Google" page: Google's script draws its button in
+/// `#google-button`, ours (`/auth/google-sign-in.js`) reads its settings
+/// from the data attributes of `#portcullis-google`. Without JavaScript it
+/// offers the provider's ordinary login.
+pub(crate) fn google_sign_in_page(
+    config: &GoogleSignInConfig,
+    return_to: &str,
+    login_uri: &str,
+) -> String {
+    layout(
+        "Sign in with Google",
+        html! {
+            h1 { "Sign in" }
+            div #portcullis-google
+                data-provider=(config.provider)
+                data-client-id=(config.client_id)
+                data-ux-mode=(config.ux_mode.as_str())
+                data-login-uri=(login_uri)
+                data-return-to=(return_to) {}
+            div #google-button {}
+            p #google-status role="status" {}
+            noscript {
+                p {
+                    "Sign in with Google needs JavaScript. "
+                    a href=(provider_login_path(&config.provider, return_to)) { "Sign in without it" }
+                    "."
+                }
+            }
+            script src="/auth/google-sign-in.js" {}
+            script src=(config.client_script.as_str()) async {}
         },
     )
 }

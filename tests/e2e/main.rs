@@ -12,6 +12,7 @@ mod edge_paths;
 mod forward_auth;
 mod framing;
 mod front_proxies;
+mod google_sign_in;
 mod identity;
 mod pages_and_headers;
 mod provider_conformance;

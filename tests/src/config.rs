@@ -100,6 +100,9 @@ fn auth_service_urls(scheme: &str, addrs: &[&str]) -> String {
 pub(crate) struct GatewayConfig<'a> {
     pub(crate) dir: &'a Path,
     pub(crate) options: &'a StackOptions,
+    /// The dev-idp's issuer URL, replacing `{issuer}` in the options'
+    /// gateway settings.
+    pub(crate) idp_url: &'a str,
     pub(crate) public_origin: &'a str,
     pub(crate) listen: &'a str,
     /// auth-service's address, or its replicas' (`auth_service_urls`).
@@ -168,7 +171,10 @@ target = {{ handler = "admin_sessions" }}
                 listen = self.listen,
                 auth = auth_service_urls(grpc_scheme, self.auth_addrs),
                 routes = self.options.routes,
-                settings = self.options.gateway_settings,
+                settings = self
+                    .options
+                    .gateway_settings
+                    .replace("{issuer}", self.idp_url),
             ),
         )
         .unwrap();

@@ -38,3 +38,7 @@ pub use idp::Provider;
 pub use process::{Proc, workspace_binary};
 pub use stack::{PUBLIC_ORIGIN, StackOptions, TestStack};
 pub use wait::wait_until;
+
+/// The OAuth client id the stack's providers are registered with at the
+/// dev-idp.
+pub const DEV_CLIENT_ID: &str = auth_config::DEV_CLIENT_ID;

@@ -40,7 +40,9 @@ pub struct StackOptions {
     /// The gateway's `public_url`, when it is served through a front proxy
     /// listening there (nginx, Caddy) rather than by itself.
     pub public_origin: Option<String>,
-    /// Extra `[gateway]` keys (TOML lines), e.g. a higher login rate limit.
+    /// Extra `[gateway]` keys (TOML lines), e.g. a higher login rate limit,
+    /// then any `[gateway.*]` tables; `{issuer}` is replaced by the dev-idp's
+    /// issuer URL.
     pub gateway_settings: String,
     /// Extra `[[providers]]` for auth-service (TOML text; `{issuer}` is
     /// replaced by the dev-idp's issuer URL).
@@ -132,6 +134,7 @@ impl TestStack {
             &GatewayConfig {
                 dir: dir.path(),
                 options: &options,
+                idp_url: &idp_url,
                 public_origin: &public_origin,
                 listen: "127.0.0.1:0",
                 auth_addrs: &[&auth.addr],
@@ -151,6 +154,7 @@ impl TestStack {
                 &GatewayConfig {
                     dir: dir.path(),
                     options: &options,
+                    idp_url: &idp_url,
                     public_origin: &gateway_url,
                     listen,
                     auth_addrs: &[&auth.addr],
@@ -223,6 +227,7 @@ impl TestStack {
             &GatewayConfig {
                 dir: self.dir.path(),
                 options: &self.options,
+                idp_url: &self.idp_url,
                 public_origin: &self.public_origin,
                 listen: "127.0.0.1:0",
                 auth_addrs,
@@ -301,6 +306,7 @@ impl TestStack {
             &GatewayConfig {
                 dir: self.dir.path(),
                 options: &self.options,
+                idp_url: &self.idp_url,
                 public_origin: &self.public_origin,
                 listen: &listen,
                 auth_addrs: &[&self.auth.addr],

@@ -17,6 +17,7 @@
 use crate::cookies::CookieFactory;
 use crate::credential::{CredentialKind, credential_from};
 use crate::error::ApiError;
+use crate::routes::auth::google_sign_in;
 use crate::state::AppState;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, header};
@@ -37,6 +38,10 @@ pub(crate) enum Authority {
     Cookie,
     /// The unauthenticated JSON login endpoint.
     Login,
+    /// Google's redirect-mode sign-in post, which comes cross-site by
+    /// design and is held to Google's double-submit check by its handler
+    /// ([`crate::routes::auth::google_sign_in`]).
+    DoubleSubmit,
 }
 
 /// The decision table. `origin` and `fetch_site` are the raw `Origin` and
@@ -55,7 +60,12 @@ pub(crate) fn allowed(
         *method,
         Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
     );
-    if safe || matches!(authority, Authority::Anonymous | Authority::Bearer) {
+    if safe
+        || matches!(
+            authority,
+            Authority::Anonymous | Authority::Bearer | Authority::DoubleSubmit
+        )
+    {
         return true;
     }
     // A listed CORS origin is trusted by name, whatever site it is on.
@@ -93,6 +103,9 @@ pub(crate) fn allowed(
 
 /// Which [`Authority`] a request to `path` with `headers` has.
 fn authority_of(cookies: &CookieFactory, headers: &HeaderMap, path: &str) -> Authority {
+    if path == google_sign_in::PATH {
+        return Authority::DoubleSubmit;
+    }
     match credential_from(cookies, headers) {
         Ok(Some(c)) if c.kind == CredentialKind::Bearer => Authority::Bearer,
         Ok(Some(_)) => Authority::Cookie,
@@ -188,6 +201,13 @@ mod tests {
             (&[], TOKEN_LOGIN_PATH, Authority::Login),
             (&[], "/auth/sessionx", Authority::Anonymous),
             (&[], "/x", Authority::Anonymous),
+            // Google's redirect-mode post, with or without a session.
+            (
+                &[("cookie", &cookie)],
+                google_sign_in::PATH,
+                Authority::DoubleSubmit,
+            ),
+            (&[], google_sign_in::PATH, Authority::DoubleSubmit),
         ];
         for (sent, path, want) in cases {
             assert_eq!(
@@ -277,6 +297,14 @@ mod tests {
                 &post,
                 Anonymous,
                 Some("https://evil.com"),
+                Some("cross-site"),
+                true,
+            ),
+            // Google's redirect-mode post comes from Google's page.
+            (
+                &post,
+                DoubleSubmit,
+                Some("https://accounts.google.com"),
                 Some("cross-site"),
                 true,
             ),

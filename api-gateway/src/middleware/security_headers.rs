@@ -44,11 +44,10 @@ pub(crate) async fn apply(State(state): State<AppState>, request: Request, next:
         if path == "/" || path == "/auth" || path.starts_with("/auth/") {
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         }
+        // A page that needs more (only the Google sign-in page, which runs
+        // Google's script) sets its own policy.
         if html {
-            headers.insert(
-                header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static(CSP),
-            );
+            set_default(headers, header::CONTENT_SECURITY_POLICY, CSP);
         }
     }
     if state.gateway.serves_tls() {

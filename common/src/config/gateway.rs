@@ -3,6 +3,7 @@
 //! environment variable, `trusted_proxies` as network blocks, every TLS file
 //! loaded).
 
+use super::google_sign_in::{GoogleSignInConfig, GoogleSignInSection};
 use super::session_cache::SessionCacheConfig;
 use super::{ConfigError, is_https_or_loopback_http, secret_from_env};
 use crate::telemetry::LogFormat;
@@ -162,6 +163,9 @@ pub(super) struct GatewaySection {
     max_websockets: usize,
     /// The `[gateway.session_cache]` table.
     session_cache: SessionCacheConfig,
+    /// The `[gateway.google_sign_in]` table: present, the gateway serves a
+    /// "Sign in with Google" page at `/auth/google-sign-in`.
+    google_sign_in: Option<GoogleSignInSection>,
 }
 
 /// Settings of the api-gateway binary, parsed: every value here is usable
@@ -229,6 +233,8 @@ pub struct GatewayConfig {
     pub max_websockets: usize,
     /// `[gateway.session_cache]`, checked.
     pub session_cache: SessionCacheConfig,
+    /// `[gateway.google_sign_in]`, checked; `None` when absent.
+    pub google_sign_in: Option<GoogleSignInConfig>,
 }
 
 /// What parsing a section adds to its plain values.
@@ -242,6 +248,7 @@ struct Resolved {
     cors_allowed_origins: Vec<String>,
     cookie_domain: Option<String>,
     allowed_return_hosts: Vec<String>,
+    google_sign_in: Option<GoogleSignInConfig>,
 }
 
 /// The defaults of [`GatewaySection`], with nothing to load.
@@ -286,6 +293,7 @@ impl Default for GatewaySection {
             websocket_revalidate_interval: Duration::from_secs(30),
             max_websockets: 1024,
             session_cache: SessionCacheConfig::default(),
+            google_sign_in: None,
         }
     }
 }
@@ -316,7 +324,7 @@ impl GatewaySection {
     /// Checks every value, reads the service token from `env` and loads the
     /// TLS files.
     pub(super) fn parse(
-        self,
+        mut self,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<GatewayConfig, ConfigError> {
         let service_token = self
@@ -463,6 +471,11 @@ impl GatewaySection {
         let allowed_return_hosts =
             super::sibling_hosts::parse_return_hosts(&self.allowed_return_hosts)
                 .map_err(|reason| ConfigError::invalid("gateway.allowed_return_hosts", reason))?;
+        let google_sign_in = self
+            .google_sign_in
+            .take()
+            .map(GoogleSignInSection::parse)
+            .transpose()?;
         Ok(self.into_config(Resolved {
             auth_service_ca,
             auth_service_client,
@@ -472,6 +485,7 @@ impl GatewaySection {
             cors_allowed_origins,
             cookie_domain,
             allowed_return_hosts,
+            google_sign_in,
         }))
     }
 
@@ -610,6 +624,7 @@ impl GatewaySection {
             websocket_revalidate_interval: self.websocket_revalidate_interval,
             max_websockets: self.max_websockets,
             session_cache: self.session_cache,
+            google_sign_in: resolved.google_sign_in,
         }
     }
 }

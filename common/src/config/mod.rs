@@ -16,6 +16,7 @@
 mod auth_service;
 mod cors;
 mod gateway;
+mod google_sign_in;
 mod providers;
 mod redis;
 mod routes;
@@ -25,6 +26,7 @@ mod sibling_hosts;
 
 pub use auth_service::{AuthServiceConfig, StoreConfig};
 pub use gateway::GatewayConfig;
+pub use google_sign_in::{GoogleSignInConfig, UxMode};
 pub use providers::{ProviderConfig, ProviderKind, TokenEndpointAuth};
 pub use redis::RedisConfig;
 pub use routes::{AllowList, Policy, RouteConfig, RouteTarget};

@@ -8,6 +8,7 @@ mod cloud_identity;
 mod discovery;
 mod end_session;
 mod github;
+mod google_sign_in;
 pub(crate) mod pages;
 mod response_faults;
 mod token;
@@ -76,6 +77,9 @@ fn endpoints(provider: Shared) -> Router {
             get(github::emails).layer(faulty(Endpoint::GithubEmails)),
         )
         .route("/2/users/me", get(twitter::users_me))
+        .route("/gsi/client", get(google_sign_in::client_script))
+        .route("/gsi/credential", post(google_sign_in::credential))
+        .route("/gsi/select", get(google_sign_in::select))
         .route("/dev/backchannel-logout", post(backchannel::send))
         .route("/logout", get(end_session::end_session))
         .route(

@@ -3,6 +3,8 @@
 //! * `code_flow.rs`: the browser's authorization code flow,
 //!   `GET /auth/login/{provider}` then `GET /auth/callback/{provider}`;
 //! * `token_login.rs`: the front-end token flow, `POST /auth/session`;
+//! * `google_sign_in.rs`: the "Sign in with Google" page and its
+//!   redirect-mode `POST /auth/google-sign-in`;
 //! * `logout.rs`: ending sessions, `POST /auth/logout` and
 //!   `POST /auth/logout/all`;
 //! * `backchannel.rs`: the provider ending them,
@@ -17,6 +19,7 @@
 
 pub(crate) mod backchannel;
 pub(crate) mod code_flow;
+pub(crate) mod google_sign_in;
 pub(crate) mod logout;
 pub(crate) mod token_login;
 pub(crate) mod views;
