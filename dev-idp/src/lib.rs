@@ -15,7 +15,8 @@
 //! `/applications/{client_id}/token`), the X API v2's `/2/users/me`,
 //! `/logout` (RP-initiated logout), Cloud Identity's
 //! `/v1/groups/-/memberships:searchDirectGroups` (Google Workspace groups),
-//! and `POST /dev/backchannel-logout`, which sends OpenID Connect Back-Channel
+//! a stand-in for Google Identity Services' sign-in script (`/gsi/client`,
+//! `/gsi/credential`, `/gsi/select`), and `POST /dev/backchannel-logout`, which sends OpenID Connect Back-Channel
 //! Logout tokens to a relying party.
 //!
 //! Modules: `keys` (RSA keys, JWKS, signing), `grants` (codes and access
