@@ -23,8 +23,9 @@ use crate::policy::RouteError;
 use crate::proxy::ProxyError;
 use crate::request_body::BodyError;
 use crate::request_path::PathError;
+use crate::state::AppState;
 use axum::Json;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
@@ -379,7 +380,11 @@ pub(crate) fn wants_html(headers: &HeaderMap) -> bool {
 
 /// Logs every [`ApiError`] (with its internal cause) and renders it as an
 /// HTML page for browser navigations.
-pub(crate) async fn render_errors(request: Request, next: Next) -> Response {
+pub(crate) async fn render_errors(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let html = wants_html(request.headers());
     let mut response = next.run(request).await;
     let Some(error) = response.extensions_mut().remove::<ApiError>() else {
@@ -407,6 +412,7 @@ pub(crate) async fn render_errors(request: Request, next: Next) -> Response {
     let mut page = (
         error.status,
         Html(crate::pages::error_page(
+            &state.gateway.branding,
             error.status,
             error.code,
             &error.message,

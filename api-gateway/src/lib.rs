@@ -334,7 +334,10 @@ fn apps(config: &Config, background: &CancellationToken) -> Result<(Router, Rout
         ))
         // Before anything reads the request: RFC 9112 §3.2 Host rules.
         .layer(axum::middleware::from_fn(middleware::framing::require_host))
-        .layer(axum::middleware::from_fn(error::render_errors))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            error::render_errors,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::security_headers::apply,

@@ -49,6 +49,7 @@ fn documented_defaults(doc: &str) -> Vec<Documented> {
                 "`[auth_service]`" => Some("auth_service"),
                 "`[gateway]`" => Some("gateway"),
                 "`[gateway.session_cache]`" => Some("gateway.session_cache"),
+                "`[gateway.branding]`" => Some("gateway.branding"),
                 _ => None,
             };
             continue;

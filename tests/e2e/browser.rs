@@ -47,6 +47,12 @@ impl Browser {
     /// Starts chromedriver on a port of its choosing (`--port=0`; it prints
     /// the port it got) and opens a headless Chromium session.
     pub(crate) async fn start() -> Browser {
+        Self::start_with(&[]).await
+    }
+
+    /// [`Browser::start`] with more Chromium switches
+    /// (`--force-dark-mode` for the dark colour scheme).
+    pub(crate) async fn start_with(extra_args: &[&str]) -> Browser {
         let mut driver = Command::new("chromedriver")
             .arg("--port=0")
             .stdin(Stdio::null())
@@ -64,7 +70,7 @@ impl Browser {
             }
         };
         let profile = tempfile::tempdir().unwrap();
-        let args = [
+        let mut args = vec![
             "--headless=new".to_owned(),
             // CI runs as root, where Chromium's sandbox cannot start.
             "--no-sandbox".to_owned(),
@@ -77,6 +83,7 @@ impl Browser {
             "--disable-sync".to_owned(),
             format!("--user-data-dir={}", profile.path().display()),
         ];
+        args.extend(extra_args.iter().map(|arg| (*arg).to_owned()));
         let capabilities = serde_json::json!({
             "browserName": "chrome",
             "goog:chromeOptions": { "args": args },
@@ -123,6 +130,11 @@ impl Browser {
                 self.source().await
             ),
         }
+    }
+
+    /// Sets the window's size in CSS pixels (a phone is 375 × 812).
+    pub(crate) async fn resize(&self, width: u32, height: u32) {
+        self.client.set_window_size(width, height).await.unwrap();
     }
 
     pub(crate) async fn url(&self) -> String {
@@ -311,7 +323,7 @@ async fn logout_form_post_in_a_real_browser() {
     log_in_as_alice(&stack, &browser).await;
 
     browser.click(r#"form[action="/auth/logout"] button"#).await;
-    let page = browser.wait_for_text("Sign in with:").await;
+    let page = browser.wait_for_text("Sign in to Portcullis").await;
     assert!(page.contains("href=\"/auth/login/dev\""), "{page}");
     assert!(!page.contains("alice@example.com"), "{page}");
     assert!(!browser.has_cookie(&stack.session_cookie).await);

@@ -147,7 +147,7 @@ async fn one_login_covers_sibling_hosts_through_the_cookie_domain() {
     let browser = Browser::start().await;
     browser.goto(&wanted).await;
     // On the gateway's own host now, at its login page.
-    let picker = browser.wait_for_text("Sign in with:").await;
+    let picker = browser.wait_for_text("Sign in to Portcullis").await;
     assert!(
         browser
             .url()

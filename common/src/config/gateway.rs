@@ -3,6 +3,7 @@
 //! environment variable, `trusted_proxies` as network blocks, every TLS file
 //! loaded).
 
+use super::branding::{Branding, BrandingSection};
 use super::google_sign_in::{GoogleSignInConfig, GoogleSignInSection};
 use super::session_cache::SessionCacheConfig;
 use super::{ConfigError, is_https_or_loopback_http, secret_from_env};
@@ -166,6 +167,9 @@ pub(super) struct GatewaySection {
     /// The `[gateway.google_sign_in]` table: present, the gateway serves a
     /// "Sign in with Google" page at `/auth/google-sign-in`.
     google_sign_in: Option<GoogleSignInSection>,
+    /// The `[gateway.branding]` table: name, logo, colour and extra style
+    /// sheet of the pages users see.
+    branding: BrandingSection,
 }
 
 /// Settings of the api-gateway binary, parsed: every value here is usable
@@ -235,6 +239,8 @@ pub struct GatewayConfig {
     pub session_cache: SessionCacheConfig,
     /// `[gateway.google_sign_in]`, checked; `None` when absent.
     pub google_sign_in: Option<GoogleSignInConfig>,
+    /// `[gateway.branding]`, checked, its style sheet loaded.
+    pub branding: Branding,
 }
 
 /// What parsing a section adds to its plain values.
@@ -249,6 +255,7 @@ struct Resolved {
     cookie_domain: Option<String>,
     allowed_return_hosts: Vec<String>,
     google_sign_in: Option<GoogleSignInConfig>,
+    branding: Branding,
 }
 
 /// The defaults of [`GatewaySection`], with nothing to load.
@@ -294,6 +301,7 @@ impl Default for GatewaySection {
             max_websockets: 1024,
             session_cache: SessionCacheConfig::default(),
             google_sign_in: None,
+            branding: BrandingSection::default(),
         }
     }
 }
@@ -476,6 +484,7 @@ impl GatewaySection {
             .take()
             .map(GoogleSignInSection::parse)
             .transpose()?;
+        let branding = std::mem::take(&mut self.branding).parse()?;
         Ok(self.into_config(Resolved {
             auth_service_ca,
             auth_service_client,
@@ -486,6 +495,7 @@ impl GatewaySection {
             cookie_domain,
             allowed_return_hosts,
             google_sign_in,
+            branding,
         }))
     }
 
@@ -625,6 +635,7 @@ impl GatewaySection {
             max_websockets: self.max_websockets,
             session_cache: self.session_cache,
             google_sign_in: resolved.google_sign_in,
+            branding: resolved.branding,
         }
     }
 }

@@ -14,6 +14,7 @@
 //! [`secrecy::SecretString`].
 
 mod auth_service;
+mod branding;
 mod cors;
 mod gateway;
 mod google_sign_in;
@@ -25,6 +26,7 @@ mod session_cache;
 mod sibling_hosts;
 
 pub use auth_service::{AuthServiceConfig, StoreConfig};
+pub use branding::Branding;
 pub use gateway::GatewayConfig;
 pub use google_sign_in::{GoogleSignInConfig, UxMode};
 pub use providers::{ProviderConfig, ProviderKind, TokenEndpointAuth};

@@ -47,7 +47,12 @@ pub(crate) async fn login_page(
         let start = pages::provider_login_path(&only.id, &return_to);
         return Ok(Redirect::to(&start).into_response());
     }
-    Ok(Html(pages::sign_in_page(&providers, &return_to)).into_response())
+    Ok(Html(pages::sign_in_page(
+        &state.gateway.branding,
+        &providers,
+        &return_to,
+    ))
+    .into_response())
 }
 
 /// `GET /auth/login/{provider}`: begins the code flow and sends the browser

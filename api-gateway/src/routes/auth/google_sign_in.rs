@@ -119,8 +119,13 @@ pub(crate) async fn page(
     let login_uri = format!("{}{PATH}", state.public_origin);
     let csp = HeaderValue::from_str(&content_security_policy(config))
         .map_err(|_| ApiError::internal("the Google sign-in CSP is not a header value"))?;
-    let mut response =
-        Html(pages::google_sign_in_page(config, &return_to, &login_uri)).into_response();
+    let mut response = Html(pages::google_sign_in_page(
+        &state.gateway.branding,
+        config,
+        &return_to,
+        &login_uri,
+    ))
+    .into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_SECURITY_POLICY, csp);
     // GIS reads the page's origin from the Referer of its frames and
