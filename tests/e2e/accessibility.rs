@@ -3,8 +3,8 @@
 //! sign-in page with a branded and a plain provider button, the signed-in
 //! page with its session list, an error page and the Google sign-in page,
 //! in the light and the dark colour scheme, with no serious or critical
-//! violation; and the same pages at a phone's width without sideways
-//! scrolling.
+//! violation; the same pages at a phone's width without sideways
+//! scrolling; and a login and logout with JavaScript off.
 //!
 //! axe-core comes from the npm registry, pinned in `tests/axe`
 //! (`npm ci --prefix tests/axe`; `.ci/run` does it). Without it the test
@@ -185,4 +185,28 @@ async fn pages_carry_the_configured_branding() {
     let error = error.text().await.unwrap();
     assert!(error.contains("· Acme Login</title>"), "{error}");
     assert!(error.contains("href=\"/\""), "{error}");
+}
+
+#[tokio::test]
+async fn every_step_works_with_javascript_off() {
+    let stack = pages_stack().await;
+    let browser = Browser::start_with(&["--blink-settings=scriptEnabled=false"]).await;
+
+    // The Google page's no-script fallback, the provider's code flow: a
+    // link inside <noscript> is an element only when scripts are off, so
+    // clicking it also proves they are.
+    browser.goto(&stack.url("/auth/google-sign-in")).await;
+    browser.wait_for_text("needs JavaScript").await;
+    browser.click(r#"a[href="/auth/login/devgoogle"]"#).await;
+    browser
+        .click(r#"button[name="login_hint"][value="alice"]"#)
+        .await;
+    browser.wait_for_url(&stack.url("/")).await;
+    browser.wait_for_text("alice@example.com").await;
+
+    // Logging out is a plain form.
+    browser.click(r#"form[action="/auth/logout"] button"#).await;
+    browser.wait_for_text("Sign in to Portcullis").await;
+    assert!(!browser.has_cookie(&stack.session_cookie).await);
+    browser.close().await;
 }
