@@ -115,11 +115,58 @@ pub(crate) fn strip(headers: &mut HeaderMap) {
     }
 }
 
+/// [`strip`] for a request Envoy forwards ([`crate::ext_authz`]): every
+/// reserved name in any spelling except the `X-Forwarded-*` family, which
+/// Envoy writes itself by its own trust settings (`use_remote_address`,
+/// `xff_num_trusted_hops`) before it asks us.
+pub(crate) fn strip_all_but_forwarding(headers: &mut HeaderMap) {
+    let reserved: Vec<_> = headers
+        .keys()
+        .filter(|name| is_reserved(name.as_str()) && !is_forwarding(name.as_str()))
+        .cloned()
+        .collect();
+    for name in reserved {
+        headers.remove(name);
+    }
+}
+
+/// Whether `name` is `X-Forwarded-*` as spelled on the wire (with `-`: an
+/// underscore spelling is a client's, and is stripped).
+fn is_forwarding(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower == "x-forwarded" || lower.starts_with("x-forwarded-")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use axum::http::{HeaderName, HeaderValue};
     use proptest::prelude::*;
+
+    #[test]
+    fn behind_envoy_only_envoy_s_own_forwarding_headers_stay() {
+        let mut headers = HeaderMap::new();
+        for name in [
+            "x-forwarded-for",
+            "x-forwarded-proto",
+            "x_forwarded_for",
+            "x-auth-user-id",
+            "x_auth_user_id",
+            "x-real-ip",
+            "x-original-url",
+            "forwarded",
+            "accept",
+        ] {
+            headers.insert(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_static("v"),
+            );
+        }
+        strip_all_but_forwarding(&mut headers);
+        let mut left: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
+        left.sort_unstable();
+        assert_eq!(left, ["accept", "x-forwarded-for", "x-forwarded-proto"]);
+    }
 
     #[test]
     fn every_spelling_of_identity_and_forwarding_headers_is_caught() {

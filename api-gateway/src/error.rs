@@ -344,6 +344,18 @@ struct ErrorBody<'a> {
     message: &'a str,
 }
 
+impl ApiError {
+    /// The JSON body, `{"error": "<code>", "message": "<text>"}`, for
+    /// answers built elsewhere than [`IntoResponse`] (Envoy's ext_authz).
+    pub(crate) fn json_body(&self) -> String {
+        serde_json::to_string(&ErrorBody {
+            error: self.code,
+            message: &self.message,
+        })
+        .unwrap_or_default()
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = Json(ErrorBody {

@@ -55,7 +55,9 @@
 //!    Sign in with Google page (`routes/auth/google_sign_in.rs`), logout
 //!    (`routes/auth/logout.rs`), the read-only views
 //!    (`routes/auth/views.rs`), session lists and revocation
-//!    (`routes/sessions.rs`) and forward auth (`routes/check.rs`). The login
+//!    (`routes/sessions.rs`) and forward auth (`routes/check.rs`, over the
+//!    decision in `forward_auth.rs` that Envoy's ext_authz service,
+//!    `ext_authz.rs` on `ext_authz_listen`, shares). The login
 //!    endpoints pass the per-client-IP login limit first
 //!    (`middleware/rate_limit.rs` over `rate_limit.rs`: `429` with
 //!    `Retry-After`); a login is charged when it begins, and a callback
@@ -111,7 +113,9 @@ mod conn_limit;
 mod cookies;
 mod credential;
 mod error;
+mod ext_authz;
 mod extract;
+mod forward_auth;
 mod framing;
 mod login_redirect;
 mod metrics;
@@ -186,12 +190,24 @@ pub enum StartError {
     /// The listener failed.
     #[error("listener: {0}")]
     Io(#[from] std::io::Error),
+    /// The ext_authz gRPC server failed.
+    #[error("ext_authz listener: {0}")]
+    ExtAuthz(String),
 }
 
-/// The whole HTTP application (routes and middleware) for `config`, and the
-/// metrics-only one, sharing one registry. With the session cache on, its
-/// feed watcher is started here and runs until `background` is cancelled.
-fn apps(config: &Config, background: &CancellationToken) -> Result<(Router, Router), StartError> {
+/// What the gateway serves, one per listener.
+struct Apps {
+    /// The whole HTTP application (routes and middleware).
+    public: Router,
+    /// `GET /metrics` alone, on the same registry.
+    metrics: Router,
+    /// Envoy's ext_authz service, on the same state and route table.
+    ext_authz: ext_authz::ExtAuthz,
+}
+
+/// The [`Apps`] for `config`. With the session cache on, its feed watcher
+/// is started here and runs until `background` is cancelled.
+fn apps(config: &Config, background: &CancellationToken) -> Result<Apps, StartError> {
     let gateway = config.gateway.clone();
     let session_cache = build_session_cache(&gateway.session_cache)?;
     let mut metrics = Metrics::new();
@@ -243,6 +259,7 @@ fn apps(config: &Config, background: &CancellationToken) -> Result<(Router, Rout
     let limit_callbacks =
         axum::middleware::from_fn_with_state(state.clone(), middleware::rate_limit::callback);
     let table = Arc::new(RouteTable::build(&config.routes, &state)?);
+    let ext_authz = ext_authz::ExtAuthz::new(state.clone(), table.clone());
 
     let auth_routes = Router::new()
         .route("/auth/providers", get(routes::auth::views::providers))
@@ -363,26 +380,48 @@ fn apps(config: &Config, background: &CancellationToken) -> Result<(Router, Rout
         )
         .layer(SetSensitiveRequestHeadersLayer::from_shared(sensitive))
         .with_state(state);
-    Ok((router, metrics_app))
+    Ok(Apps {
+        public: router,
+        metrics: metrics_app,
+        ext_authz,
+    })
 }
 
 /// Serves the gateway on `listener` until `shutdown` resolves, then drains
-/// open connections (bounded by `request_timeout`). No metrics listener:
-/// see [`run_with_metrics`].
+/// open connections (bounded by `request_timeout`). No metrics or ext_authz
+/// listener: see [`run_with_listeners`].
 pub async fn run(
     listener: TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
-    run_with_metrics(listener, None, config, shutdown).await
+    run_with_listeners(
+        Listeners {
+            public: listener,
+            metrics: None,
+            ext_authz: None,
+        },
+        config,
+        shutdown,
+    )
+    .await
 }
 
-/// [`run`], plus `GET /metrics` on `metrics_listener` (plain HTTP, with the
-/// same connection limits and timeouts as the public listener) until the
-/// same `shutdown`.
-pub async fn run_with_metrics(
-    listener: TcpListener,
-    metrics_listener: Option<TcpListener>,
+/// The gateway's bound listeners.
+pub struct Listeners {
+    /// The public HTTP(S) listener.
+    pub public: TcpListener,
+    /// `metrics_listen`: `GET /metrics` only.
+    pub metrics: Option<TcpListener>,
+    /// `ext_authz_listen`: Envoy's external authorization (gRPC).
+    pub ext_authz: Option<TcpListener>,
+}
+
+/// [`run`] on every listener of `listeners` (the metrics one plain HTTP
+/// with the public one's connection limits and timeouts; the ext_authz one
+/// plain gRPC) until the same `shutdown`. Any one failing stops them all.
+pub async fn run_with_listeners(
+    listeners: Listeners,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
@@ -391,11 +430,8 @@ pub async fn run_with_metrics(
     // servers have: on return, including an early error.
     let background = CancellationToken::new();
     let _stop_background = background.clone().drop_guard();
-    let (app, metrics_app) = apps(&config, &background)?;
-    let Some(metrics_listener) = metrics_listener else {
-        return server::serve(listener, app, tls, &config.gateway, shutdown).await;
-    };
-    // One shutdown future, two servers: broadcast it.
+    let apps = apps(&config, &background)?;
+    // One shutdown future, several servers: broadcast it.
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;
@@ -407,19 +443,42 @@ pub async fn run_with_metrics(
         let _ = stopped.wait_for(|stop| *stop).await;
     };
     let public = server::serve(
-        listener,
-        app,
+        listeners.public,
+        apps.public,
         tls,
         &config.gateway,
         until_stopped(stopped.clone()),
     );
-    let metrics = server::serve(
-        metrics_listener,
-        metrics_app,
-        None,
-        &config.gateway,
-        until_stopped(stopped),
-    );
-    // Either one failing stops both.
-    tokio::try_join!(public, metrics).map(|((), ())| ())
+    let metrics = async {
+        match listeners.metrics {
+            Some(listener) => {
+                server::serve(
+                    listener,
+                    apps.metrics,
+                    None,
+                    &config.gateway,
+                    until_stopped(stopped.clone()),
+                )
+                .await
+            }
+            None => Ok(()),
+        }
+    };
+    let ext_authz = async {
+        match listeners.ext_authz {
+            Some(listener) => tonic::transport::Server::builder()
+                .timeout(config.gateway.request_timeout)
+                .add_service(envoy_types::ext_authz::v3::pb::AuthorizationServer::new(
+                    apps.ext_authz,
+                ))
+                .serve_with_incoming_shutdown(
+                    tokio_stream::wrappers::TcpListenerStream::new(listener),
+                    until_stopped(stopped.clone()),
+                )
+                .await
+                .map_err(|e| StartError::ExtAuthz(e.to_string())),
+            None => Ok(()),
+        }
+    };
+    tokio::try_join!(public, metrics, ext_authz).map(|((), (), ())| ())
 }

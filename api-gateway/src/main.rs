@@ -1,6 +1,6 @@
 //! The api-gateway binary: load and validate the configuration, bind, print
-//! the address (then the metrics address, on the next line), serve until
-//! SIGINT/SIGTERM.
+//! the address (then the metrics and ext_authz addresses, when on, each on
+//! a line of its own), serve until SIGINT/SIGTERM.
 
 use clap::Parser;
 use common::startup::{bind_and_announce, bind_and_announce_as, load_config};
@@ -44,14 +44,24 @@ async fn main() -> ExitCode {
         }
         None => None,
     };
-    match api_gateway::run_with_metrics(
-        listener,
-        metrics_listener,
-        config,
-        common::shutdown::signal(),
-    )
-    .await
-    {
+    // Announced last, so the lines before keep their places.
+    let ext_authz_listener = match config.gateway.ext_authz_listen {
+        Some(addr) => {
+            match bind_and_announce_as("api-gateway", "ext_authz listening on", addr, "http://")
+                .await
+            {
+                Ok(l) => Some(l),
+                Err(code) => return code,
+            }
+        }
+        None => None,
+    };
+    let listeners = api_gateway::Listeners {
+        public: listener,
+        metrics: metrics_listener,
+        ext_authz: ext_authz_listener,
+    };
+    match api_gateway::run_with_listeners(listeners, config, common::shutdown::signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("api-gateway: {e}");

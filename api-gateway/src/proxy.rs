@@ -349,6 +349,13 @@ pub(crate) fn sanitize_request_headers(headers: &mut HeaderMap, cookies: &Cookie
     crate::client_headers::strip(headers);
     // The client's Host names us; hyper sets the upstream's.
     headers.remove(header::HOST);
+    remove_session_credentials(headers, cookies);
+}
+
+/// Removes the session credential, which the upstream must never see: a
+/// session token in `Authorization: Bearer`, and our cookies from `Cookie`
+/// (the others stay).
+pub(crate) fn remove_session_credentials(headers: &mut HeaderMap, cookies: &CookieFactory) {
     if bearer(headers).is_some_and(|t| SessionToken::parse(t).is_ok()) {
         headers.remove(header::AUTHORIZATION);
     }

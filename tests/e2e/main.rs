@@ -10,6 +10,7 @@ mod compose;
 mod connections;
 mod cors;
 mod edge_paths;
+mod ext_authz;
 mod forward_auth;
 mod framing;
 mod front_proxies;

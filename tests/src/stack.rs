@@ -242,15 +242,27 @@ impl TestStack {
     /// `metrics listening on` line (printed right after the first one;
     /// waited for at most 10 s).
     pub async fn metrics_url(&self) -> String {
+        self.announced("metrics listening on ").await
+    }
+
+    /// `http://127.0.0.1:PORT` of the gateway's ext_authz listener
+    /// (`ext_authz_listen`), from its `ext_authz listening on` line.
+    pub async fn ext_authz_url(&self) -> String {
+        self.announced("ext_authz listening on ").await
+    }
+
+    /// The address the gateway announced on a line starting with `prefix`
+    /// (waited for at most 10 s).
+    async fn announced(&self, prefix: &str) -> String {
         let find = || {
-            self.gateway.logs().iter().find_map(|line| {
-                line.strip_prefix("metrics listening on ")
-                    .map(str::to_owned)
-            })
+            self.gateway
+                .logs()
+                .iter()
+                .find_map(|line| line.strip_prefix(prefix).map(str::to_owned))
         };
         wait_until(
             Duration::from_secs(10),
-            "the gateway announces metrics",
+            "the gateway announces the address",
             || {
                 let found = find().is_some();
                 async move { found }

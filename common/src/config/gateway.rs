@@ -110,8 +110,17 @@ pub(super) struct GatewaySection {
     /// apart from the public one, on loopback by default; `"off"` disables
     /// it. The binary prints `metrics listening on http://ADDR` on the line
     /// after its `listening on` line. Default `127.0.0.1:9090`.
-    #[serde(deserialize_with = "deserialize_metrics_listen")]
+    #[serde(deserialize_with = "deserialize_listen_or_off")]
     metrics_listen: Option<SocketAddr>,
+    /// Where the gateway serves Envoy's external authorization gRPC service
+    /// (`envoy.service.auth.v3.Authorization/Check`) for Envoy, Istio and
+    /// Envoy Gateway, or `"off"`. Plain gRPC, no caller authentication:
+    /// whoever reaches it may ask about any request, so keep it on
+    /// loopback or a network only Envoy reaches (as `trusted_proxies` for
+    /// `/auth/check`). The binary prints `ext_authz listening on ADDR`
+    /// after its other address lines. Default `"off"`.
+    #[serde(deserialize_with = "deserialize_listen_or_off")]
+    ext_authz_listen: Option<SocketAddr>,
     /// Also serve `GET /metrics` on the public listener, to anyone who can
     /// reach the gateway (request counts by route and auth-service error
     /// rates are reconnaissance for an attacker). Default false.
@@ -217,6 +226,8 @@ pub struct GatewayConfig {
     pub max_connections_per_ip: usize,
     /// `metrics_listen`; `None` for `"off"`.
     pub metrics_listen: Option<SocketAddr>,
+    /// `ext_authz_listen`; `None` for `"off"`.
+    pub ext_authz_listen: Option<SocketAddr>,
     /// `public_metrics`.
     pub public_metrics: bool,
     /// `max_request_body_bytes`.
@@ -290,6 +301,7 @@ impl Default for GatewaySection {
             max_connections: 1024,
             max_connections_per_ip: 64,
             metrics_listen: Some(SocketAddr::from(([127, 0, 0, 1], 9090))),
+            ext_authz_listen: None,
             public_metrics: false,
             max_request_body_bytes: 10 * 1024 * 1024,
             login_rate_limit_per_minute: 30,
@@ -306,8 +318,9 @@ impl Default for GatewaySection {
     }
 }
 
-/// `metrics_listen`: an address, or `"off"` for no metrics listener.
-fn deserialize_metrics_listen<'de, D>(deserializer: D) -> Result<Option<SocketAddr>, D::Error>
+/// `metrics_listen`, `ext_authz_listen`: an address, or `"off"` for no
+/// such listener.
+fn deserialize_listen_or_off<'de, D>(deserializer: D) -> Result<Option<SocketAddr>, D::Error>
 where
     D: serde::Deserializer<'de>,
 {
@@ -622,6 +635,7 @@ impl GatewaySection {
             max_connections: self.max_connections,
             max_connections_per_ip: self.max_connections_per_ip,
             metrics_listen: self.metrics_listen,
+            ext_authz_listen: self.ext_authz_listen,
             public_metrics: self.public_metrics,
             max_request_body_bytes: self.max_request_body_bytes,
             login_rate_limit_per_minute: self.login_rate_limit_per_minute,
