@@ -387,6 +387,17 @@ fn apps(config: &Config, background: &CancellationToken) -> Result<Apps, StartEr
     })
 }
 
+/// Everything the gateway checks before it serves (`--check-config`): the
+/// configuration it was given builds every application, TLS acceptor and
+/// route table. Must run inside the Tokio runtime; starts nothing that
+/// outlives it.
+pub fn check(config: &Config) -> Result<(), StartError> {
+    tls::acceptor(&config.gateway)?;
+    let background = CancellationToken::new();
+    let _stop_background = background.clone().drop_guard();
+    apps(config, &background).map(drop)
+}
+
 /// Serves the gateway on `listener` until `shutdown` resolves, then drains
 /// open connections (bounded by `request_timeout`). No metrics or ext_authz
 /// listener: see [`run_with_listeners`].

@@ -14,6 +14,11 @@ struct Args {
     /// Configuration file (TOML); falls back to $PORTCULLIS_CONFIG.
     #[arg(long, env = "PORTCULLIS_CONFIG")]
     config: Option<PathBuf>,
+    /// Check the configuration (with its PORTCULLIS__* overrides, secrets
+    /// and TLS files) and exit: 0 when it is usable, 2 with the key and the
+    /// reason when it is not. Nothing is bound or served.
+    #[arg(long)]
+    check_config: bool,
 }
 
 #[tokio::main]
@@ -23,6 +28,18 @@ async fn main() -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
+    if args.check_config {
+        return match api_gateway::check(&config) {
+            Ok(()) => {
+                println!("api-gateway: configuration OK");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("api-gateway: {e}");
+                ExitCode::from(common::startup::CONFIG_ERROR)
+            }
+        };
+    }
     common::telemetry::init(config.gateway.log_format, "info");
     let scheme = if config.gateway.serves_tls() {
         "https://"

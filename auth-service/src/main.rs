@@ -13,6 +13,11 @@ struct Args {
     /// Configuration file (TOML); falls back to $PORTCULLIS_CONFIG.
     #[arg(long, env = "PORTCULLIS_CONFIG")]
     config: Option<PathBuf>,
+    /// Check the configuration (with its PORTCULLIS__* overrides, secrets
+    /// and TLS files) and exit: 0 when it is usable, 2 with the key and the
+    /// reason when it is not. Nothing is bound or served.
+    #[arg(long)]
+    check_config: bool,
 }
 
 #[tokio::main]
@@ -25,7 +30,15 @@ async fn main() -> ExitCode {
     common::telemetry::init(config.auth_service.log_format, "info");
     if let Err(e) = auth_service::check_tls(&config.auth_service) {
         eprintln!("auth-service: {e}");
-        return ExitCode::FAILURE;
+        return if args.check_config {
+            ExitCode::from(common::startup::CONFIG_ERROR)
+        } else {
+            ExitCode::FAILURE
+        };
+    }
+    if args.check_config {
+        println!("auth-service: configuration OK");
+        return ExitCode::SUCCESS;
     }
     let listener = match bind_and_announce("auth-service", config.auth_service.listen, "").await {
         Ok(l) => l,

@@ -7,6 +7,7 @@ mod accessibility;
 mod browser;
 mod code_flow;
 mod compose;
+mod configuration;
 mod connections;
 mod cors;
 mod edge_paths;

@@ -4,7 +4,7 @@
 //! file loaded).
 
 use super::redis::{RedisConfig, RedisSection};
-use super::{ConfigError, secret_from_env};
+use super::{ConfigError, secret};
 use crate::telemetry::LogFormat;
 use crate::tls::{CaCertificates, Identity, PairKeys, TlsFiles};
 use secrecy::{ExposeSecret, SecretString};
@@ -74,6 +74,9 @@ pub(super) struct AuthServiceSection {
     /// for; on a non-loopback `listen` address `client_ca` must then
     /// authenticate callers instead. With both, a caller needs both.
     service_token_env: Option<String>,
+    /// A file holding that token instead (a mounted secret); exclusive with
+    /// `service_token_env`.
+    service_token_file: Option<PathBuf>,
     /// Listen on a non-loopback address without caller authentication
     /// (neither a service token nor `client_ca`). Dangerous: anyone who
     /// reaches the port can mint sessions' answers and revoke sessions.
@@ -177,19 +180,26 @@ impl AuthServiceSection {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<AuthServiceConfig, ConfigError> {
         let key = |k: &str| format!("auth_service.{k}");
-        let service_token = match &self.service_token_env {
-            Some(var) => {
-                let token = secret_from_env(&key("service_token_env"), var, env)?;
-                if token.expose_secret().len() < 32 {
-                    return Err(ConfigError::invalid(
-                        key("service_token_env"),
-                        format!("the token in {var} must be at least 32 characters"),
-                    ));
-                }
-                Some(token)
-            }
-            None => None,
-        };
+        let service_token = secret(
+            "auth_service",
+            "service_token",
+            self.service_token_env.as_deref(),
+            self.service_token_file.as_deref(),
+            env,
+        )?;
+        if let Some(token) = &service_token
+            && token.expose_secret().len() < 32
+        {
+            let named = if self.service_token_file.is_some() {
+                "service_token_file"
+            } else {
+                "service_token_env"
+            };
+            return Err(ConfigError::invalid(
+                key(named),
+                "the token must be at least 32 characters",
+            ));
+        }
         let (tls, client_ca) = self.load_tls()?;
         let store = match (self.store, self.redis.take()) {
             (StoreKind::Redis, Some(redis)) => StoreConfig::Redis(redis.parse(env)?),
@@ -384,6 +394,7 @@ impl Default for AuthServiceSection {
             roles: BTreeMap::new(),
             log_format: LogFormat::Text,
             service_token_env: None,
+            service_token_file: None,
             insecure_listen: false,
             tls_cert: None,
             tls_key: None,

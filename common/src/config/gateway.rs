@@ -6,7 +6,7 @@
 use super::branding::{Branding, BrandingSection};
 use super::google_sign_in::{GoogleSignInConfig, GoogleSignInSection};
 use super::session_cache::SessionCacheConfig;
-use super::{ConfigError, is_https_or_loopback_http, secret_from_env};
+use super::{ConfigError, is_https_or_loopback_http, secret};
 use crate::telemetry::LogFormat;
 use crate::tls::{CaCertificates, Identity, PairKeys, TlsFiles};
 use ipnet::IpNet;
@@ -82,6 +82,9 @@ pub(super) struct GatewaySection {
     /// `authorization: Bearer <token>` metadata on every call. Unset: no
     /// caller authentication (auth-service on loopback).
     service_token_env: Option<String>,
+    /// A file holding that token instead (a mounted secret); exclusive with
+    /// `service_token_env`.
+    service_token_file: Option<PathBuf>,
     /// How long a client may take to send a request's headers before the
     /// connection is closed (slowloris defence). It also bounds a new
     /// connection's silence: one that has not sent a whole first request
@@ -296,6 +299,7 @@ impl Default for GatewaySection {
             auth_timeout: Duration::from_secs(5),
             log_format: LogFormat::Text,
             service_token_env: None,
+            service_token_file: None,
             header_read_timeout: Duration::from_secs(10),
             keep_alive_timeout: Duration::from_secs(60),
             max_connections: 1024,
@@ -348,11 +352,13 @@ impl GatewaySection {
         mut self,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<GatewayConfig, ConfigError> {
-        let service_token = self
-            .service_token_env
-            .as_deref()
-            .map(|var| secret_from_env("gateway.service_token_env", var, env))
-            .transpose()?;
+        let service_token = secret(
+            "gateway",
+            "service_token",
+            self.service_token_env.as_deref(),
+            self.service_token_file.as_deref(),
+            env,
+        )?;
         for (key, value, min) in [
             (
                 "request_timeout",

@@ -16,6 +16,7 @@
 mod auth_service;
 mod branding;
 mod cors;
+mod env_overrides;
 mod gateway;
 mod google_sign_in;
 mod providers;
@@ -128,10 +129,12 @@ impl Config {
             path: path.clone(),
             source,
         })?;
-        Self::from_toml(&text, &|name| std::env::var(name).ok()).map_err(|e| match e {
-            ConfigError::Parse { message, .. } => ConfigError::Parse { path, message },
-            other => other,
-        })
+        Self::from_toml_and_env(&text, &|name| std::env::var(name).ok(), std::env::vars()).map_err(
+            |e| match e {
+                ConfigError::Parse { message, .. } => ConfigError::Parse { path, message },
+                other => other,
+            },
+        )
     }
 
     /// Parses TOML text; `env` looks up secrets by variable name (injected
@@ -140,10 +143,38 @@ impl Config {
         text: &str,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
-        let file: ConfigFile = toml::from_str(text).map_err(|e| ConfigError::Parse {
+        Self::from_toml_and_env(text, env, std::iter::empty())
+    }
+
+    /// [`Config::from_toml`] with the `PORTCULLIS__SECTION__KEY` overrides
+    /// among `vars` applied to the file first (see `env_overrides.rs`).
+    pub fn from_toml_and_env(
+        text: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let parse_error = |e: toml::de::Error| ConfigError::Parse {
             path: PathBuf::from("<text>"),
             message: e.to_string(),
-        })?;
+        };
+        let overrides: Vec<(String, String)> = vars
+            .into_iter()
+            .filter(|(name, _)| name.starts_with(env_overrides::PREFIX))
+            .collect();
+        // Without overrides the file is read straight into its types, so
+        // errors keep their line and column.
+        let file: ConfigFile = if overrides.is_empty() {
+            toml::from_str(text).map_err(parse_error)?
+        } else {
+            let mut table: toml::Table = toml::from_str(text).map_err(parse_error)?;
+            env_overrides::apply(&mut table, overrides)?;
+            toml::Value::Table(table)
+                .try_into()
+                .map_err(|e: toml::de::Error| ConfigError::Parse {
+                    path: PathBuf::from("<text>"),
+                    message: format!("with the PORTCULLIS__* overrides applied: {e}"),
+                })?
+        };
         let auth_service = file.auth_service.parse(env)?;
         let mut seen = std::collections::HashSet::new();
         let mut providers = Vec::with_capacity(file.providers.len());
@@ -189,6 +220,45 @@ pub(crate) fn secret_from_env(
             key,
             format!("environment variable {var} is not set or empty"),
         )),
+    }
+}
+
+/// A secret a section may name two ways: `{name}_env`, an environment
+/// variable, or `{name}_file`, a file (a mounted Kubernetes or Docker
+/// secret; one trailing newline is not part of it). `prefix` is the
+/// section's key (`gateway`, `providers[0]`). Neither: `None`; both, an
+/// unreadable or empty file, or an unset variable: an error naming the key.
+pub(crate) fn secret(
+    prefix: &str,
+    name: &str,
+    var: Option<&str>,
+    file: Option<&Path>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<secrecy::SecretString>, ConfigError> {
+    let file_key = format!("{prefix}.{name}_file");
+    match (var, file) {
+        (Some(_), Some(_)) => Err(ConfigError::invalid(
+            file_key,
+            format!("set {name}_env or {name}_file, not both"),
+        )),
+        (Some(var), None) => secret_from_env(&format!("{prefix}.{name}_env"), var, env).map(Some),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                ConfigError::invalid(&file_key, format!("cannot read {}: {e}", path.display()))
+            })?;
+            let secret = text
+                .strip_suffix("\r\n")
+                .or_else(|| text.strip_suffix('\n'))
+                .unwrap_or(&text);
+            if secret.is_empty() {
+                return Err(ConfigError::invalid(
+                    file_key,
+                    format!("{} is empty", path.display()),
+                ));
+            }
+            Ok(Some(secrecy::SecretString::from(secret.to_owned())))
+        }
+        (None, None) => Ok(None),
     }
 }
 

@@ -2,7 +2,7 @@
 //! each overridable so tests and the development stack can point at a local
 //! provider.
 
-use super::{ConfigError, require_secure_url, secret_from_env};
+use super::{ConfigError, require_secure_url, secret};
 use secrecy::SecretString;
 use serde::Deserialize;
 use url::Url;
@@ -72,6 +72,10 @@ pub(super) struct ProviderSection {
     /// unless `token_endpoint_auth = "none"`.
     #[serde(default)]
     client_secret_env: Option<String>,
+    /// A file holding the client secret instead (a mounted secret);
+    /// exclusive with `client_secret_env`.
+    #[serde(default)]
+    client_secret_file: Option<std::path::PathBuf>,
     /// Client authentication at the token endpoint. Default
     /// `client_secret_basic` (`client_secret_post` for GitHub).
     #[serde(default)]
@@ -309,23 +313,30 @@ impl ProviderSection {
         let token_auth = self
             .token_endpoint_auth
             .unwrap_or(default_token_auth(self.kind));
-        let client_secret = match (token_auth, &self.client_secret_env) {
+        let client_secret = secret(
+            key,
+            "client_secret",
+            self.client_secret_env.as_deref(),
+            self.client_secret_file.as_deref(),
+            env,
+        )?;
+        match (token_auth, &client_secret) {
             (TokenEndpointAuth::None, Some(_)) => {
                 return Err(ConfigError::invalid(
                     k("client_secret_env"),
                     "must not be set when token_endpoint_auth = \"none\"",
                 ));
             }
-            (TokenEndpointAuth::None, None) => None,
+            (TokenEndpointAuth::None, None) | (_, Some(_)) => {}
             (_, None) => {
                 return Err(ConfigError::invalid(
                     k("client_secret_env"),
-                    "required: name the environment variable holding the client secret \
-                     (or set token_endpoint_auth = \"none\" for a public client)",
+                    "required: name the environment variable (or with client_secret_file, \
+                     the file) holding the client secret (or set token_endpoint_auth = \
+                     \"none\" for a public client)",
                 ));
             }
-            (_, Some(var)) => Some(secret_from_env(&k("client_secret_env"), var, env)?),
-        };
+        }
         match self.kind {
             ProviderKind::Oidc => {
                 if self.issuer.is_none() {

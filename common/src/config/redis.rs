@@ -2,7 +2,7 @@
 //! durable its writes must be (`store = "redis"`, for several auth-service
 //! replicas; ../shared/SCALE-OUT.md).
 
-use super::{ConfigError, secret_from_env};
+use super::{ConfigError, secret};
 use secrecy::SecretString;
 use serde::Deserialize;
 use std::time::Duration;
@@ -24,6 +24,9 @@ pub(crate) struct RedisSection {
     /// Name of the environment variable holding the server's password
     /// (ACL user password with `username`). Unset: no AUTH.
     password_env: Option<String>,
+    /// A file holding the password instead (a mounted secret); exclusive
+    /// with `password_env`.
+    password_file: Option<std::path::PathBuf>,
     /// ACL user name sent with the password. Unset: the default user.
     username: Option<String>,
     /// Prefix of every key this store writes, so one server can hold
@@ -88,6 +91,7 @@ impl Default for RedisSection {
             sentinels: Vec::new(),
             master_name: None,
             password_env: None,
+            password_file: None,
             username: None,
             key_prefix: "pc:".to_owned(),
             min_replicas_ack: 0,
@@ -161,11 +165,13 @@ impl RedisSection {
                 ));
             }
         }
-        let password = self
-            .password_env
-            .as_deref()
-            .map(|var| secret_from_env(&key("password_env"), var, env))
-            .transpose()?;
+        let password = secret(
+            "auth_service.redis",
+            "password",
+            self.password_env.as_deref(),
+            self.password_file.as_deref(),
+            env,
+        )?;
         Ok(self.into_config(password))
     }
 

@@ -679,3 +679,105 @@ fn auth_service_endpoints_are_one_url_or_a_list_of_one_scheme() {
         "{ftp}"
     );
 }
+
+#[test]
+fn secrets_come_from_a_variable_or_a_file_but_not_both() {
+    use secrecy::ExposeSecret as _;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("token");
+    std::fs::write(&file, "t".repeat(40) + "\n").unwrap();
+    let text = format!("[gateway]\nservice_token_file = {file:?}\n");
+    let c = Config::from_toml(&text, &env).unwrap();
+    let token = c.gateway.service_token.unwrap();
+    assert_eq!(
+        token.expose_secret(),
+        "t".repeat(40),
+        "one trailing newline is dropped"
+    );
+
+    let both =
+        format!("[gateway]\nservice_token_env = \"SECRET\"\nservice_token_file = {file:?}\n");
+    assert!(
+        err(&both).contains("gateway.service_token_file"),
+        "{}",
+        err(&both)
+    );
+
+    let empty = dir.path().join("empty");
+    std::fs::write(&empty, "\n").unwrap();
+    let e = err(&format!(
+        "[auth_service]\nstore = \"redis\"\n[auth_service.redis]\nurl = \"redis://127.0.0.1\"\n\
+         password_file = {empty:?}\n"
+    ));
+    assert!(
+        e.contains("auth_service.redis.password_file") && e.contains("empty"),
+        "{e}"
+    );
+    let e = err(&format!(
+        "[auth_service]\nservice_token_file = {:?}\n",
+        dir.path().join("missing")
+    ));
+    assert!(
+        e.contains("auth_service.service_token_file") && e.contains("cannot read"),
+        "{e}"
+    );
+
+    let secret_file = dir.path().join("client-secret");
+    std::fs::write(&secret_file, "shh").unwrap();
+    let provider = format!(
+        "[[providers]]\nid = \"g\"\nkind = \"google\"\nclient_id = \"c\"\nclient_secret_file = {secret_file:?}\n"
+    );
+    let c = Config::from_toml(&provider, &env).unwrap();
+    assert_eq!(
+        c.providers[0]
+            .client_secret
+            .as_ref()
+            .unwrap()
+            .expose_secret(),
+        "shh"
+    );
+}
+
+#[test]
+fn environment_variables_override_the_file_and_are_checked_like_it() {
+    let file = "[gateway]\nlisten = \"127.0.0.1:8080\"\n[[providers]]\nid = \"g\"\nkind = \"google\"\nclient_id = \"c\"\nclient_secret_env = \"SECRET\"\n";
+    let vars = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect::<Vec<_>>()
+    };
+    let c = Config::from_toml_and_env(
+        file,
+        &env,
+        vars(&[
+            ("PORTCULLIS__GATEWAY__LISTEN", "0.0.0.0:9000"),
+            ("PORTCULLIS__GATEWAY__SESSION_CACHE__TTL", "10s"),
+            ("PORTCULLIS__PROVIDERS__0__CLIENT_ID", "from-env"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(c.gateway.listen.port(), 9000);
+    assert_eq!(c.gateway.session_cache.ttl.as_secs(), 10);
+    assert_eq!(c.providers[0].client_id, "from-env");
+
+    // Held to the same rules as the file: an unknown key, a bad value.
+    for (name, value, named) in [
+        ("PORTCULLIS__GATEWAY__LISTN", "x", "listn"),
+        (
+            "PORTCULLIS__GATEWAY__SESSION_CACHE__TTL",
+            "2h",
+            "session_cache",
+        ),
+        (
+            "PORTCULLIS__GATEWAY__MAX_CONNECTIONS",
+            "lots",
+            "max_connections",
+        ),
+    ] {
+        let e = Config::from_toml_and_env(file, &env, vars(&[(name, value)]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(named), "{name}: {e}");
+    }
+}

@@ -1,0 +1,127 @@
+//! Configuration the twelve-factor way, through the real binaries:
+//! `--check-config`, `PORTCULLIS__SECTION__KEY` overrides (over the file,
+//! held to the file's rules) and secrets from files.
+
+use portcullis_tests::workspace_binary;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Runs `binary --check-config --config file` with `vars` and waits (at
+/// most 60 s) for it to exit.
+fn check_config(binary: &str, file: &Path, vars: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(workspace_binary(binary).unwrap());
+    command
+        .arg("--check-config")
+        .arg("--config")
+        .arg(file)
+        .env_remove("PORTCULLIS_CONFIG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // Only the variables the test sets: none leak in from the runner.
+    for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("PORTCULLIS__")) {
+        command.env_remove(name);
+    }
+    for (name, value) in vars {
+        command.env(name, value);
+    }
+    let mut child = command.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("{binary} --check-config did not exit");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn check_config_reports_and_the_environment_overrides_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("portcullis.toml");
+    // A file that is wrong on its own: the listen address is not one.
+    std::fs::write(
+        &file,
+        "[auth_service]\nlisten = \"127.0.0.1:0\"\n[gateway]\nlisten = \"nowhere\"\n",
+    )
+    .unwrap();
+
+    for binary in ["api-gateway", "auth-service"] {
+        // Bad: exit 2, naming the key; nothing bound.
+        let bad = check_config(binary, &file, &[]);
+        let stderr = text(&bad.stderr);
+        // Both binaries read the whole file.
+        assert_eq!(bad.status.code(), Some(2), "{binary}: {stderr}");
+        assert!(stderr.contains("listen"), "{binary}: {stderr}");
+        assert!(!text(&bad.stdout).contains("listening on"), "{binary}");
+
+        // The environment wins over the file.
+        let fixed = check_config(
+            binary,
+            &file,
+            &[("PORTCULLIS__GATEWAY__LISTEN", "127.0.0.1:0")],
+        );
+        assert_eq!(
+            fixed.status.code(),
+            Some(0),
+            "{binary}: {}",
+            text(&fixed.stderr)
+        );
+        assert!(text(&fixed.stdout).contains("configuration OK"), "{binary}");
+        assert!(!text(&fixed.stdout).contains("listening on"), "{binary}");
+
+        // An override is held to the file's rules.
+        let wrong = check_config(
+            binary,
+            &file,
+            &[
+                ("PORTCULLIS__GATEWAY__LISTEN", "127.0.0.1:0"),
+                ("PORTCULLIS__AUTH_SERVICE__SESSION_LIFETIME", "forever"),
+            ],
+        );
+        assert_eq!(wrong.status.code(), Some(2), "{binary}");
+        assert!(
+            text(&wrong.stderr).contains("session_lifetime"),
+            "{binary}: {}",
+            text(&wrong.stderr)
+        );
+    }
+}
+
+#[test]
+fn secrets_can_come_from_mounted_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("service-token");
+    std::fs::write(&token, format!("{}\n", "k".repeat(40))).unwrap();
+    let file = dir.path().join("portcullis.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[auth_service]\nlisten = \"127.0.0.1:0\"\nservice_token_file = {token:?}\n\
+             [gateway]\nservice_token_file = {token:?}\n"
+        ),
+    )
+    .unwrap();
+    for binary in ["api-gateway", "auth-service"] {
+        let ok = check_config(binary, &file, &[]);
+        assert_eq!(ok.status.code(), Some(0), "{binary}: {}", text(&ok.stderr));
+    }
+    // A short token in the file is refused like one in a variable.
+    std::fs::write(&token, "short\n").unwrap();
+    let short = check_config("auth-service", &file, &[]);
+    assert_eq!(short.status.code(), Some(2));
+    let stderr = text(&short.stderr);
+    assert!(
+        stderr.contains("auth_service.service_token_file"),
+        "{stderr}"
+    );
+    // The secret itself never appears in the message.
+    assert!(!stderr.contains("short"), "{stderr}");
+}
