@@ -106,59 +106,71 @@ impl ExtAuthz {
         if let Some(user) = user {
             add_identity_headers(&mut upstream, user.identity());
         }
-        let (set, remove) = rewrite(client, &upstream);
-        let ok = OkHttpResponse {
-            headers: set
-                .into_iter()
-                .map(|(name, value)| overwrite(name, value))
-                .collect(),
-            headers_to_remove: remove,
-            ..OkHttpResponse::default()
-        };
-        response(rpc_status(0, ""), HttpResponse::OkResponse(ok))
+        ok_response(client, &upstream)
     }
 
-    /// The gateway's error, as Envoy will send it to the client.
+    /// The gateway's error, as Envoy will send it to the client: the error
+    /// page for a browser, JSON otherwise.
     fn denied(&self, error: &ApiError, client: &HeaderMap) -> CheckResponse {
         log_refusal(error);
-        let (content_type, body) = if wants_html(client) {
-            let page = pages::error_page(
+        let page = wants_html(client).then(|| {
+            pages::error_page(
                 &self.state.gateway.branding,
                 error.status,
                 error.code,
                 &error.message,
-            );
-            ("text/html; charset=utf-8", page)
-        } else {
-            ("application/json", error.json_body())
-        };
-        let mut headers = vec![plain(header::CONTENT_TYPE.as_str(), content_type)];
-        if error.status == StatusCode::UNAUTHORIZED {
-            headers.push(plain(
-                header::WWW_AUTHENTICATE.as_str(),
-                "Bearer realm=\"portcullis\"",
-            ));
-        }
-        if let Some(secs) = error.retry_after {
-            headers.push(plain(header::RETRY_AFTER.as_str(), &secs.to_string()));
-        }
-        let grpc_code = if error.status == StatusCode::UNAUTHORIZED {
-            16 // UNAUTHENTICATED
-        } else {
-            7 // PERMISSION_DENIED
-        };
-        let denied = DeniedHttpResponse {
-            status: Some(HttpStatus {
-                code: i32::from(error.status.as_u16()),
-            }),
-            headers,
-            body,
-        };
-        response(
-            rpc_status(grpc_code, error.code),
-            HttpResponse::DeniedResponse(denied),
-        )
+            )
+        });
+        denial(error, page)
     }
+}
+
+/// OK, turning the `client` request into the `upstream` one.
+fn ok_response(client: &HeaderMap, upstream: &HeaderMap) -> CheckResponse {
+    let (set, remove) = rewrite(client, upstream);
+    let ok = OkHttpResponse {
+        headers: set
+            .into_iter()
+            .map(|(name, value)| overwrite(name, value))
+            .collect(),
+        headers_to_remove: remove,
+        ..OkHttpResponse::default()
+    };
+    response(rpc_status(0, ""), HttpResponse::OkResponse(ok))
+}
+
+/// `error` as a denial, with `page` as its body (JSON when `None`).
+fn denial(error: &ApiError, page: Option<String>) -> CheckResponse {
+    let (content_type, body) = match page {
+        Some(page) => ("text/html; charset=utf-8", page),
+        None => ("application/json", error.json_body()),
+    };
+    let mut headers = vec![plain(header::CONTENT_TYPE.as_str(), content_type)];
+    if error.status == StatusCode::UNAUTHORIZED {
+        headers.push(plain(
+            header::WWW_AUTHENTICATE.as_str(),
+            "Bearer realm=\"portcullis\"",
+        ));
+    }
+    if let Some(secs) = error.retry_after {
+        headers.push(plain(header::RETRY_AFTER.as_str(), &secs.to_string()));
+    }
+    let grpc_code = if error.status == StatusCode::UNAUTHORIZED {
+        16 // UNAUTHENTICATED
+    } else {
+        7 // PERMISSION_DENIED
+    };
+    let denied = DeniedHttpResponse {
+        status: Some(HttpStatus {
+            code: i32::from(error.status.as_u16()),
+        }),
+        headers,
+        body,
+    };
+    response(
+        rpc_status(grpc_code, error.code),
+        HttpResponse::DeniedResponse(denied),
+    )
 }
 
 /// The request Envoy describes, and its headers (pseudo-headers left out).
@@ -310,6 +322,7 @@ fn log_refusal(error: &ApiError) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
 
     fn map(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut headers = HeaderMap::new();
@@ -351,6 +364,67 @@ mod tests {
         assert_eq!(remove, ["x-auth-roles", "x_auth_email"]);
     }
 
+    /// A denial's gRPC code, HTTP status, headers and body.
+    fn parts_of(response: &CheckResponse) -> (i32, i32, HashMap<String, String>, String) {
+        let Some(HttpResponse::DeniedResponse(denied)) = &response.http_response else {
+            panic!("not a denial: {response:?}");
+        };
+        let headers = denied
+            .headers
+            .iter()
+            .map(|o| {
+                let h = o.header.as_ref().unwrap();
+                (h.key.clone(), h.value.clone())
+            })
+            .collect();
+        (
+            response.status.as_ref().unwrap().code,
+            denied.status.as_ref().unwrap().code,
+            headers,
+            denied.body.clone(),
+        )
+    }
+
+    #[test]
+    fn denials_carry_the_status_challenge_and_body() {
+        let (grpc, http, headers, body) = parts_of(&denial(&ApiError::unauthenticated(), None));
+        assert_eq!((grpc, http), (16, 401));
+        assert_eq!(headers["www-authenticate"], "Bearer realm=\"portcullis\"");
+        assert_eq!(headers["content-type"], "application/json");
+        assert!(body.contains("\"error\":\"unauthenticated\""), "{body}");
+
+        let (grpc, http, headers, _) =
+            parts_of(&denial(&ApiError::forbidden(), Some("<p>page</p>".into())));
+        assert_eq!((grpc, http), (7, 403));
+        assert!(!headers.contains_key("www-authenticate"));
+        assert!(headers["content-type"].starts_with("text/html"));
+
+        let (_, http, headers, _) = parts_of(&denial(&ApiError::auth_unavailable(), None));
+        assert_eq!(http, 503);
+        assert!(!headers.contains_key("retry-after"), "{headers:?}");
+        let (_, http, headers, _) = parts_of(&denial(&ApiError::rate_limited(30), None));
+        assert_eq!(http, 429);
+        assert_eq!(headers["retry-after"], "30");
+    }
+
+    #[test]
+    fn an_ok_sets_overwrites_and_removes() {
+        let client = map(&[("x-auth-email", "forged"), ("x_auth_email", "forged")]);
+        let upstream = map(&[("x-auth-email", "a@example.com")]);
+        let response = ok_response(&client, &upstream);
+        assert_eq!(response.status.as_ref().unwrap().code, 0);
+        let Some(HttpResponse::OkResponse(ok)) = &response.http_response else {
+            panic!("{response:?}");
+        };
+        assert_eq!(ok.headers.len(), 1);
+        assert_eq!(ok.headers[0].append_action, 2, "overwrite, never append");
+        assert_eq!(
+            ok.headers[0].header.as_ref().unwrap().value,
+            "a@example.com"
+        );
+        assert_eq!(ok.headers_to_remove, ["x_auth_email"]);
+    }
+
     #[test]
     fn nothing_changed_means_nothing_to_do() {
         let client = map(&[("accept", "*/*"), ("x-custom", "1")]);
@@ -383,6 +457,13 @@ mod tests {
             Some("https://app.example.com/a?b=1")
         );
         assert_eq!(headers.len(), 1, "pseudo-headers are left out");
+        // Without both scheme and host there is no whole URL to return to.
+        let mut no_scheme = http("GET", "/a", &[]);
+        no_scheme.scheme.clear();
+        assert_eq!(described(&no_scheme).unwrap().0.url, None);
+        let mut no_host = http("GET", "/a", &[]);
+        no_host.host.clear();
+        assert_eq!(described(&no_host).unwrap().0.url, None);
         for bad in [
             http("G ET", "/", &[]),
             http("GET", "a", &[]),

@@ -84,6 +84,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn dns_names_are_letters_digits_and_inner_hyphens() {
+        for good in ["example.com", "a-1.example.com", "x", "123.example", &"a".repeat(63)] {
+            assert!(is_dns_name(good), "{good}");
+        }
+        for bad in [
+            "",
+            "Example.com",
+            "a_b.example.com",
+            "-a.example.com",
+            "a-.example.com",
+            "a..example.com",
+            "a b.example.com",
+            &"a".repeat(64),
+            &format!("{}.com", "a.".repeat(126)),
+        ] {
+            assert!(!is_dns_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
     fn a_cookie_domain_must_contain_the_public_host() {
         let ok = |text: &str, host: &str| parse_cookie_domain(text, Some(host));
         assert_eq!(
