@@ -17,6 +17,7 @@ mod framing;
 mod front_proxies;
 mod google_sign_in;
 mod identity;
+mod kubernetes;
 mod pages_and_headers;
 mod provider_conformance;
 mod proxy;

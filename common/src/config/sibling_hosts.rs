@@ -85,7 +85,13 @@ mod tests {
 
     #[test]
     fn dns_names_are_letters_digits_and_inner_hyphens() {
-        for good in ["example.com", "a-1.example.com", "x", "123.example", &"a".repeat(63)] {
+        for good in [
+            "example.com",
+            "a-1.example.com",
+            "x",
+            "123.example",
+            &"a".repeat(63),
+        ] {
             assert!(is_dns_name(good), "{good}");
         }
         for bad in [
