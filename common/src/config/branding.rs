@@ -164,6 +164,9 @@ mod tests {
         let mut s = section();
         s.product_name = "  Acme Login ".into();
         assert_eq!(s.parse().unwrap().product_name, "Acme Login");
+        let mut s = section();
+        s.product_name = "é".repeat(64);
+        assert_eq!(s.parse().unwrap().product_name.chars().count(), 64);
         for bad in ["", "   ", "a\nb", &"x".repeat(65)] {
             let mut s = section();
             s.product_name = bad.into();
@@ -192,6 +195,9 @@ mod tests {
         assert!(check_css("</style><script>alert(1)</script>").is_err());
         assert!(check_css(&"a".repeat(MAX_CSS_BYTES + 1)).is_err());
         assert!(check_css(&"a".repeat(MAX_CSS_BYTES)).is_ok());
+        // The documented 64 KiB.
+        assert!(check_css(&"a".repeat(64 * 1024)).is_ok());
+        assert!(check_css(&"a".repeat(64 * 1024 + 1)).is_err());
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("brand.css");
         std::fs::write(&path, ":root { --radius: 0 }").unwrap();
