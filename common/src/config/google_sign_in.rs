@@ -155,6 +155,20 @@ mod tests {
     }
 
     #[test]
+    fn the_mode_is_read_and_written_as_google_spells_it() {
+        #[derive(Deserialize)]
+        struct Holder {
+            mode: UxMode,
+        }
+        for (written, mode) in [("popup", UxMode::Popup), ("redirect", UxMode::Redirect)] {
+            let read: Holder = toml::from_str(&format!("mode = {written:?}")).unwrap();
+            assert_eq!(read.mode, mode);
+            assert_eq!(mode.as_str(), written);
+        }
+        assert!(toml::from_str::<Holder>("mode = \"Popup\"").is_err());
+    }
+
+    #[test]
     fn bad_values_are_refused_with_their_key() {
         for script in [
             "http://accounts.example.com/gsi/client",
