@@ -17,7 +17,8 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-fn strings(yaml: &Yaml) -> Vec<String> {
+/// The strings of a YAML list (none for anything else).
+pub(crate) fn strings(yaml: &Yaml) -> Vec<String> {
     yaml.as_vec()
         .map(|v| {
             v.iter()

@@ -3,6 +3,7 @@
 //! generated client and asserts the exact `CheckResponse`s: the request
 //! rewritten for the upstream, and the answers Envoy would send the client.
 
+use crate::forward_auth::PROXIED_ROUTES;
 use envoy_types::ext_authz::v3::pb::{CheckRequest, CheckResponse, HttpResponse};
 use envoy_types::pb::envoy::service::auth::v3::AttributeContext;
 use envoy_types::pb::envoy::service::auth::v3::attribute_context::{HttpRequest, Request};
@@ -12,23 +13,11 @@ use serde_json::Value;
 use std::collections::HashMap;
 use tonic::transport::Channel;
 
-/// A stack serving ext_authz, with a route only the group `nobody` may use
-/// and a public one besides the default routes.
+/// A stack serving ext_authz, with [`PROXIED_ROUTES`].
 async fn envoy_stack() -> (TestStack, AuthorizationClient<Channel>) {
     let stack = TestStack::start_with(StackOptions {
         gateway_settings: "ext_authz_listen = \"127.0.0.1:0\"\n".into(),
-        routes: r#"
-[[routes]]
-path_prefix = "/staff-only/"
-allow_groups = ["nobody"]
-target = { upstream = "http://127.0.0.1:9" }
-
-[[routes]]
-path_prefix = "/open/"
-policy = "public"
-target = { upstream = "http://127.0.0.1:9" }
-"#
-        .into(),
+        routes: PROXIED_ROUTES.into(),
         ..StackOptions::default()
     })
     .await;

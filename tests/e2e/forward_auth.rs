@@ -54,12 +54,9 @@ async fn check_answers_identity_headers_or_401() {
     }
 }
 
-/// A stack trusting the loopback proxy (the test), with a route only the
-/// group `nobody` may use and a public one.
-async fn proxied_stack() -> TestStack {
-    TestStack::start_with(StackOptions {
-        gateway_settings: "trusted_proxies = [\"127.0.0.1/32\"]\n".into(),
-        routes: r#"
+/// A route only the group `nobody` may use and a public one, besides the
+/// default routes (also Envoy's in `ext_authz.rs`).
+pub(crate) const PROXIED_ROUTES: &str = r#"
 [[routes]]
 path_prefix = "/staff-only/"
 allow_groups = ["nobody"]
@@ -69,8 +66,14 @@ target = { upstream = "http://127.0.0.1:9" }
 path_prefix = "/open/"
 policy = "public"
 target = { upstream = "http://127.0.0.1:9" }
-"#
-        .into(),
+"#;
+
+/// A stack trusting the loopback proxy (the test), with
+/// [`PROXIED_ROUTES`].
+async fn proxied_stack() -> TestStack {
+    TestStack::start_with(StackOptions {
+        gateway_settings: "trusted_proxies = [\"127.0.0.1/32\"]\n".into(),
+        routes: PROXIED_ROUTES.into(),
         ..StackOptions::default()
     })
     .await

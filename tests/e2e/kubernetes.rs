@@ -10,6 +10,7 @@
 //! auth-service insists on; and auth-service's and Redis's ports are closed
 //! by NetworkPolicy to all but their one client.
 
+use crate::compose::strings;
 use common::config::{Config, StoreConfig};
 use portcullis_tests::workspace_binary;
 use std::collections::{BTreeMap, BTreeSet};
@@ -42,16 +43,6 @@ fn kind(r: &Yaml) -> &str {
 
 fn name(r: &Yaml) -> &str {
     r["metadata"]["name"].as_str().unwrap_or_default()
-}
-
-fn strings(yaml: &Yaml) -> Vec<String> {
-    yaml.as_vec()
-        .map(|v| {
-            v.iter()
-                .filter_map(|y| y.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// The `app.kubernetes.io/name` a selector or template selects.
