@@ -3,13 +3,15 @@
 //! held to the file's rules) and secrets from files.
 
 use portcullis_tests::workspace_binary;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt as _;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// Runs `binary --check-config --config file` with `vars` and waits (at
 /// most 60 s) for it to exit.
-fn check_config(binary: &str, file: &Path, vars: &[(&str, &str)]) -> Output {
+fn check_config(binary: &str, file: &Path, vars: &[(&str, &OsStr)]) -> Output {
     let mut command = Command::new(workspace_binary(binary).unwrap());
     command
         .arg("--check-config")
@@ -66,7 +68,7 @@ fn check_config_reports_and_the_environment_overrides_the_file() {
         let fixed = check_config(
             binary,
             &file,
-            &[("PORTCULLIS__GATEWAY__LISTEN", "127.0.0.1:0")],
+            &[("PORTCULLIS__GATEWAY__LISTEN", OsStr::new("127.0.0.1:0"))],
         );
         assert_eq!(
             fixed.status.code(),
@@ -82,8 +84,11 @@ fn check_config_reports_and_the_environment_overrides_the_file() {
             binary,
             &file,
             &[
-                ("PORTCULLIS__GATEWAY__LISTEN", "127.0.0.1:0"),
-                ("PORTCULLIS__AUTH_SERVICE__SESSION_LIFETIME", "forever"),
+                ("PORTCULLIS__GATEWAY__LISTEN", OsStr::new("127.0.0.1:0")),
+                (
+                    "PORTCULLIS__AUTH_SERVICE__SESSION_LIFETIME",
+                    OsStr::new("forever"),
+                ),
             ],
         );
         assert_eq!(wrong.status.code(), Some(2), "{binary}");
@@ -91,6 +96,24 @@ fn check_config_reports_and_the_environment_overrides_the_file() {
             text(&wrong.stderr).contains("session_lifetime"),
             "{binary}: {}",
             text(&wrong.stderr)
+        );
+
+        // A variable that is not UTF-8 is refused by name, not a panic.
+        let garbled = check_config(
+            binary,
+            &file,
+            &[("PORTCULLIS__GATEWAY__LISTEN", OsStr::from_bytes(b"\xff:80"))],
+        );
+        assert_eq!(
+            garbled.status.code(),
+            Some(2),
+            "{binary}: {}",
+            text(&garbled.stderr)
+        );
+        assert!(
+            text(&garbled.stderr).contains("PORTCULLIS__GATEWAY__LISTEN"),
+            "{binary}: {}",
+            text(&garbled.stderr)
         );
     }
 }

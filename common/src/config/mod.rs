@@ -129,7 +129,7 @@ impl Config {
             path: path.clone(),
             source,
         })?;
-        Self::from_toml_and_env(&text, &|name| std::env::var(name).ok(), std::env::vars()).map_err(
+        Self::from_toml_and_env(&text, &|name| std::env::var(name).ok(), overrides()?).map_err(
             |e| match e {
                 ConfigError::Parse { message, .. } => ConfigError::Parse { path, message },
                 other => other,
@@ -221,6 +221,29 @@ pub(crate) fn secret_from_env(
             format!("environment variable {var} is not set or empty"),
         )),
     }
+}
+
+/// The process's `PORTCULLIS__*` variables. `std::env::vars` would panic
+/// on a variable that is not UTF-8; one of ours is refused by name instead,
+/// and anyone else's is none of our business.
+fn overrides() -> Result<Vec<(String, String)>, ConfigError> {
+    let mut found = Vec::new();
+    for (name, value) in std::env::vars_os() {
+        let shown = name.to_string_lossy();
+        if !shown.starts_with(env_overrides::PREFIX) {
+            continue;
+        }
+        match (name.to_str(), value.to_str()) {
+            (Some(name), Some(value)) => found.push((name.to_owned(), value.to_owned())),
+            _ => {
+                return Err(ConfigError::invalid(
+                    shown.into_owned(),
+                    "the variable's name or value is not UTF-8",
+                ));
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// A secret a section may name two ways: `{name}_env`, an environment
