@@ -16,7 +16,7 @@ use std::time::Duration;
 
 /// `store = ...` as written: which store holds users, sessions and flow
 /// state.
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, schemars::JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 enum StoreKind {
     /// Embedded sled database in `data_dir` (one node).
@@ -27,7 +27,7 @@ enum StoreKind {
 }
 
 /// The `[auth_service]` section as written.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub(super) struct AuthServiceSection {
     /// gRPC listen address. Default `127.0.0.1:50051`.
@@ -40,27 +40,34 @@ pub(super) struct AuthServiceSection {
     redis: Option<RedisSection>,
     /// Absolute session lifetime, whatever the activity. Default `7d`.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
     session_lifetime: Duration,
     /// A session unused for this long ends. Default `24h`.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
     session_idle_timeout: Duration,
     /// Tolerance for provider clocks when checking `exp` and `iat`.
     /// Default `60s`.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
     clock_skew: Duration,
     /// How often expired sessions and login flows are purged. Default `5m`.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
     sweep_interval: Duration,
     /// How often the store watchdog writes, reads back and flushes a marker.
     /// Default `5s`.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
     store_probe_interval: Duration,
     /// How long one probe may take before the store counts as hung and
     /// health reports NOT_SERVING. Default `5s`.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
     store_probe_timeout: Duration,
     /// Timeout of every call to an identity provider. Default `10s`.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
     provider_timeout: Duration,
     /// Roles granted by verified e-mail address:
     /// `roles = { admin = ["alice@example.com"] }`. Never granted on an

@@ -13,7 +13,7 @@ use url::Url;
 const MAX_CSS_BYTES: usize = 64 * 1024;
 
 /// The table as written.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub(super) struct BrandingSection {
     product_name: String,

@@ -18,7 +18,7 @@ use std::time::Duration;
 use url::Url;
 
 /// The `[gateway]` section as written.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub(super) struct GatewaySection {
     /// HTTP(S) listen address. Default `127.0.0.1:8080`.
@@ -68,12 +68,15 @@ pub(super) struct GatewaySection {
     tls_key: Option<PathBuf>,
     /// Whole-request timeout for built-in handlers. Default `30s`.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
     request_timeout: Duration,
     /// Timeout of a proxied upstream request. Default `30s`.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
     upstream_timeout: Duration,
     /// Timeout of each call to auth-service. Default `5s`.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
     auth_timeout: Duration,
     /// Log line format: `text` or `json`. Default `text`.
     log_format: LogFormat,
@@ -92,12 +95,14 @@ pub(super) struct GatewaySection {
     /// closed, so sockets that never send a byte cannot hold connection
     /// slots. Default `10s`.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
     header_read_timeout: Duration,
     /// How long a connection may stay open with no request in progress
     /// after its last answer (HTTP/1.1 keep-alive, or an HTTP/2 connection
     /// with no open stream) before the gateway closes it; protocol pings
     /// do not count as activity. Default `60s`.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
     keep_alive_timeout: Duration,
     /// Most client connections served at once; further connections wait in
     /// the kernel's accept queue. Default `1024`.
@@ -114,6 +119,7 @@ pub(super) struct GatewaySection {
     /// it. The binary prints `metrics listening on http://ADDR` on the line
     /// after its `listening on` line. Default `127.0.0.1:9090`.
     #[serde(deserialize_with = "deserialize_listen_or_off")]
+    #[schemars(with = "String")]
     metrics_listen: Option<SocketAddr>,
     /// Where the gateway serves Envoy's external authorization gRPC service
     /// (`envoy.service.auth.v3.Authorization/Check`) for Envoy, Istio and
@@ -123,6 +129,7 @@ pub(super) struct GatewaySection {
     /// `/auth/check`). The binary prints `ext_authz listening on ADDR`
     /// after its other address lines. Default `"off"`.
     #[serde(deserialize_with = "deserialize_listen_or_off")]
+    #[schemars(with = "String")]
     ext_authz_listen: Option<SocketAddr>,
     /// Also serve `GET /metrics` on the public listener, to anyone who can
     /// reach the gateway (request counts by route and auth-service error
@@ -170,6 +177,7 @@ pub(super) struct GatewaySection {
     /// revoked or expired session's WebSockets are closed at the latest
     /// this long after. At least `1s`. Default `30s`.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
     websocket_revalidate_interval: Duration,
     /// Most WebSockets open through the gateway at once; a handshake
     /// beyond it is answered 503. Default `1024`.

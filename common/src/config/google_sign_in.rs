@@ -11,7 +11,7 @@ use url::Url;
 const GOOGLE_CLIENT_SCRIPT: &str = "https://accounts.google.com/gsi/client";
 
 /// How Google's button hands the credential back.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum UxMode {
     /// Google's popup, then a callback on the page, which posts the
@@ -34,7 +34,7 @@ impl UxMode {
 }
 
 /// The table as written.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct GoogleSignInSection {
     /// The `[[providers]]` id (kind `google`) auth-service verifies the

@@ -84,7 +84,7 @@ impl ConfigError {
 }
 
 /// The whole configuration file as written.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ConfigFile {
     /// The `[auth_service]` section.
@@ -112,6 +112,16 @@ pub struct Config {
     pub providers: Vec<ProviderConfig>,
     /// The `[[routes]]` array, prefixes distinct.
     pub routes: Vec<RouteConfig>,
+}
+
+/// The JSON Schema of the configuration file, built from its types and
+/// their doc comments: shipped as `docs/configuration.schema.json` for
+/// editors (Taplo, Even Better TOML) and regenerated with
+/// `cargo run -p common --example config_schema`. It describes shapes and
+/// defaults; the rules between keys are checked when a file is loaded
+/// (`--check-config`).
+pub fn json_schema() -> schemars::Schema {
+    schemars::schema_for!(ConfigFile)
 }
 
 impl Config {

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use url::Url;
 
 /// What protocol a provider speaks.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, schemars::JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum ProviderKind {
     /// Any OpenID Connect provider, configured by `issuer` (discovery + JWKS).
@@ -43,7 +43,7 @@ impl ProviderKind {
 }
 
 /// How the client authenticates at the token endpoint.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, schemars::JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum TokenEndpointAuth {
     /// HTTP Basic with client id and secret (RFC 6749 2.3.1; OIDC default).
@@ -55,7 +55,7 @@ pub enum TokenEndpointAuth {
 }
 
 /// One `[[providers]]` entry as written.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ProviderSection {
     /// Short id used in URLs (`/auth/login/{id}`): lowercase letters,

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use std::time::Duration;
 
 /// The `[auth_service.redis]` section as written.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct RedisSection {
     /// A standalone server: `redis://host:port/db`, `rediss://…` (TLS) or
@@ -40,10 +40,12 @@ pub(crate) struct RedisSection {
     /// How long a write waits for `min_replicas_ack` replicas. Default
     /// `500ms`.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
     barrier_timeout: Duration,
     /// How long one command may take before the store counts as
     /// unreachable (`ValidateSession` answers UNAVAILABLE). Default `2s`.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
     command_timeout: Duration,
     /// Run against a server without `appendonly yes` + `appendfsync
     /// always`. Then an acknowledged revocation can be undone by a server

@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use url::Url;
 
 /// `policy = ...` as written: who may use a route.
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, schemars::JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 enum PolicyKind {
     /// Anyone, logged in or not.
@@ -24,7 +24,7 @@ enum PolicyKind {
 }
 
 /// Where a route's requests go.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum RouteTarget {
     /// A built-in business handler, by name.
@@ -34,7 +34,7 @@ pub enum RouteTarget {
 }
 
 /// One `[[routes]]` entry as written. Routes match by longest path prefix.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RouteSection {
     /// Path prefix, starting with `/` (e.g. `/api/`).

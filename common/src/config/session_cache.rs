@@ -11,7 +11,7 @@ use std::time::Duration;
 pub const SESSION_CACHE_MAX_TTL: Duration = Duration::from_secs(60);
 
 /// Settings of the gateway's validation cache.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct SessionCacheConfig {
     /// Whether successful validations are cached. Default `true`: a hit is
@@ -25,6 +25,7 @@ pub struct SessionCacheConfig {
     /// Longest a validation is served from the cache, at most `60s`. Default
     /// `30s`.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
     pub ttl: Duration,
 }
 
