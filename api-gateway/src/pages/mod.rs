@@ -29,8 +29,8 @@ fn path_segment(text: &str) -> String {
 }
 
 /// A readable error page for browser navigations, with a way on: signing
-/// in for a 401, logging out (to sign in as someone else) for a 403, and
-/// the start page always.
+/// in for a 401, logging out (to sign in as someone else) when a policy
+/// refused the user, and the start page always.
 pub(crate) fn error_page(
     branding: &Branding,
     status: StatusCode,
@@ -49,7 +49,9 @@ pub(crate) fn error_page(
                 @if status == StatusCode::UNAUTHORIZED {
                     a.button.primary href="/auth/login" { "Sign in" }
                 }
-                @if status == StatusCode::FORBIDDEN {
+                // A policy's "no" (not a CSRF refusal): perhaps another
+                // account may.
+                @if status == StatusCode::FORBIDDEN && code == "forbidden" {
                     form method="post" action="/auth/logout" {
                         button.primary type="submit" { "Sign in as someone else" }
                     }
@@ -325,6 +327,30 @@ mod tests {
         .into_string();
         assert!(!html.contains("<img"), "{html}");
         assert!(html.contains("/auth/sessions/s1/revoke"));
+    }
+
+    #[test]
+    fn error_pages_offer_the_way_on_that_fits() {
+        let page = |status, code| error_page(&Branding::default(), status, code, "m");
+        let unauthenticated = page(StatusCode::UNAUTHORIZED, "unauthenticated");
+        assert!(
+            unauthenticated.contains("href=\"/auth/login\""),
+            "{unauthenticated}"
+        );
+        assert!(!unauthenticated.contains("action=\"/auth/logout\""));
+        let forbidden = page(StatusCode::FORBIDDEN, "forbidden");
+        assert!(forbidden.contains("action=\"/auth/logout\""), "{forbidden}");
+        assert!(!forbidden.contains("href=\"/auth/login\""));
+        let csrf = page(StatusCode::FORBIDDEN, "csrf");
+        assert!(!csrf.contains("action=\"/auth/logout\""), "{csrf}");
+        for other in [
+            unauthenticated,
+            forbidden,
+            csrf,
+            page(StatusCode::NOT_FOUND, "not_found"),
+        ] {
+            assert!(other.contains("href=\"/\""), "{other}");
+        }
     }
 
     #[test]
