@@ -5,10 +5,12 @@
 //! still answers, anonymously, when auth-service is down; anything else
 //! fails closed.
 
+use crate::client_ip::ClientIp;
 use crate::error::ApiError;
 use crate::extract::{CurrentUser, credential, lookup};
 use crate::policy::{Decision, evaluate};
 use crate::state::AppState;
+use axum::http::header;
 use axum::http::request::Parts;
 use common::config::Policy;
 use std::sync::Arc;
@@ -46,10 +48,47 @@ pub(crate) async fn admit(
     };
     match evaluate(policy, user.as_ref().map(|u| &u.user)) {
         Decision::Allow => Access::Allowed(user),
-        Decision::Unauthenticated => Access::LogInFirst,
-        Decision::Forbidden => Access::Refused(ApiError::forbidden().with_internal(format!(
-            "policy of {label} denied user {}",
-            user.as_ref().map(|u| u.user.id.as_str()).unwrap_or("")
-        ))),
+        Decision::Unauthenticated => {
+            state
+                .metrics
+                .record_denial(route_label(label), "unauthenticated");
+            Access::LogInFirst
+        }
+        Decision::Forbidden => {
+            let user_id = user.as_ref().map(|u| u.user.id.as_str()).unwrap_or("");
+            state.metrics.record_denial(route_label(label), "forbidden");
+            // The audit trail of refusals, beside auth-service's of logins
+            // and revocations (ids only, never a token).
+            let ClientIp(client_ip) =
+                ClientIp::of(&parts.extensions, &parts.headers, &state.trusted_proxies);
+            let user_agent = parts
+                .headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            tracing::info!(
+                target: "audit",
+                event = "access_denied",
+                route = route_label(label),
+                method = %parts.method,
+                user_id,
+                client_ip = client_ip.map(|ip| ip.to_string()).unwrap_or_default(),
+                user_agent,
+                "a route policy refused the user"
+            );
+            Access::Refused(
+                ApiError::forbidden()
+                    .with_internal(format!("policy of {label} denied user {user_id}")),
+            )
+        }
+    }
+}
+
+/// The metric and audit label of a route: its prefix, or `default`.
+fn route_label(label: &str) -> &str {
+    if label.starts_with('/') {
+        label
+    } else {
+        "default"
     }
 }

@@ -39,6 +39,12 @@ struct RequestLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DenialLabels {
+    route: String,
+    reason: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CallLabels {
     method: &'static str,
 }
@@ -56,6 +62,7 @@ pub(crate) struct Metrics {
     requests: Family<RequestLabels, Counter>,
     auth_latency: Family<CallLabels, Histogram>,
     auth_errors: Family<CallErrorLabels, Counter>,
+    denials: Family<DenialLabels, Counter>,
     replicas_up: Gauge,
 }
 
@@ -67,6 +74,7 @@ impl Metrics {
             Family::<CallLabels, Histogram>::new_with_constructor(|| Histogram::new(BUCKETS));
         let auth_errors = Family::<CallErrorLabels, Counter>::default();
         let replicas_up = Gauge::default();
+        let denials = Family::<DenialLabels, Counter>::default();
         let mut registry = Registry::with_prefix("portcullis_gateway");
         registry.register(
             "requests",
@@ -84,6 +92,12 @@ impl Metrics {
             auth_errors.clone(),
         );
         registry.register(
+            "policy_denials",
+            "Requests a route policy refused (configured routes, /auth/check, ext_authz), \
+             by route and reason (unauthenticated, forbidden)",
+            denials.clone(),
+        );
+        registry.register(
             "auth_service_replicas_up",
             "auth-service replicas calls go to (with several auth_service_urls: those answering their health probe)",
             replicas_up.clone(),
@@ -93,6 +107,7 @@ impl Metrics {
             requests,
             auth_latency,
             auth_errors,
+            denials,
             replicas_up,
         }
     }
@@ -116,6 +131,17 @@ impl Metrics {
             .get_or_create(&RequestLabels {
                 route: route.to_owned(),
                 status,
+            })
+            .inc();
+    }
+
+    /// Counts one request the policy of `route` (a configured prefix, or
+    /// `default` for /auth/check's default policy) refused for `reason`.
+    pub(crate) fn record_denial(&self, route: &str, reason: &'static str) {
+        self.denials
+            .get_or_create(&DenialLabels {
+                route: route.to_owned(),
+                reason,
             })
             .inc();
     }
@@ -264,7 +290,14 @@ mod tests {
             Duration::from_secs(9),
             Some("Unavailable"),
         );
+        m.record_denial("/api/admin/", "forbidden");
         let text = m.render();
+        assert!(
+            text.contains(
+                "portcullis_gateway_policy_denials_total{route=\"/api/admin/\",reason=\"forbidden\"} 1"
+            ),
+            "{text}"
+        );
         assert!(
             text.contains("portcullis_gateway_requests_total{route=\"/auth/me\",status=\"200\"} 2"),
             "{text}"

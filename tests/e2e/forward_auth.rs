@@ -3,8 +3,9 @@
 //! the proxy describes, and where a browser without a session is sent.
 //! The same through real nginx and Caddy is in `front_proxies.rs`.
 
-use portcullis_tests::{StackOptions, TestStack};
+use portcullis_tests::{StackOptions, TestStack, wait_until};
 use serde_json::Value;
+use std::time::Duration;
 
 #[tokio::test]
 async fn check_answers_identity_headers_or_401() {
@@ -128,6 +129,38 @@ async fn check_applies_the_policy_of_the_proxied_request() {
         .await;
         assert_eq!(status(r), want);
     }
+    // Bob's two refusals are counted by route and reason, and audited
+    // (ids only).
+    let metrics = stack
+        .bare_client()
+        .get(format!("{}/metrics", stack.metrics_url().await))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(
+            "portcullis_gateway_policy_denials_total{route=\"/api/admin/\",reason=\"forbidden\"} 2"
+        ),
+        "{metrics}"
+    );
+    // The log reaches us through a pipe and a reader thread: poll it.
+    let audited = || {
+        stack
+            .gateway
+            .logs()
+            .iter()
+            .filter(|line| line.contains("access_denied") && line.contains("/api/admin/"))
+            .count()
+    };
+    wait_until(Duration::from_secs(10), "both refusals audited", || {
+        let done = audited() == 2;
+        async move { done }
+    })
+    .await;
+    assert!(!stack.gateway.logs().iter().any(|line| line.contains(&bob)));
     // The path is read as the gateway reads its own: dot segments,
     // encoded ones and case cannot step out of a stricter route.
     for path in [
