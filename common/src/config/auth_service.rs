@@ -235,7 +235,7 @@ impl AuthServiceSection {
                 key("listen"),
                 format!(
                     "{} is not a loopback address: callers must authenticate, so set \
-                     service_token_env and/or client_ca (mutual TLS), or insecure_listen = true \
+                     service_token_env (or service_token_file) and/or client_ca (mutual TLS), or insecure_listen = true \
                      to accept anyone (never in production)",
                     self.listen
                 ),
