@@ -4,9 +4,11 @@
 //!
 //! [`run`] takes an already-bound listener and a shutdown future (as
 //! mini-redis does), so tests start it on port 0 and stop it cleanly;
-//! [`run_with_metrics`] adds the metrics listener. They and [`StartError`]
-//! are the crate's whole public surface: `main.rs` needs nothing more, and
-//! the end-to-end tests start the binary. Every module is private.
+//! [`run_with_listeners`] serves [`Listeners`] (adding the metrics and
+//! ext_authz ones), and [`check`] is `--check-config`. They and
+//! [`StartError`] are the crate's whole public surface: `main.rs` needs
+//! nothing more, and the end-to-end tests start the binary. Every module is
+//! private.
 //!
 //! # A request's path through the code
 //!
@@ -14,8 +16,9 @@
 //!
 //! 1. **Start-up**, `main.rs`: loads the configuration (which reads and
 //!    checks every TLS file, `common::tls`: a bad one exits 2 before any
-//!    bind), binds the public listener (and `metrics_listen`), then calls
-//!    [`run_with_metrics`], which builds the TLS acceptor from the loaded
+//!    bind), binds the public listener (and `metrics_listen`,
+//!    `ext_authz_listen`), then calls [`run_with_listeners`], which builds
+//!    the TLS acceptor from the loaded
 //!    certificate (`tls.rs`) and the application in `apps` below: the
 //!    shared state (`state.rs`: the auth-service client `auth_client.rs`,
 //!    the upstream client `proxy.rs`, the cookie factory `cookies.rs`, the
