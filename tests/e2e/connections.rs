@@ -175,14 +175,7 @@ async fn metrics_are_served_on_their_own_listener_only() {
     );
     assert_ne!(metrics_url, stack.gateway_url);
     let client = stack.bare_client();
-    let text = client
-        .get(format!("{metrics_url}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = stack.metrics_text().await;
     assert!(
         text.contains("portcullis_gateway_requests_total{route=\"/healthz\",status=\"200\"} 1"),
         "{text}"

@@ -131,15 +131,7 @@ async fn check_applies_the_policy_of_the_proxied_request() {
     }
     // Bob's two refusals are counted by route and reason, and audited
     // (ids only).
-    let metrics = stack
-        .bare_client()
-        .get(format!("{}/metrics", stack.metrics_url().await))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = stack.metrics_text().await;
     assert!(
         metrics.contains(
             "portcullis_gateway_policy_denials_total{route=\"/api/admin/\",reason=\"forbidden\"} 2"

@@ -245,6 +245,14 @@ impl TestStack {
         self.announced("metrics listening on ").await
     }
 
+    /// The gateway's `GET /metrics` text, from its metrics listener.
+    pub async fn metrics_text(&self) -> String {
+        let url = format!("{}/metrics", self.metrics_url().await);
+        let response = self.bare_client().get(url).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        response.text().await.unwrap()
+    }
+
     /// `http://127.0.0.1:PORT` of the gateway's ext_authz listener
     /// (`ext_authz_listen`), from its `ext_authz listening on` line.
     pub async fn ext_authz_url(&self) -> String {
