@@ -25,7 +25,8 @@ pub(crate) enum Access {
     Refused(ApiError),
 }
 
-/// Applies `policy` (of the route `label`, for the log) to the caller of
+/// Applies `policy` (of the route `label`: its prefix, or `default`; for
+/// logs, metrics and the audit trail) to the caller of
 /// `parts`.
 pub(crate) async fn admit(
     state: &AppState,
@@ -49,14 +50,12 @@ pub(crate) async fn admit(
     match evaluate(policy, user.as_ref().map(|u| &u.user)) {
         Decision::Allow => Access::Allowed(user),
         Decision::Unauthenticated => {
-            state
-                .metrics
-                .record_denial(route_label(label), "unauthenticated");
+            state.metrics.record_denial(label, "unauthenticated");
             Access::LogInFirst
         }
         Decision::Forbidden => {
             let user_id = user.as_ref().map(|u| u.user.id.as_str()).unwrap_or("");
-            state.metrics.record_denial(route_label(label), "forbidden");
+            state.metrics.record_denial(label, "forbidden");
             // The audit trail of refusals, beside auth-service's of logins
             // and revocations (ids only, never a token).
             let ClientIp(client_ip) =
@@ -69,7 +68,7 @@ pub(crate) async fn admit(
             tracing::info!(
                 target: "audit",
                 event = "access_denied",
-                route = route_label(label),
+                route = label,
                 method = %parts.method,
                 user_id,
                 client_ip = client_ip.map(|ip| ip.to_string()).unwrap_or_default(),
@@ -81,14 +80,5 @@ pub(crate) async fn admit(
                     .with_internal(format!("policy of {label} denied user {user_id}")),
             )
         }
-    }
-}
-
-/// The metric and audit label of a route: its prefix, or `default`.
-fn route_label(label: &str) -> &str {
-    if label.starts_with('/') {
-        label
-    } else {
-        "default"
     }
 }

@@ -22,6 +22,10 @@ use axum::http::{HeaderMap, Method, header};
 use common::config::{AllowList, Policy};
 use std::sync::Arc;
 
+/// The route label (logs, metrics, audit) of the default policy: not a
+/// path, so it cannot collide with a configured prefix.
+const DEFAULT_ROUTE: &str = "default";
+
 /// What to tell the proxy.
 pub(crate) enum Verdict {
     /// Let the request through, as this caller (`None`: anonymous on a
@@ -51,7 +55,7 @@ pub(crate) async fn decide(
     }
     let default = Policy::Authenticated(AllowList::default());
     let (policy, label) = match original {
-        None => (&default, "the default policy"),
+        None => (&default, DEFAULT_ROUTE),
         Some(original) => {
             let path = match CanonicalPath::parse(original.target.path()) {
                 Ok(path) => path,
@@ -59,7 +63,7 @@ pub(crate) async fn decide(
             };
             match table.resolve(&path) {
                 Ok(route) => (&route.policy, route.prefix.as_str()),
-                Err(RouteError::NotFound) => (&default, "the default policy"),
+                Err(RouteError::NotFound) => (&default, DEFAULT_ROUTE),
                 Err(e) => return Verdict::Refused(e.into()),
             }
         }
