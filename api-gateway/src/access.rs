@@ -13,6 +13,7 @@ use crate::state::AppState;
 use axum::http::header;
 use axum::http::request::Parts;
 use common::config::Policy;
+use common::telemetry::trace_context::TraceId;
 use std::sync::Arc;
 
 /// The outcome of [`admit`].
@@ -73,6 +74,7 @@ pub(crate) async fn admit(
                 user_id,
                 client_ip = client_ip.map(|ip| ip.to_string()).unwrap_or_default(),
                 user_agent,
+                trace_id = %TraceId::current(),
                 "a route policy refused the user"
             );
             Access::Refused(

@@ -24,6 +24,7 @@ use common::proto::{
 };
 use common::reason::Reason;
 use common::service_token::ServiceToken;
+use common::telemetry::trace_context::WithTrace;
 use session_cache::{ValidationCache, token_hash};
 use std::future::Future;
 use std::sync::Arc;
@@ -36,7 +37,8 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
-type Service = InterceptedService<Channel, ServiceToken>;
+/// Every call carries the caller's trace and the service token.
+type Service = InterceptedService<Channel, WithTrace<ServiceToken>>;
 
 /// A provider token for the front-end token flow.
 pub(crate) enum ProviderToken {
@@ -300,8 +302,9 @@ impl AuthClient {
             }
             None => return Err(AuthClientError::Url("no endpoint".to_owned())),
         };
-        let interceptor =
-            ServiceToken::new(config.service_token.as_ref()).map_err(|_| AuthClientError::Token)?;
+        let interceptor = WithTrace(
+            ServiceToken::new(config.service_token.as_ref()).map_err(|_| AuthClientError::Token)?,
+        );
         Ok(Self {
             auth: AuthServiceClient::with_interceptor(channel.clone(), interceptor.clone()),
             health: HealthClient::with_interceptor(channel, interceptor),

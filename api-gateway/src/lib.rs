@@ -130,6 +130,7 @@ mod proxy;
 mod rate_limit;
 mod request_body;
 mod request_path;
+mod request_span;
 mod return_to;
 mod routes;
 mod server;
@@ -240,7 +241,7 @@ fn apps(config: &Config, background: &CancellationToken) -> Result<Apps, StartEr
     )
     .map_err(StartError::Proxy)?;
     let public_origin = gateway.public_url.origin().ascii_serialization();
-    let trusted_proxies = client_ip::TrustedProxies::from_config(&gateway);
+    let trusted_proxies = Arc::new(client_ip::TrustedProxies::from_config(&gateway));
     let login_limiter = rate_limit::RateLimiter::new(
         gateway.login_rate_limit_per_minute,
         gateway.login_rate_limit_burst,
@@ -252,7 +253,7 @@ fn apps(config: &Config, background: &CancellationToken) -> Result<Apps, StartEr
         proxy,
         metrics,
         public_origin,
-        trusted_proxies: Arc::new(trusted_proxies),
+        trusted_proxies: trusted_proxies.clone(),
         login_limiter,
         return_hosts: return_to::ReturnHosts::from_config(&gateway),
         gateway,
@@ -323,6 +324,7 @@ fn apps(config: &Config, background: &CancellationToken) -> Result<Apps, StartEr
     let request_timeout = state.gateway.request_timeout;
     let max_body = state.gateway.max_request_body_bytes;
     let sensitive = Arc::new([header::COOKIE, header::AUTHORIZATION]);
+    let span_trust = trusted_proxies;
     let mut router = Router::new()
         .route("/", get(routes::index::index))
         .route("/healthz", get(routes::health::healthz))
@@ -369,16 +371,9 @@ fn apps(config: &Config, background: &CancellationToken) -> Result<Apps, StartEr
         // Marked sensitive inside the trace layer (responses) and outside
         // it (requests), so neither is ever printed.
         .layer(SetSensitiveResponseHeadersLayer::new([header::SET_COOKIE]))
-        // The span names the path only: query strings carry authorization
-        // codes and `state`, which must never reach a log.
         .layer(
-            TraceLayer::new_for_http().make_span_with(|request: &Request| {
-                tracing::info_span!(
-                    "request",
-                    method = %request.method(),
-                    path = %request.uri().path(),
-                    version = ?request.version(),
-                )
+            TraceLayer::new_for_http().make_span_with(move |request: &Request| {
+                request_span::for_request(request, &span_trust)
             }),
         )
         .layer(SetSensitiveRequestHeadersLayer::from_shared(sensitive))

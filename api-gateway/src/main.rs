@@ -40,7 +40,17 @@ async fn main() -> ExitCode {
             }
         };
     }
-    common::telemetry::init(config.gateway.log_format, "info");
+    let telemetry = match common::telemetry::init(
+        config.gateway.log_format,
+        "info",
+        "portcullis-api-gateway",
+    ) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("api-gateway: {e}");
+            return ExitCode::from(common::startup::CONFIG_ERROR);
+        }
+    };
     let scheme = if config.gateway.serves_tls() {
         "https://"
     } else {
@@ -78,7 +88,10 @@ async fn main() -> ExitCode {
         metrics: metrics_listener,
         ext_authz: ext_authz_listener,
     };
-    match api_gateway::run_with_listeners(listeners, config, common::shutdown::signal()).await {
+    let served =
+        api_gateway::run_with_listeners(listeners, config, common::shutdown::signal()).await;
+    telemetry.shutdown().await;
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("api-gateway: {e}");

@@ -295,6 +295,9 @@ fn prepare(
     parts.version = Version::HTTP_11;
     sanitize_request_headers(&mut parts.headers, ctx.cookies);
     add_forwarding_headers(&mut parts.headers, ctx.client_ip, ctx.public_url);
+    // The upstream continues our trace (request_span.rs), never one an
+    // untrusted client claimed; untouched when traces are off.
+    common::telemetry::trace_context::inject_into_headers(&mut parts.headers);
     if let Some(user) = ctx.user {
         add_identity_headers(&mut parts.headers, user);
     }

@@ -11,6 +11,7 @@ pub mod grpc;
 pub mod providers;
 pub mod revocation_feed;
 mod revocation_stream;
+mod rpc_span;
 pub mod storage;
 mod store_watchdog;
 mod sweeper;
@@ -183,7 +184,7 @@ pub async fn run_with(
 ) -> Result<(), StartError> {
     // TLS first: a bad certificate or key stops the service before it
     // opens (and locks) the store.
-    let mut server = server_builder(&config.auth_service)?;
+    let server = server_builder(&config.auth_service)?;
     let store = open_store(&config).await?;
     let providers =
         providers::Providers::new(&config.providers, config.auth_service.provider_timeout)
@@ -246,6 +247,7 @@ pub async fn run_with(
     ));
 
     let served = server
+        .trace_fn(rpc_span::for_call)
         .add_service(health_service)
         .add_optional_service(reflection)
         .add_service(AuthServiceServer::with_interceptor(

@@ -27,7 +27,17 @@ async fn main() -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    common::telemetry::init(config.auth_service.log_format, "info");
+    let telemetry = match common::telemetry::init(
+        config.auth_service.log_format,
+        "info",
+        "portcullis-auth-service",
+    ) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("auth-service: {e}");
+            return ExitCode::from(common::startup::CONFIG_ERROR);
+        }
+    };
     if let Err(e) = auth_service::check_tls(&config.auth_service) {
         eprintln!("auth-service: {e}");
         return if args.check_config {
@@ -44,7 +54,9 @@ async fn main() -> ExitCode {
         Ok(l) => l,
         Err(code) => return code,
     };
-    match auth_service::run(listener, config, common::shutdown::signal()).await {
+    let served = auth_service::run(listener, config, common::shutdown::signal()).await;
+    telemetry.shutdown().await;
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("auth-service: {e}");

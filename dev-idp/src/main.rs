@@ -42,7 +42,17 @@ const CONFIG_ERROR: u8 = 2;
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    common::telemetry::init(common::telemetry::LogFormat::Text, "info");
+    let telemetry = match common::telemetry::init(
+        common::telemetry::LogFormat::Text,
+        "info",
+        "portcullis-dev-idp",
+    ) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("dev-idp: {e}");
+            return ExitCode::from(CONFIG_ERROR);
+        }
+    };
 
     if !args.allow_container_network
         && let Err(e) = dev_idp::check_listen(args.listen)
@@ -99,6 +109,7 @@ async fn main() -> ExitCode {
 
     common::shutdown::signal().await;
     idp.shutdown().await;
+    telemetry.shutdown().await;
     ExitCode::SUCCESS
 }
 

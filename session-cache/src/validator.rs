@@ -7,6 +7,7 @@ use crate::watch::{WatchSettings, token_hash, watch};
 use common::proto::auth_service_client::AuthServiceClient;
 use common::proto::{ValidateSessionRequest, ValidateSessionResponse, WatchRevocationsRequest};
 use common::service_token::ServiceToken;
+use common::telemetry::trace_context::WithTrace;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio_util::sync::CancellationToken;
@@ -14,7 +15,8 @@ use tonic::Status;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
-type Client = AuthServiceClient<InterceptedService<Channel, ServiceToken>>;
+/// Every call carries the caller's trace and the service token.
+type Client = AuthServiceClient<InterceptedService<Channel, WithTrace<ServiceToken>>>;
 
 /// Validates session tokens, serving repeat validations from a cache that
 /// the revocation feed keeps exact.
@@ -35,7 +37,7 @@ impl CachedValidator {
         shutdown: CancellationToken,
     ) -> Result<Self, CacheConfigError> {
         let cache = Arc::new(ValidationCache::new(max_entries, ttl)?);
-        let client = AuthServiceClient::with_interceptor(channel, service_token);
+        let client = AuthServiceClient::with_interceptor(channel, WithTrace(service_token));
         let watcher = client.clone();
         tokio::spawn(watch(
             cache.clone(),

@@ -35,7 +35,10 @@ pub struct JsonResponse<T> {
 }
 
 /// Sends `request` and reads at most [`MAX_RESPONSE_BYTES`] of JSON.
-/// `what` names the endpoint in error messages ("JWKS", "token endpoint").
+/// `what` names the endpoint in error messages ("JWKS", "token endpoint")
+/// and in the call's span, which holds neither the URL nor the body: a
+/// token request carries the code and the client secret.
+#[tracing::instrument(name = "provider_call", skip_all, fields(otel.kind = "client", endpoint = %what))]
 pub async fn send_json<T: DeserializeOwned>(
     request: reqwest::RequestBuilder,
     what: &str,
