@@ -58,6 +58,11 @@ pub struct ConnectionArgs {
     /// PEM private key of --client-cert.
     #[arg(long, global = true)]
     pub client_key: Option<PathBuf>,
+    /// The name auth-service's certificate must carry, when the URL's host
+    /// is not that name (e.g. `https://127.0.0.1:50051` through `kubectl
+    /// port-forward`, to a certificate for `portcullis-auth-service`).
+    #[arg(long, global = true)]
+    pub tls_server_name: Option<String>,
 }
 
 /// The subcommands.

@@ -37,6 +37,7 @@ pub struct Target {
     token: ServiceToken,
     ca: Option<CaCertificates>,
     identity: Option<Identity>,
+    server_name: Option<String>,
     /// What is presented, for the refusal message.
     pub credentials: Credentials,
 }
@@ -75,9 +76,10 @@ impl Target {
             args.client_key.clone(),
         )
         .map_err(tls_error)?;
-        if !tls && (args.ca_file.is_some() || files.is_some()) {
+        if !tls && (args.ca_file.is_some() || files.is_some() || args.tls_server_name.is_some()) {
             return Err(AdminError::Config(
-                "--ca-file, --client-cert and --client-key need an https:// --auth-service-url"
+                "--ca-file, --client-cert, --client-key and --tls-server-name need an https:// \
+                 --auth-service-url"
                     .into(),
             ));
         }
@@ -105,6 +107,7 @@ impl Target {
             token,
             ca,
             identity,
+            server_name: args.tls_server_name.clone(),
         })
     }
 
@@ -136,7 +139,10 @@ impl Target {
     }
 
     fn tls(&self) -> ClientTlsConfig {
-        let tls = ClientTlsConfig::new().timeout(CONNECT_TIMEOUT);
+        let mut tls = ClientTlsConfig::new().timeout(CONNECT_TIMEOUT);
+        if let Some(name) = &self.server_name {
+            tls = tls.domain_name(name.clone());
+        }
         let tls = match &self.ca {
             Some(ca) => tls.ca_certificate(Certificate::from_pem(ca.pem())),
             None => tls.with_webpki_roots(),

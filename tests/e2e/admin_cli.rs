@@ -405,6 +405,29 @@ async fn the_admin_cli_speaks_mutual_tls() {
     .await;
     assert_eq!(with_cert.json()["providers"][0]["id"], "dev");
 
+    // The certificate's name when the URL's host is not it (port-forward),
+    // and a name it does not carry refused.
+    for (name, code) in [("localhost", Some(0)), ("portcullis-auth-service", Some(1))] {
+        let run = admin_with(
+            &[
+                "--auth-service-url",
+                &url,
+                "--ca-file",
+                ca.to_str().unwrap(),
+                "--client-cert",
+                cert.to_str().unwrap(),
+                "--client-key",
+                key.to_str().unwrap(),
+                "--tls-server-name",
+                name,
+                "providers",
+            ],
+            &[],
+        )
+        .await;
+        assert_eq!(run.code, code, "{name}: {run:?}");
+    }
+
     let without = admin_with(
         &[
             "--auth-service-url",
