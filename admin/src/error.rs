@@ -36,8 +36,9 @@ pub enum AdminError {
     },
     /// auth-service wants a credential that was not given.
     #[error(
-        "auth-service requires caller authentication ({message}): give the service token \
-         with --service-token-file or $PORTCULLIS_SERVICE_TOKEN, or a client certificate"
+        "auth-service requires caller authentication, and no service token or client \
+         certificate was given: use --service-token-file or $PORTCULLIS_SERVICE_TOKEN \
+         (auth-service said: {message})"
     )]
     CredentialMissing {
         /// auth-service's message.
