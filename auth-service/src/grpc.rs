@@ -11,12 +11,13 @@ use crate::revocation_stream;
 use crate::storage::{SessionRecord, UserRecord};
 use common::proto::{
     self, BackchannelLogoutRequest, BackchannelLogoutResponse, BeginLoginRequest,
-    BeginLoginResponse, CompleteLoginRequest, ExchangeTokenRequest, ListProvidersRequest,
-    ListProvidersResponse, ListSessionsRequest, ListSessionsResponse, LoginResponse,
-    RevokeSessionRequest, RevokeSessionResponse, RevokeUserSessionsRequest,
-    RevokeUserSessionsResponse, ValidateSessionRequest, ValidateSessionResponse,
-    WatchRevocationsRequest, auth_service_server::AuthService, exchange_token_request,
-    revoke_session_request,
+    BeginLoginResponse, CompleteLoginRequest, ExchangeTokenRequest, FindUserByEmailRequest,
+    FindUserByEmailResponse, GetUserRequest, GetUserResponse, ListProvidersRequest,
+    ListProvidersResponse, ListSessionsRequest, ListSessionsResponse, ListUsersRequest,
+    ListUsersResponse, LoginResponse, RevokeSessionRequest, RevokeSessionResponse,
+    RevokeUserSessionsRequest, RevokeUserSessionsResponse, ValidateSessionRequest,
+    ValidateSessionResponse, WatchRevocationsRequest, auth_service_server::AuthService,
+    exchange_token_request, revoke_session_request,
 };
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -315,6 +316,54 @@ impl AuthService for GrpcService {
             .map_err(status)?;
         Ok(Response::new(ListSessionsResponse {
             sessions: sessions.iter().map(Self::session).collect(),
+        }))
+    }
+
+    #[instrument(skip_all, fields(user_id = %request.get_ref().user_id))]
+    async fn get_user(
+        &self,
+        request: Request<GetUserRequest>,
+    ) -> Result<Response<GetUserResponse>, Status> {
+        let user = self
+            .auth
+            .user(&request.get_ref().user_id)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(GetUserResponse {
+            user: Some(self.user(&user)),
+        }))
+    }
+
+    #[instrument(skip_all, fields(page_size = request.get_ref().page_size))]
+    async fn list_users(
+        &self,
+        request: Request<ListUsersRequest>,
+    ) -> Result<Response<ListUsersResponse>, Status> {
+        let req = request.get_ref();
+        let page = self
+            .auth
+            .list_users(req.page_size, &req.page_token)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(ListUsersResponse {
+            users: page.users.iter().map(|u| self.user(u)).collect(),
+            next_page_token: page.next_page_token,
+        }))
+    }
+
+    // The e-mail stays out of the span: personal data has no place in logs.
+    #[instrument(skip_all)]
+    async fn find_user_by_email(
+        &self,
+        request: Request<FindUserByEmailRequest>,
+    ) -> Result<Response<FindUserByEmailResponse>, Status> {
+        let users = self
+            .auth
+            .find_users_by_email(&request.get_ref().email)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(FindUserByEmailResponse {
+            users: users.iter().map(|u| self.user(u)).collect(),
         }))
     }
 

@@ -32,12 +32,13 @@ macro_rules! decode_failure {
 decode_failure!(Code::InvalidArgument =>
     ListProvidersRequest, BeginLoginRequest, CompleteLoginRequest, ExchangeTokenRequest,
     ValidateSessionRequest, RevokeSessionRequest, RevokeUserSessionsRequest, ListSessionsRequest,
-    WatchRevocationsRequest, BackchannelLogoutRequest,
+    WatchRevocationsRequest, BackchannelLogoutRequest, GetUserRequest, ListUsersRequest,
+    FindUserByEmailRequest,
 );
 decode_failure!(Code::Internal =>
     ListProvidersResponse, BeginLoginResponse, LoginResponse, ValidateSessionResponse,
     RevokeSessionResponse, RevokeUserSessionsResponse, ListSessionsResponse, RevocationEvent,
-    BackchannelLogoutResponse,
+    BackchannelLogoutResponse, GetUserResponse, ListUsersResponse, FindUserByEmailResponse,
 );
 
 const REDACTED: &str = "<redacted>";

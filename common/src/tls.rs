@@ -47,18 +47,20 @@ pub struct TlsFiles {
 }
 
 /// The full configuration key names of a [`TlsFiles`] pair, for messages.
+/// (Public for tools that name their files by flag, as `portcullis-admin`
+/// does with `--client-cert`/`--client-key`.)
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct PairKeys<'a> {
+pub struct PairKeys<'a> {
     /// E.g. `gateway.tls_cert`.
-    pub(crate) cert: &'a str,
+    pub cert: &'a str,
     /// E.g. `gateway.tls_key`.
-    pub(crate) key: &'a str,
+    pub key: &'a str,
 }
 
 impl TlsFiles {
     /// The pair from two optional keys: both or neither; one alone names
     /// the missing one.
-    pub(crate) fn pair(
+    pub fn pair(
         keys: PairKeys<'_>,
         cert: Option<PathBuf>,
         key: Option<PathBuf>,
@@ -79,7 +81,7 @@ impl TlsFiles {
 
     /// Reads and parses both files and checks that the key belongs to the
     /// leaf certificate (with the ring provider every binary uses).
-    pub(crate) fn load(self, keys: PairKeys<'_>) -> Result<Identity, TlsFileError> {
+    pub fn load(self, keys: PairKeys<'_>) -> Result<Identity, TlsFileError> {
         let chain_pem = read(keys.cert, &self.cert)?;
         let chain = certificates(keys.cert, &self.cert, &chain_pem)?;
         let key_pem = read(keys.key, &self.key)?;
@@ -169,7 +171,7 @@ impl CaCertificates {
     /// Reads the file `key` names; every certificate in it must parse and be
     /// usable as a trust anchor (tonic would otherwise skip it silently and
     /// fail every handshake with "unknown issuer").
-    pub(crate) fn load(key: &str, path: PathBuf) -> Result<Self, TlsFileError> {
+    pub fn load(key: &str, path: PathBuf) -> Result<Self, TlsFileError> {
         let pem = read(key, &path)?;
         let mut roots = rustls::RootCertStore::empty();
         for certificate in certificates(key, &path, &pem)? {

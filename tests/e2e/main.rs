@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod accessibility;
+mod admin_cli;
 mod browser;
 mod code_flow;
 mod compose;

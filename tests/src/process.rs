@@ -31,6 +31,7 @@ fn binary(cell: &'static OnceLock<PathBuf>, package: &str) -> PathBuf {
 static DEV_IDP: OnceLock<PathBuf> = OnceLock::new();
 static AUTH_SERVICE: OnceLock<PathBuf> = OnceLock::new();
 static API_GATEWAY: OnceLock<PathBuf> = OnceLock::new();
+static ADMIN: OnceLock<PathBuf> = OnceLock::new();
 
 /// The path of one of the workspace's binaries, built on first use; `None`
 /// for a name that is not one of them.
@@ -39,6 +40,7 @@ pub fn workspace_binary(name: &str) -> Option<PathBuf> {
         "dev-idp" => &DEV_IDP,
         "auth-service" => &AUTH_SERVICE,
         "api-gateway" => &API_GATEWAY,
+        "portcullis-admin" => &ADMIN,
         _ => return None,
     };
     Some(binary(cell, name))

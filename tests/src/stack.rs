@@ -187,6 +187,13 @@ impl TestStack {
         }
     }
 
+    /// The service token auth-service requires (with
+    /// [`StackOptions::service_token`]), for tools that call it directly
+    /// (`portcullis-admin`).
+    pub fn service_token(&self) -> &str {
+        &self.service_token
+    }
+
     /// Starts an extra gateway with the stack's routes, sending the service
     /// token or not.
     pub fn spawn_gateway(&self, file: &str, with_service_token: bool) -> Proc {

@@ -364,6 +364,165 @@ pub(super) async fn concurrent_first_logins_link_one_user(store: Arc<dyn Store>)
     assert_eq!(linked.len(), 1, "{linked:?}");
 }
 
+fn user_with_email(id: &str, email: &str) -> UserRecord {
+    UserRecord {
+        email: email.into(),
+        ..user(id)
+    }
+}
+
+fn user_ids(users: &[UserRecord]) -> Vec<&str> {
+    users.iter().map(|u| u.id.as_str()).collect()
+}
+
+pub(super) async fn an_empty_store_lists_and_finds_no_user(store: &dyn Store) {
+    let page = store.list_users(None, 10).await.unwrap();
+    assert!(page.users.is_empty());
+    assert_eq!(page.next_after, None);
+    assert!(
+        store
+            .list_users(Some("u1"), 10)
+            .await
+            .unwrap()
+            .users
+            .is_empty()
+    );
+    assert!(
+        store
+            .users_by_email("a@example.com")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(store.users_by_email("").await.unwrap().is_empty());
+}
+
+pub(super) async fn users_are_paged_in_id_order_without_gaps_or_repeats(store: &dyn Store) {
+    let mut expected: Vec<String> = (0..7).map(|i| format!("u{i}")).collect();
+    // Written out of order, and one twice: the order is the ids'.
+    for id in ["u4", "u0", "u6", "u2", "u5", "u1", "u3", "u4"] {
+        store.put_user(&user(id)).await.unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut after = None;
+    let mut pages = 0;
+    loop {
+        let page = store.list_users(after.as_deref(), 3).await.unwrap();
+        assert!(page.users.len() <= 3);
+        seen.extend(page.users.iter().map(|u| u.id.clone()));
+        pages += 1;
+        match page.next_after {
+            Some(next) => {
+                assert_eq!(Some(&next), seen.last(), "the cursor is the last id");
+                after = Some(next);
+            }
+            None => break,
+        }
+        assert!(pages < 10, "paging does not end: {seen:?}");
+    }
+    assert_eq!(seen, expected);
+    assert_eq!(pages, 3);
+    // Exactly one page's worth: no empty page after it.
+    let all = store.list_users(None, 7).await.unwrap();
+    assert_eq!(all.users.len(), 7);
+    assert_eq!(all.next_after, None);
+    assert_eq!(all.users[3], user("u3"));
+    // A user added behind the cursor is not seen; one ahead of it is.
+    let first = store.list_users(None, 2).await.unwrap();
+    store.put_user(&user("u00")).await.unwrap();
+    store.put_user(&user("u9")).await.unwrap();
+    let rest = store
+        .list_users(first.next_after.as_deref(), 100)
+        .await
+        .unwrap();
+    expected.push("u9".into());
+    let mut both = user_ids(&first.users);
+    both.extend(user_ids(&rest.users));
+    assert_eq!(both, expected);
+}
+
+pub(super) async fn users_are_found_by_email_ignoring_case(store: &dyn Store) {
+    store
+        .put_user(&user_with_email("u2", "Alice@Example.com"))
+        .await
+        .unwrap();
+    // The same address at another provider: another user.
+    store
+        .put_user(&UserRecord {
+            provider_id: "other".into(),
+            ..user_with_email("u1", "alice@example.COM")
+        })
+        .await
+        .unwrap();
+    store
+        .put_user(&user_with_email("u3", "bob@example.com"))
+        .await
+        .unwrap();
+    store.put_user(&user("u4")).await.unwrap();
+    for query in [
+        "alice@example.com",
+        "ALICE@EXAMPLE.COM",
+        "Alice@Example.com",
+    ] {
+        let found = store.users_by_email(query).await.unwrap();
+        assert_eq!(user_ids(&found), vec!["u1", "u2"], "{query}");
+    }
+    assert_eq!(
+        store.users_by_email("alice@example.com").await.unwrap()[1],
+        user_with_email("u2", "Alice@Example.com")
+    );
+    assert!(
+        store
+            .users_by_email("alice@example")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(store.users_by_email("").await.unwrap().is_empty());
+}
+
+pub(super) async fn an_email_change_moves_the_user_in_the_index(store: &dyn Store) {
+    store
+        .put_user(&user_with_email("u1", "old@example.com"))
+        .await
+        .unwrap();
+    store
+        .put_user(&user_with_email("u1", "NEW@example.com"))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .users_by_email("old@example.com")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let found = store.users_by_email("new@example.com").await.unwrap();
+    assert_eq!(found, vec![user_with_email("u1", "NEW@example.com")]);
+    // Only the case changed: still found, once.
+    store
+        .put_user(&user_with_email("u1", "new@example.com"))
+        .await
+        .unwrap();
+    assert_eq!(
+        user_ids(&store.users_by_email("NEW@EXAMPLE.COM").await.unwrap()),
+        vec!["u1"]
+    );
+    // No e-mail any more: in no entry, still listed.
+    store.put_user(&user("u1")).await.unwrap();
+    assert!(
+        store
+            .users_by_email("new@example.com")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        user_ids(&store.list_users(None, 10).await.unwrap().users),
+        vec!["u1"]
+    );
+}
+
 pub(super) async fn the_probe_passes_on_a_healthy_store(store: &dyn Store) {
     store.probe().await.unwrap();
     store.probe().await.unwrap();
@@ -409,6 +568,10 @@ suite!(
     revoking_a_user_ends_all_their_sessions_only,
     flows_are_taken_once,
     identities_link_once,
+    an_empty_store_lists_and_finds_no_user,
+    users_are_paged_in_id_order_without_gaps_or_repeats,
+    users_are_found_by_email_ignoring_case,
+    an_email_change_moves_the_user_in_the_index,
     the_probe_passes_on_a_healthy_store;
     concurrent_takes_of_one_flow_yield_it_once,
     concurrent_first_logins_link_one_user

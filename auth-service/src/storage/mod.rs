@@ -61,6 +61,31 @@ fn provider_scoped_key(issuer: &str, name: &str) -> [u8; 32] {
         .into()
 }
 
+/// The form an e-mail is indexed and looked up under: lower case, so a
+/// lookup ignores case (providers differ in how they spell the same
+/// address). `None` for an empty e-mail, which is not indexed.
+pub(crate) fn email_index_form(email: &str) -> Option<String> {
+    (!email.is_empty()).then(|| email.to_lowercase())
+}
+
+/// Whether `user` is one [`UserStore::users_by_email`] should return for
+/// `wanted` (already in [`email_index_form`]): the stores check each
+/// indexed user again, so an index entry left behind by a race or an old
+/// record never yields a user whose e-mail is no longer the one asked for.
+fn email_matches(user: &UserRecord, wanted: &str) -> bool {
+    email_index_form(&user.email).as_deref() == Some(wanted)
+}
+
+/// One page of [`UserStore::list_users`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserPage {
+    /// Up to the requested number of users, ordered by id.
+    pub users: Vec<UserRecord>,
+    /// The id to continue after, when more users follow; `None` on the
+    /// last page.
+    pub next_after: Option<String>,
+}
+
 /// A record as its stored JSON bytes.
 fn encode<T: Serialize>(value: &T, what: &'static str) -> Result<Vec<u8>, StorageError> {
     serde_json::to_vec(value).map_err(|_| StorageError::Corrupt(what))
@@ -194,6 +219,17 @@ pub trait UserStore: Send + Sync + 'static {
 
     /// A user by internal id.
     async fn user(&self, id: &str) -> Result<Option<UserRecord>, StorageError>;
+
+    /// Up to `limit` users (at least one), ordered by id, starting after
+    /// the id `after` (exclusive; `None` for the start): a stable cursor,
+    /// so paging never repeats or skips a user that exists throughout.
+    async fn list_users(&self, after: Option<&str>, limit: usize)
+    -> Result<UserPage, StorageError>;
+
+    /// The users whose e-mail equals `email` without regard to case,
+    /// ordered by id, via an e-mail index that [`Self::put_user`] keeps
+    /// (an e-mail change moves the user). Empty for an empty `email`.
+    async fn users_by_email(&self, email: &str) -> Result<Vec<UserRecord>, StorageError>;
 }
 
 /// Sessions, with a per-user index.

@@ -11,6 +11,8 @@
 //! | `us:<user id>` | sorted set of session ids, by absolute end | the latest absolute end |
 //! | `ps:<hex sha256(issuer ‖ 0 ‖ provider sid)>` | the same, for sessions with a provider `sid` | the latest absolute end |
 //! | `u:<user id>` | user | none |
+//! | `users` | sorted set of every user id, all scored 0 (so in id order, paged with `ZRANGEBYLEX`) | none |
+//! | `ue:<hex sha256(lower-cased e-mail)>` | set of the ids of the users with that e-mail | none |
 //! | `id:<hex sha256(issuer ‖ 0 ‖ subject)>` | user id | none |
 //! | `f:<hex state hash>` | flow | at the flow's end |
 //! | `rev` | stream of revocations | trimmed to about 100 000 entries |
@@ -22,7 +24,10 @@
 //! `XADD` to `rev` commit together, so there is no revocation without its
 //! event and no event without its revocation. Every replica tails `rev`
 //! ([`tail_revocations`]) into its own [`RevocationFeed`], so each replica's
-//! watchers hear every replica's revocations.
+//! watchers hear every replica's revocations. A user record, its entry in
+//! `users` and its e-mail entry change together in one script
+//! ([`PUT_USER`]); users written before those indexes existed join them
+//! at their next login.
 //!
 //! Durability: the server must run `appendonly yes` + `appendfsync always`
 //! (checked at open, unless `allow_volatile`): it then replies only after
@@ -31,8 +36,8 @@
 //! [`StorageError::NotDurable`], never a silent success.
 
 use super::{
-    FlowRecord, FlowStore, SessionRecord, SessionStore, StorageError, UserRecord, UserStore,
-    decode, encode, provider_scoped_key,
+    FlowRecord, FlowStore, SessionRecord, SessionStore, StorageError, UserPage, UserRecord,
+    UserStore, decode, email_index_form, email_matches, encode, provider_scoped_key,
 };
 use crate::domain::clock::UnixTime;
 use crate::revocation_feed::{Revocation, RevocationFeed};
@@ -95,6 +100,28 @@ end
 redis.call('XADD', prefix .. 'rev', 'MAXLEN', '~', ARGV[3], '*', 'kind', 'user', 'uid', user_id)
 return count
 ";
+
+/// Replaces a user record if it is still the one the caller read (a
+/// compare-and-set: Lua has no SHA-256 to find the old e-mail's key
+/// itself), and moves the user's e-mail entry and indexes its id, all at
+/// once. KEYS: the record, `users`, the old e-mail's set, the new one's
+/// (the last two only used when ARGV says so). ARGV: the record read
+/// (empty: none), the new record, the user id, whether to remove from the
+/// old set, whether to add to the new one. Returns 1, or 0 when the record
+/// changed since it was read.
+const PUT_USER: &str = r"
+local current = redis.call('GET', KEYS[1]) or ''
+if current ~= ARGV[1] then return 0 end
+if ARGV[4] == '1' then redis.call('SREM', KEYS[3], ARGV[3]) end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('ZADD', KEYS[2], 0, ARGV[3])
+if ARGV[5] == '1' then redis.call('SADD', KEYS[4], ARGV[3]) end
+return 1
+";
+
+/// How often [`PUT_USER`] is tried when the record keeps changing under
+/// it (concurrent logins of one user at several replicas).
+const PUT_USER_ATTEMPTS: usize = 8;
 
 /// Where the primary is: one fixed server, or whichever one Sentinel names
 /// now (asked again on every new connection).
@@ -283,6 +310,18 @@ impl Keys {
     fn user(&self, id: &str) -> String {
         format!("{}u:{id}", self.prefix)
     }
+    fn users(&self) -> String {
+        format!("{}users", self.prefix)
+    }
+    /// `email` in [`email_index_form`].
+    fn users_by_email(&self, email: &str) -> String {
+        use sha2::{Digest, Sha256};
+        format!(
+            "{}ue:{}",
+            self.prefix,
+            hex(&Sha256::digest(email.as_bytes()).into())
+        )
+    }
     fn provider_sessions(&self, issuer: &str, sid: &str) -> String {
         format!(
             "{}ps:{}",
@@ -370,6 +409,7 @@ pub struct RedisStore {
     barrier_timeout: Duration,
     revoke_session: Arc<redis::Script>,
     revoke_user: Arc<redis::Script>,
+    put_user: Arc<redis::Script>,
     feed: Arc<RevocationFeed>,
     /// Stops the revocation tail when the last clone is dropped.
     _tail: Arc<DropGuard>,
@@ -407,6 +447,7 @@ impl RedisStore {
             barrier_timeout: config.barrier_timeout,
             revoke_session: Arc::new(redis::Script::new(REVOKE_SESSION)),
             revoke_user: Arc::new(redis::Script::new(REVOKE_USER)),
+            put_user: Arc::new(redis::Script::new(PUT_USER)),
             feed,
             _tail: Arc::new(stop.drop_guard()),
         })
@@ -455,6 +496,21 @@ impl RedisStore {
     ) -> Result<Option<T>, StorageError> {
         let bytes: Option<Vec<u8>> = self.reads.query(redis::cmd("GET").arg(key)).await?;
         bytes.map(|b| decode(&b, what)).transpose()
+    }
+
+    /// The users with these ids, in the same order; ids without a record
+    /// are skipped.
+    async fn users_named(&self, ids: &[String]) -> Result<Vec<UserRecord>, StorageError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<String> = ids.iter().map(|id| self.keys.user(id)).collect();
+        let records: Vec<Option<Vec<u8>>> = self.reads.query(redis::cmd("MGET").arg(&keys)).await?;
+        records
+            .into_iter()
+            .flatten()
+            .map(|bytes| decode(&bytes, "users"))
+            .collect()
     }
 
     /// The sessions an index (`us:` or `ps:`) lists; entries whose session
@@ -696,17 +752,92 @@ impl UserStore for RedisStore {
     }
 
     async fn put_user(&self, user: &UserRecord) -> Result<(), StorageError> {
-        self.reads
-            .query(
-                redis::cmd("SET")
-                    .arg(self.keys.user(&user.id))
-                    .arg(encode(user, "users")?),
-            )
-            .await
+        let key = self.keys.user(&user.id);
+        let record = encode(user, "users")?;
+        let new_email = email_index_form(&user.email);
+        for _ in 0..PUT_USER_ATTEMPTS {
+            let current: Option<Vec<u8>> = self.reads.query(redis::cmd("GET").arg(&key)).await?;
+            // An undecodable old record has no e-mail entry to move.
+            let old_email = current
+                .as_deref()
+                .and_then(|b| decode::<UserRecord>(b, "users").ok())
+                .and_then(|old| email_index_form(&old.email));
+            let remove_old = old_email.is_some() && old_email != new_email;
+            let key_or = |email: &Option<String>| {
+                email
+                    .as_deref()
+                    .map_or_else(|| key.clone(), |e| self.keys.users_by_email(e))
+            };
+            let mut invocation = self.put_user.prepare_invoke();
+            invocation
+                .key(&key)
+                .key(self.keys.users())
+                .key(key_or(&old_email))
+                .key(key_or(&new_email))
+                .arg(current.unwrap_or_default())
+                .arg(&record)
+                .arg(&user.id)
+                .arg(if remove_old { "1" } else { "0" })
+                .arg(if new_email.is_some() { "1" } else { "0" });
+            let invocation = &invocation;
+            let written: u32 = self
+                .reads
+                .run(|mut c| async move { invocation.invoke_async(&mut c).await })
+                .await?;
+            if written == 1 {
+                return Ok(());
+            }
+        }
+        Err(StorageError::Unavailable(format!(
+            "user record kept changing during {PUT_USER_ATTEMPTS} attempts to write it"
+        )))
     }
 
     async fn user(&self, id: &str) -> Result<Option<UserRecord>, StorageError> {
         self.get_json(self.keys.user(id), "users").await
+    }
+
+    async fn list_users(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<UserPage, StorageError> {
+        let limit = limit.max(1);
+        let start = after.map_or_else(|| "-".to_owned(), |id| format!("({id}"));
+        // One more than asked, to learn whether another page follows.
+        let ids: Vec<String> = self
+            .reads
+            .query(
+                redis::cmd("ZRANGEBYLEX")
+                    .arg(self.keys.users())
+                    .arg(start)
+                    .arg("+")
+                    .arg("LIMIT")
+                    .arg(0)
+                    .arg(limit.saturating_add(1)),
+            )
+            .await?;
+        let more = ids.len() > limit;
+        let ids = &ids[..ids.len().min(limit)];
+        let users = self.users_named(ids).await?;
+        let next_after = if more { ids.last().cloned() } else { None };
+        Ok(UserPage { users, next_after })
+    }
+
+    async fn users_by_email(&self, email: &str) -> Result<Vec<UserRecord>, StorageError> {
+        let Some(email) = email_index_form(email) else {
+            return Ok(Vec::new());
+        };
+        let mut ids: Vec<String> = self
+            .reads
+            .query(redis::cmd("SMEMBERS").arg(self.keys.users_by_email(&email)))
+            .await?;
+        ids.sort();
+        let users = self.users_named(&ids).await?;
+        Ok(users
+            .into_iter()
+            .filter(|u| email_matches(u, &email))
+            .collect())
     }
 }
 
@@ -985,6 +1116,14 @@ mod tests {
             .await
             .unwrap();
         store.delete_user_sessions("u9").await.unwrap();
+        let alice = super::super::UserRecord {
+            email: "Alice@example.com".into(),
+            ..super::super::conformance::user("u1")
+        };
+        store.put_user(&alice).await.unwrap();
+        store.list_users(None, 1).await.unwrap();
+        store.list_users(Some("u0"), 1).await.unwrap();
+        store.users_by_email("alice@example.com").await.unwrap();
         let mut c = server.connection().await;
         let keys = &store.keys;
         for (key, at) in [
@@ -1275,10 +1414,23 @@ mod tests {
         store.delete_session("s1").await.unwrap().unwrap();
         store.delete_user_sessions("u1").await.unwrap();
         store.link_identity("i", "s", "u1").await.unwrap();
+        let alice = super::super::UserRecord {
+            email: "alice@example.com".into(),
+            ..super::super::conformance::user("u1")
+        };
+        store.put_user(&alice).await.unwrap();
         store
             .put_user(&super::super::conformance::user("u1"))
             .await
             .unwrap();
+        assert_eq!(store.list_users(None, 10).await.unwrap().users.len(), 1);
+        assert!(
+            store
+                .users_by_email("alice@example.com")
+                .await
+                .unwrap()
+                .is_empty()
+        );
         store
             .insert_flow(&SecretHash::of("f"), &flow(LATER))
             .await

@@ -4,7 +4,10 @@
 //! `user_sessions` (user id ‖ 0 ‖ session id → token hash, the per-user
 //! index), `provider_sessions` (SHA-256 of issuer ‖ 0 ‖ provider sid, then
 //! session id → token hash, for sessions with a provider `sid`), `users`
-//! (id → user), `identities` (issuer ‖ 0 ‖ subject → user id) and `flows`
+//! (id → user, so a range scan lists users in id order), `users_by_email`
+//! (lower-cased e-mail ‖ 0 ‖ user id → nothing, written in one transaction
+//! with the user; filled from `users` once when a database from before it
+//! is opened), `identities` (issuer ‖ 0 ‖ subject → user id) and `flows`
 //! (state hash → flow). Records are JSON. A new session and every
 //! revocation are written in one transaction over the four session trees and then wait for [`GroupCommit`], so they are on disk before the RPC
 //! is acknowledged. sled's `flush_async` is never called: see
@@ -12,8 +15,8 @@
 
 use super::group_commit::GroupCommit;
 use super::{
-    FlowRecord, FlowStore, SessionRecord, SessionStore, StorageError, UserRecord, UserStore,
-    decode, encode, provider_scoped_key,
+    FlowRecord, FlowStore, SessionRecord, SessionStore, StorageError, UserPage, UserRecord,
+    UserStore, decode, email_index_form, email_matches, encode, provider_scoped_key,
 };
 use crate::domain::clock::UnixTime;
 use crate::revocation_feed::{Revocation, RevocationFeed, wall_clock_now};
@@ -39,6 +42,8 @@ pub struct SledStore {
     user_sessions: sled::Tree,
     provider_sessions: sled::Tree,
     users: sled::Tree,
+    /// The e-mail index: [`email_key`] → nothing.
+    users_by_email: sled::Tree,
     identities: sled::Tree,
     flows: sled::Tree,
     /// Bookkeeping that is no user data: the watchdog's probe marker.
@@ -50,6 +55,9 @@ pub struct SledStore {
 
 /// The key of the watchdog's probe marker in the `meta` tree.
 const PROBE_KEY: &[u8] = b"probe";
+
+/// Present in the `meta` tree once `users_by_email` holds every user.
+const EMAIL_INDEX_FILLED: &[u8] = b"users_by_email filled";
 
 impl From<sled::Error> for StorageError {
     fn from(e: sled::Error) -> Self {
@@ -63,6 +71,11 @@ fn pair_key(a: &str, b: &str) -> Vec<u8> {
     key.push(0);
     key.extend_from_slice(b.as_bytes());
     key
+}
+
+/// A user's key in the `users_by_email` index, if it has an e-mail.
+fn email_key(user: &UserRecord) -> Option<Vec<u8>> {
+    email_index_form(&user.email).map(|email| pair_key(&email, &user.id))
 }
 
 /// A session's key in the `provider_sessions` index, if it has a provider
@@ -88,20 +101,45 @@ impl SledStore {
             FLUSH_DEADLINE,
         )
         .map_err(|e| StorageError::Backend(format!("cannot start the flusher thread: {e}")))?;
-        Ok(Self {
+        let store = Self {
             commit: Arc::new(commit),
             sessions: db.open_tree("sessions")?,
             session_ids: db.open_tree("session_ids")?,
             user_sessions: db.open_tree("user_sessions")?,
             provider_sessions: db.open_tree("provider_sessions")?,
             users: db.open_tree("users")?,
+            users_by_email: db.open_tree("users_by_email")?,
             identities: db.open_tree("identities")?,
             flows: db.open_tree("flows")?,
             meta: db.open_tree("meta")?,
             feed: Arc::new(RevocationFeed::with_random_epoch().map_err(|e| {
                 StorageError::Backend(format!("cannot draw the revocation feed's epoch: {e}"))
             })?),
-        })
+        };
+        store.fill_email_index()?;
+        Ok(store)
+    }
+
+    /// Indexes every user by e-mail, once, for a database written before
+    /// the index existed: one pass over `users` at the first open, nothing
+    /// after (the marker in `meta`). Undecodable records are left out, as
+    /// every read of them fails anyway.
+    fn fill_email_index(&self) -> Result<(), StorageError> {
+        if self.meta.contains_key(EMAIL_INDEX_FILLED)? {
+            return Ok(());
+        }
+        for entry in self.users.iter() {
+            let (_, bytes) = entry?;
+            if let Some(key) = decode::<UserRecord>(&bytes, "users")
+                .ok()
+                .as_ref()
+                .and_then(email_key)
+            {
+                self.users_by_email.insert(key, &[] as &[u8])?;
+            }
+        }
+        self.meta.insert(EMAIL_INDEX_FILLED, &[] as &[u8])?;
+        Ok(())
     }
 
     /// The four session trees, for one transaction over all of them.
@@ -244,6 +282,78 @@ impl SledStore {
         Ok(count)
     }
 
+    /// Stores `user` and moves its `users_by_email` entry in one
+    /// transaction, so the index never names an e-mail the user no longer
+    /// has (a previous record that cannot be decoded has no entry to move).
+    fn write_user(&self, user: &UserRecord) -> Result<(), StorageError> {
+        let bytes = encode(user, "users")?;
+        let new_key = email_key(user);
+        let result: Result<(), TransactionError<()>> = (&self.users, &self.users_by_email)
+            .transaction(|(users, by_email)| {
+                let old = users.insert(user.id.as_bytes(), bytes.as_slice())?;
+                let old_key = old
+                    .and_then(|b| decode::<UserRecord>(&b, "users").ok())
+                    .and_then(|old| email_key(&old));
+                if let Some(key) = old_key.filter(|k| Some(k) != new_key.as_ref()) {
+                    by_email.remove(key)?;
+                }
+                if let Some(key) = &new_key {
+                    by_email.insert(key.as_slice(), &[] as &[u8])?;
+                }
+                Ok(())
+            });
+        match result {
+            Ok(()) => Ok(()),
+            Err(TransactionError::Abort(())) => Err(StorageError::Backend("aborted".into())),
+            Err(TransactionError::Storage(e)) => Err(e.into()),
+        }
+    }
+
+    /// A range scan of `users` (ids are the keys, so in id order).
+    fn users_after(&self, after: Option<&str>, limit: usize) -> Result<UserPage, StorageError> {
+        use std::ops::Bound;
+        let start = match after {
+            Some(id) => Bound::Excluded(id.as_bytes().to_vec()),
+            None => Bound::Unbounded,
+        };
+        let mut users = Vec::with_capacity(limit.min(1024));
+        let mut more = false;
+        for entry in self.users.range::<Vec<u8>, _>((start, Bound::Unbounded)) {
+            let (_, bytes) = entry?;
+            if users.len() == limit {
+                more = true;
+                break;
+            }
+            users.push(decode::<UserRecord>(&bytes, "users")?);
+        }
+        let next_after = if more {
+            users.last().map(|u| u.id.clone())
+        } else {
+            None
+        };
+        Ok(UserPage { users, next_after })
+    }
+
+    /// The users `users_by_email` lists under `email` (index form).
+    fn users_with_email(&self, email: &str) -> Result<Vec<UserRecord>, StorageError> {
+        let mut out = Vec::new();
+        for entry in self.users_by_email.scan_prefix(pair_key(email, "")) {
+            let (key, _) = entry?;
+            let id = key
+                .rsplit(|b| *b == 0)
+                .next()
+                .and_then(|id| std::str::from_utf8(id).ok())
+                .ok_or(StorageError::Corrupt("users_by_email"))?;
+            if let Some(bytes) = self.users.get(id.as_bytes())? {
+                let user: UserRecord = decode(&bytes, "users")?;
+                if email_matches(&user, email) {
+                    out.push(user);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Bumps the probe marker and reads it back.
     fn write_probe_marker(&self) -> Result<(), StorageError> {
         let marker = self
@@ -305,12 +415,8 @@ impl UserStore for SledStore {
     }
 
     async fn put_user(&self, user: &UserRecord) -> Result<(), StorageError> {
-        let (key, bytes) = (user.id.clone(), encode(user, "users")?);
-        self.blocking(move |store| {
-            store.users.insert(key.as_bytes(), bytes)?;
-            Ok(())
-        })
-        .await
+        let user = user.clone();
+        self.blocking(move |store| store.write_user(&user)).await
     }
 
     async fn user(&self, id: &str) -> Result<Option<UserRecord>, StorageError> {
@@ -318,6 +424,25 @@ impl UserStore for SledStore {
             .get(id.as_bytes())?
             .map(|bytes| decode(&bytes, "users"))
             .transpose()
+    }
+
+    async fn list_users(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<UserPage, StorageError> {
+        let after = after.map(str::to_owned);
+        let limit = limit.max(1);
+        self.blocking(move |store| store.users_after(after.as_deref(), limit))
+            .await
+    }
+
+    async fn users_by_email(&self, email: &str) -> Result<Vec<UserRecord>, StorageError> {
+        let Some(email) = email_index_form(email) else {
+            return Ok(Vec::new());
+        };
+        self.blocking(move |store| store.users_with_email(&email))
+            .await
     }
 }
 
@@ -533,6 +658,36 @@ mod tests {
         assert_eq!(left, vec!["s2"]);
         assert_eq!(store.user_sessions.len(), 1);
         assert_eq!(store.provider_sessions.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn users_from_before_the_email_index_are_indexed_once_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        // As an older version wrote it: the record only, no index entry
+        // and no marker.
+        let old = UserRecord {
+            email: "Old@Example.com".into(),
+            ..super::super::conformance::user("u1")
+        };
+        store
+            .users
+            .insert("u1", encode(&old, "users").unwrap())
+            .unwrap();
+        store.meta.remove(EMAIL_INDEX_FILLED).unwrap();
+        assert!(
+            store
+                .users_by_email("old@example.com")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        store.fill_email_index().unwrap();
+        assert_eq!(
+            store.users_by_email("old@example.com").await.unwrap(),
+            vec![old]
+        );
+        assert!(store.meta.contains_key(EMAIL_INDEX_FILLED).unwrap());
     }
 
     #[tokio::test]

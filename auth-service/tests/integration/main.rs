@@ -8,6 +8,7 @@
 
 mod support;
 
+mod admin_reads;
 mod backchannel;
 mod code_flow;
 mod durability;
