@@ -28,6 +28,7 @@ mod resilience;
 mod session_cache;
 mod sessions;
 mod token_flow;
+mod traces;
 mod transport;
 mod upstream;
 mod websockets;

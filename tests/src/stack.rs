@@ -51,6 +51,9 @@ pub struct StackOptions {
     /// (`store = "redis"`), so [`TestStack::spawn_auth_replica`] can start
     /// more replicas of it.
     pub redis_url: Option<String>,
+    /// Extra environment variables for auth-service and the gateway
+    /// (`OTEL_*`, say), set on the child processes only.
+    pub env: Vec<(String, String)>,
 }
 
 /// The three services, running.
@@ -81,10 +84,19 @@ fn start_gateway(
     service_token: &str,
 ) -> Proc {
     let path = config.write(file, with_service_token);
+    let env: Vec<(&str, &str)> = std::iter::once((SERVICE_TOKEN_ENV, service_token))
+        .chain(
+            config
+                .options
+                .env
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        )
+        .collect();
     Proc::spawn(
         &gateway_binary(),
         &["--config", path.to_str().unwrap()],
-        &[(SERVICE_TOKEN_ENV, service_token)],
+        &env,
     )
 }
 
@@ -114,10 +126,13 @@ impl TestStack {
 
         let auth_config =
             write_auth_config(dir.path(), "auth.toml", &idp_url, "127.0.0.1:0", &options);
+        let auth_env: Vec<(&str, &str)> = std::iter::once((SERVICE_TOKEN_ENV, &*service_token))
+            .chain(options.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .collect();
         let auth = Proc::spawn(
             &auth_bin,
             &["--config", auth_config.to_str().unwrap()],
-            &[(SERVICE_TOKEN_ENV, &service_token)],
+            &auth_env,
         );
         let public_origin = match (&options.public_origin, options.tls) {
             (Some(origin), _) => origin.clone(),
