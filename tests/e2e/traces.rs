@@ -216,7 +216,7 @@ async fn one_login_is_one_trace_across_both_services() {
         assert!(!all.contains(&token), "session token in {span:?}");
         assert!(!all.contains(&code), "authorization code in {span:?}");
         assert!(
-            !all.contains(&stack.service_token()),
+            !all.contains(stack.service_token()),
             "service token in {span:?}"
         );
         assert!(
