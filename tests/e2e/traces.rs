@@ -157,6 +157,18 @@ async fn one_login_is_one_trace_across_both_services() {
     )
     .await;
     let spans = collector.spans();
+    // The trace as text, for a reader of a failing run's output.
+    for span in spans.iter().filter(|s| s.trace_id == SENT_TRACE) {
+        eprintln!(
+            "trace {} span {} parent {} {:<24} {} {:?}",
+            span.trace_id,
+            span.span_id,
+            span.parent_span_id,
+            span.service,
+            span.name,
+            span.attributes
+        );
+    }
 
     let request = spans
         .iter()
