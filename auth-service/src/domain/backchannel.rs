@@ -13,6 +13,7 @@ use super::Auth;
 use super::error::AuthError;
 use crate::providers::logout_token::{Logout, MAX_AGE_SECS};
 use common::reason::Reason;
+use common::telemetry::trace_context::TraceId;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -87,6 +88,7 @@ impl Auth {
                 event = "backchannel_logout",
                 provider = %provider_id,
                 revoked,
+                trace_id = %TraceId::current(),
             ),
             Err(e) => tracing::warn!(
                 target: "audit",
@@ -94,6 +96,7 @@ impl Auth {
                 provider = %provider_id,
                 reason = e.reason().map_or("error", Reason::code),
                 detail = %e,
+                trace_id = %TraceId::current(),
             ),
         }
         result

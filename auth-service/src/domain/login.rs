@@ -17,6 +17,7 @@ use crate::storage::{FlowRecord, SessionRecord};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::reason::Reason;
+use common::telemetry::trace_context::TraceId;
 use common::token::{SecretHash, SessionToken, random_text};
 use sha2::{Digest, Sha256};
 use url::Url;
@@ -322,6 +323,9 @@ fn audit(provider_id: &str, flow: &str, result: &Result<LoggedIn, AuthError>) {
             flow,
             user_id = %l.session.user.id,
             session_id = %l.session.id,
+            client_ip = %l.session.client_ip,
+            user_agent = %l.session.user_agent,
+            trace_id = %TraceId::current(),
         ),
         Err(e) => audit_failure(provider_id, flow, e),
     }
@@ -340,6 +344,7 @@ fn audit_failure(provider_id: &str, flow: &str, error: &AuthError) {
         flow,
         reason = error.reason().map_or("error", Reason::code),
         detail = %detail,
+        trace_id = %TraceId::current(),
     );
 }
 

@@ -7,6 +7,7 @@
 use super::error::AuthError;
 use super::{Auth, ClientMeta, IdTokenHint, truncate};
 use crate::storage::{SessionRecord, UserRecord};
+use common::telemetry::trace_context::TraceId;
 use common::token::{SessionToken, random_text};
 
 /// Activity is written back at most this often (seconds).
@@ -117,7 +118,7 @@ impl Auth {
             return Err(AuthError::NotFound("session"));
         }
         self.store.delete_session(&session.id).await?;
-        tracing::info!(target: "audit", event = "session_revoked", session_id = %session.id, user_id = %session.user.id);
+        tracing::info!(target: "audit", event = "session_revoked", session_id = %session.id, user_id = %session.user.id, trace_id = %TraceId::current());
         Ok(session)
     }
 
@@ -138,7 +139,7 @@ impl Auth {
             return Err(AuthError::InvalidArgument("user_id is required".into()));
         }
         let revoked = self.store.delete_user_sessions(user_id).await?;
-        tracing::info!(target: "audit", event = "user_sessions_revoked", user_id = %user_id, revoked);
+        tracing::info!(target: "audit", event = "user_sessions_revoked", user_id = %user_id, revoked, trace_id = %TraceId::current());
         Ok(revoked)
     }
 
