@@ -37,7 +37,8 @@
 //!    listener, and is on the public one only with `public_metrics`.
 //! 3. **Layers**, built in `apps`, outermost first: `Cookie` and
 //!    `Authorization` marked sensitive; the trace span (method and path
-//!    only, never the query); `Set-Cookie` marked sensitive; request counts
+//!    only, never the query; joining a trusted proxy's trace,
+//!    `request_span.rs`); `Set-Cookie` marked sensitive; request counts
 //!    (`middleware/request_metrics.rs`); security headers
 //!    (`middleware/security_headers.rs`); error rendering (`error.rs`,
 //!    `render_errors`); the Host framing check (`middleware/framing.rs`
