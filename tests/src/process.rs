@@ -86,6 +86,10 @@ impl Proc {
     ) -> Proc {
         let mut child = Command::new(program)
             .args(args)
+            // A collector in the developer's shell is not the tests' to
+            // send spans to: traces only where a test asks (traces.rs).
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
             .envs(env.iter().copied())
             .env(
                 "RUST_LOG",
