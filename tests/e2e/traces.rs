@@ -1,10 +1,11 @@
 //! OpenTelemetry traces (issue 14 part 1): with `OTEL_EXPORTER_OTLP_ENDPOINT`
 //! set, one login is one trace across the gateway and auth-service, down to
 //! the provider's token endpoint; a trusted proxy's `traceparent` is
-//! joined; no span carries the code, the session token or a cookie. The
+//! joined and carried on to the upstream; no span carries the code, the session token or a cookie. The
 //! collector is an in-process OTLP/gRPC receiver built from the
 //! `opentelemetry-proto` server types.
 
+use crate::upstream::{Echo, seen};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
@@ -14,6 +15,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use portcullis_tests::{StackOptions, TestStack, wait_until};
+use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -104,7 +106,12 @@ const SENT_PARENT: &str = "00f067aa0ba902b7";
 async fn one_login_is_one_trace_across_both_services() {
     let collector = Collector::default();
     let endpoint = collector.start().await;
+    let echo = Echo::start().await;
     let stack = TestStack::start_with(StackOptions {
+        routes: format!(
+            "[[routes]]\npath_prefix = \"/echo/\"\ntarget = {{ upstream = \"{}\" }}\n",
+            echo.url
+        ),
         // The test client is the trusted proxy here, so its traceparent
         // is joined.
         gateway_settings: "trusted_proxies = [\"127.0.0.1/32\"]\n".to_owned(),
@@ -209,8 +216,8 @@ async fn one_login_is_one_trace_across_both_services() {
         "{spans:#?}"
     );
 
-    // A request with the session: its own trace, and nothing secret in any
-    // span of the whole run.
+    // The first request with the session (validated by auth-service, not
+    // yet cached): a trace of its own.
     let me = stack.get_with_session("/auth/me", &token).await;
     assert_eq!(me.status(), 200);
     wait_until(Duration::from_secs(20), "the /auth/me spans", || {
@@ -222,6 +229,42 @@ async fn one_login_is_one_trace_across_both_services() {
         async move { done }
     })
     .await;
+
+    // A proxied request: the upstream continues the trace from the
+    // gateway's span, never from the sender's; the trusted proxy's
+    // `tracestate` belongs to its trace and travels with it (W3C).
+    let proxied: Value = client
+        .get(stack.url("/echo/x"))
+        .header("cookie", format!("{}={token}", stack.session_cookie))
+        .header("traceparent", format!("00-{SENT_TRACE}-{SENT_PARENT}-01"))
+        .header("tracestate", "sender=1")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let upstream_parent = seen(&proxied, "traceparent");
+    assert_eq!(upstream_parent.len(), 1, "{proxied}");
+    let parts: Vec<&str> = upstream_parent[0].split('-').collect();
+    assert_eq!(parts[1], SENT_TRACE, "the upstream is in the proxy's trace");
+    assert_ne!(parts[2], SENT_PARENT, "the upstream's parent is our span");
+    assert_eq!(seen(&proxied, "tracestate"), vec!["sender=1"], "{proxied}");
+    let gateway_span = parts[2].to_owned();
+    wait_until(
+        Duration::from_secs(20),
+        "the proxied request's span",
+        || {
+            let exported = collector
+                .spans()
+                .iter()
+                .any(|s| s.service == "portcullis-api-gateway" && s.span_id == gateway_span);
+            async move { exported }
+        },
+    )
+    .await;
+
+    // Nothing secret in any span of the whole run.
     let spans = collector.spans();
     for span in &spans {
         let all = format!("{} {}", span.name, span.attributes.join(" "));
