@@ -1,13 +1,18 @@
 //! Portcullis auth-service: provider-token verification, the code + PKCE
 //! flow, users, sessions and revocation, served over gRPC (`auth.v1`), with
 //! the standard health service and (opt-in, authenticated) server reflection.
+//! Prometheus metrics (`metrics.rs`) are served on a listener of their own
+//! (`metrics_server.rs`, `metrics_listen`).
 //!
 //! [`run`] takes an already-bound listener and a shutdown future (as
-//! mini-redis does), so tests start it on port 0 and stop it cleanly.
+//! mini-redis does), so tests start it on port 0 and stop it cleanly;
+//! [`run_with_listeners`] adds the metrics listener.
 
 pub mod caller_auth;
 pub mod domain;
 pub mod grpc;
+pub mod metrics;
+mod metrics_server;
 pub mod providers;
 pub mod revocation_feed;
 mod revocation_stream;
@@ -51,6 +56,9 @@ pub enum StartError {
     /// The gRPC server failed.
     #[error("gRPC server failed: {0}")]
     Serve(#[from] tonic::transport::Error),
+    /// The metrics listener failed.
+    #[error("metrics server failed: {0}")]
+    Metrics(#[source] std::io::Error),
 }
 
 /// What tests may replace.
@@ -175,20 +183,56 @@ pub async fn run(
     run_with(listener, config, Deps::default(), shutdown).await
 }
 
-/// [`run`] with injected dependencies.
+/// [`run`] with injected dependencies. No metrics listener: see
+/// [`run_with_listeners`].
 pub async fn run_with(
     listener: TcpListener,
     config: Config,
     deps: Deps,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
+    run_with_listeners(
+        Listeners {
+            grpc: listener,
+            metrics: None,
+        },
+        config,
+        deps,
+        shutdown,
+    )
+    .await
+}
+
+/// auth-service's bound listeners.
+pub struct Listeners {
+    /// The gRPC listener (`listen`).
+    pub grpc: TcpListener,
+    /// `metrics_listen`: `GET /metrics` only.
+    pub metrics: Option<TcpListener>,
+}
+
+/// [`run_with`] on every listener of `listeners` until the same
+/// `shutdown`: the metrics listener stops when the gRPC server begins to.
+pub async fn run_with_listeners(
+    listeners: Listeners,
+    config: Config,
+    deps: Deps,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let listener = listeners.grpc;
     // TLS first: a bad certificate or key stops the service before it
     // opens (and locks) the store.
     let server = server_builder(&config.auth_service)?;
     let store = open_store(&config).await?;
-    let providers =
-        providers::Providers::new(&config.providers, config.auth_service.provider_timeout)
-            .map_err(|e| StartError::Providers(e.to_string()))?;
+    let metrics = Arc::new(metrics::Metrics::new(
+        config.providers.iter().map(|p| p.id.as_str()),
+    ));
+    let providers = providers::Providers::new(
+        &config.providers,
+        config.auth_service.provider_timeout,
+        &metrics,
+    )
+    .map_err(|e| StartError::Providers(e.to_string()))?;
     let sweep_interval = config.auth_service.sweep_interval;
     let probing = store_watchdog::Probing {
         interval: config.auth_service.store_probe_interval,
@@ -218,6 +262,7 @@ pub async fn run_with(
         providers,
         deps.clock,
         config.auth_service,
+        metrics.clone(),
     ));
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
@@ -243,8 +288,16 @@ pub async fn run_with(
         },
         health_reporter,
         probing,
+        metrics.clone(),
         cancel.clone(),
     ));
+    let metrics_server = listeners.metrics.map(|listener| {
+        tokio::spawn(metrics_server::serve(
+            listener,
+            metrics,
+            cancel.clone().cancelled_owned(),
+        ))
+    });
 
     let served = server
         .trace_fn(rpc_span::for_call)
@@ -275,9 +328,19 @@ pub async fn run_with(
             tracing::error!(error = %e, task = name, "background task failed");
         }
     }
+    let metrics_served = match metrics_server {
+        Some(task) => match task.await {
+            Ok(served) => served.map_err(StartError::Metrics),
+            Err(e) => {
+                tracing::error!(error = %e, task = "metrics server", "background task failed");
+                Ok(())
+            }
+        },
+        None => Ok(()),
+    };
     if let Err(e) = auth.flush().await {
         tracing::error!(error = %e, "final flush failed");
     }
     tracing::info!("auth-service stopped");
-    served.map_err(StartError::from)
+    served.map_err(StartError::from).and(metrics_served)
 }

@@ -1,8 +1,9 @@
-//! The auth-service binary: load and validate the configuration, bind, serve
-//! until SIGINT/SIGTERM.
+//! The auth-service binary: load and validate the configuration, bind, print
+//! the gRPC address (then the metrics address, when on, on a line of its
+//! own), serve until SIGINT/SIGTERM.
 
 use clap::Parser;
-use common::startup::{bind_and_announce, load_config};
+use common::startup::{bind_and_announce, bind_and_announce_as, load_config};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -54,7 +55,29 @@ async fn main() -> ExitCode {
         Ok(l) => l,
         Err(code) => return code,
     };
-    let served = auth_service::run(listener, config, common::shutdown::signal()).await;
+    // Announced second: the first stdout line stays the gRPC address.
+    let metrics_listener = match config.auth_service.metrics_listen {
+        Some(addr) => {
+            match bind_and_announce_as("auth-service", "metrics listening on", addr, "http://")
+                .await
+            {
+                Ok(l) => Some(l),
+                Err(code) => return code,
+            }
+        }
+        None => None,
+    };
+    let listeners = auth_service::Listeners {
+        grpc: listener,
+        metrics: metrics_listener,
+    };
+    let served = auth_service::run_with_listeners(
+        listeners,
+        config,
+        auth_service::Deps::default(),
+        common::shutdown::signal(),
+    )
+    .await;
     telemetry.shutdown().await;
     match served {
         Ok(()) => ExitCode::SUCCESS,

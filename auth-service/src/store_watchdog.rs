@@ -6,11 +6,15 @@
 //! `NOT_SERVING` for the whole server and for `auth.v1.AuthService`, so the
 //! gateway's `/readyz` fails and an orchestrator restarts or drains the
 //! replica; the failure is logged at error level every time. The first
-//! successful probe afterwards reports `SERVING` again.
+//! successful probe afterwards reports `SERVING` again. Each probe's
+//! result is also counted in the metrics (`store_probe_failures_total`,
+//! `store_healthy`), so an alert need not read gRPC health.
 
+use crate::metrics::Metrics;
 use crate::storage::StorageError;
 use common::proto::auth_service_server::AuthServiceServer;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tonic::server::NamedService;
@@ -40,6 +44,7 @@ pub(crate) async fn run<P, F>(
     probe: P,
     health: HealthReporter,
     probing: Probing,
+    metrics: Arc<Metrics>,
     cancel: CancellationToken,
 ) where
     P: Fn() -> F,
@@ -58,6 +63,7 @@ pub(crate) async fn run<P, F>(
             Ok(Err(e)) => Some(e.to_string()),
             Err(_) => Some(format!("no answer within {:?}", probing.timeout)),
         };
+        metrics.record_store_probe(failure.is_none());
         match (failure, healthy) {
             (Some(why), _) => {
                 tracing::error!(
@@ -89,7 +95,6 @@ async fn report(health: &HealthReporter, status: ServingStatus) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
     use std::sync::atomic::{AtomicU8, Ordering};
     use tonic::Request;
     use tonic_health::pb::HealthCheckRequest;
@@ -150,6 +155,7 @@ mod tests {
                 }
             }
         };
+        let metrics = Arc::new(Metrics::new([]));
         let task = tokio::spawn(run(
             probe,
             reporter,
@@ -157,6 +163,7 @@ mod tests {
                 interval: Duration::from_millis(10),
                 timeout: Duration::from_millis(50),
             },
+            metrics.clone(),
             cancel.clone(),
         ));
         wait_for(&health, ServingStatus::Serving).await;
@@ -166,6 +173,12 @@ mod tests {
         wait_for(&health, ServingStatus::Serving).await;
         mode.store(HUNG, Ordering::SeqCst);
         wait_for(&health, ServingStatus::NotServing).await;
+        let text = metrics.render();
+        assert!(text.contains("portcullis_auth_store_healthy 0"), "{text}");
+        assert!(
+            !text.contains("portcullis_auth_store_probe_failures_total 0"),
+            "{text}"
+        );
         mode.store(OK, Ordering::SeqCst);
         wait_for(&health, ServingStatus::Serving).await;
         cancel.cancel();

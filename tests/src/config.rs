@@ -25,8 +25,10 @@ fn grpc_fixture(name: &str) -> String {
         .to_string()
 }
 
-/// Writes `dir/auth.toml`: auth-service on `listen`, its store in
-/// `dir/data`, JSON logs (read back by [`crate::TestStack::audit_events`]),
+/// Writes `dir/auth.toml`: auth-service on `listen`, its metrics on a port
+/// of their own (`127.0.0.1:0`, never the default 9091 every stack would
+/// share), its store in `dir/data`, JSON logs (read back by
+/// [`crate::TestStack::audit_events`]),
 /// the development provider at `idp_url` (also as a Google-kind provider),
 /// with the service token and mutual TLS as `options` say.
 pub(crate) fn write_auth_config(
@@ -63,7 +65,9 @@ pub(crate) fn write_auth_config(
         listen,
         data_dir: &dir.join("data"),
         issuer: idp_url,
-        settings: &format!("log_format = \"json\"\n{store}{token}{grpc_tls}"),
+        settings: &format!(
+            "log_format = \"json\"\nmetrics_listen = \"127.0.0.1:0\"\n{store}{token}{grpc_tls}"
+        ),
         rest: &format!(
             r#"
 # The same provider as a Google-kind provider, so access tokens are

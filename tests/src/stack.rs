@@ -75,6 +75,25 @@ pub struct TestStack {
     pub session_cookie: String,
 }
 
+/// The address `process` announced last on a line starting with `prefix`
+/// (waited for at most 10 s): the latest, as a restarted process keeps its
+/// predecessor's log.
+async fn announced(process: &Proc, prefix: &str) -> String {
+    let find = || {
+        process
+            .logs()
+            .iter()
+            .rev()
+            .find_map(|line| line.strip_prefix(prefix).map(str::to_owned))
+    };
+    wait_until(Duration::from_secs(10), "the address is announced", || {
+        let found = find().is_some();
+        async move { found }
+    })
+    .await;
+    find().unwrap()
+}
+
 /// Writes the gateway's configuration as `file` and starts it, with the
 /// service token in its environment.
 fn start_gateway(
@@ -264,13 +283,33 @@ impl TestStack {
     /// `metrics listening on` line (printed right after the first one;
     /// waited for at most 10 s).
     pub async fn metrics_url(&self) -> String {
-        self.announced("metrics listening on ").await
+        announced(&self.gateway, "metrics listening on ").await
     }
 
     /// The gateway's `GET /metrics` text, from its metrics listener.
     pub async fn metrics_text(&self) -> String {
-        let url = format!("{}/metrics", self.metrics_url().await);
-        let response = self.bare_client().get(url).send().await.unwrap();
+        self.scrape(&self.metrics_url().await).await
+    }
+
+    /// `http://127.0.0.1:PORT` of auth-service's metrics listener, from its
+    /// `metrics listening on` line (the latest one, after a restart).
+    pub async fn auth_metrics_url(&self) -> String {
+        announced(&self.auth, "metrics listening on ").await
+    }
+
+    /// auth-service's `GET /metrics` text, from its metrics listener.
+    pub async fn auth_metrics_text(&self) -> String {
+        self.scrape(&self.auth_metrics_url().await).await
+    }
+
+    /// `GET {base}/metrics`, which must answer 200.
+    async fn scrape(&self, base: &str) -> String {
+        let response = self
+            .bare_client()
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 200);
         response.text().await.unwrap()
     }
@@ -278,28 +317,7 @@ impl TestStack {
     /// `http://127.0.0.1:PORT` of the gateway's ext_authz listener
     /// (`ext_authz_listen`), from its `ext_authz listening on` line.
     pub async fn ext_authz_url(&self) -> String {
-        self.announced("ext_authz listening on ").await
-    }
-
-    /// The address the gateway announced on a line starting with `prefix`
-    /// (waited for at most 10 s).
-    async fn announced(&self, prefix: &str) -> String {
-        let find = || {
-            self.gateway
-                .logs()
-                .iter()
-                .find_map(|line| line.strip_prefix(prefix).map(str::to_owned))
-        };
-        wait_until(
-            Duration::from_secs(10),
-            "the gateway announces the address",
-            || {
-                let found = find().is_some();
-                async move { found }
-            },
-        )
-        .await;
-        find().unwrap()
+        announced(&self.gateway, "ext_authz listening on ").await
     }
 
     /// SIGKILLs auth-service.

@@ -11,6 +11,7 @@
 
 use super::Auth;
 use super::error::AuthError;
+use crate::metrics::RevocationKind;
 use crate::providers::logout_token::{Logout, MAX_AGE_SECS};
 use common::reason::Reason;
 use common::telemetry::trace_context::TraceId;
@@ -119,6 +120,8 @@ impl Auth {
         let logout = provider.verify_logout_token(token, checks).await?;
         self.seen_logouts.check_unused(&logout, now, checks.skew)?;
         let revoked = self.revoke_named_sessions(&logout).await?;
+        self.metrics
+            .record_revocations(RevocationKind::Backchannel, revoked);
         self.seen_logouts.record(&logout);
         Ok(revoked)
     }

@@ -12,6 +12,7 @@ use super::IdTokenHint;
 use super::error::AuthError;
 use super::sessions::ProviderSession;
 use super::{Auth, ClientMeta};
+use crate::metrics::{LoginFlow, Metrics};
 use crate::providers::{AuthorizationRequest, Checks, CodeExchange, Identity};
 use crate::storage::{FlowRecord, SessionRecord};
 use base64::Engine;
@@ -93,7 +94,7 @@ impl Auth {
             .begin_login_inner(provider_id, redirect_uri, return_to)
             .await;
         if let Err(e) = &result {
-            audit_failure(provider_id, "code", e);
+            audit_failure(&self.metrics, provider_id, LoginFlow::Code, e);
         }
         result
     }
@@ -166,7 +167,7 @@ impl Auth {
     ) -> Result<LoggedIn, AuthError> {
         let provider_id = callback.provider_id;
         let result = self.complete_login_inner(callback, client).await;
-        audit(provider_id, "code", &result);
+        audit(&self.metrics, provider_id, LoginFlow::Code, &result);
         result
     }
 
@@ -235,8 +236,8 @@ impl Auth {
         client: ClientMeta,
     ) -> Result<LoggedIn, AuthError> {
         let flow = match token {
-            ProviderToken::Id(_) => "id_token",
-            ProviderToken::Access(_) => "access_token",
+            ProviderToken::Id(_) => LoginFlow::IdToken,
+            ProviderToken::Access(_) => LoginFlow::AccessToken,
         };
         let result = async {
             let provider = self.providers.get(provider_id)?;
@@ -248,7 +249,7 @@ impl Auth {
             self.log_in(provider_id, identity, client).await
         }
         .await;
-        audit(provider_id, flow, &result);
+        audit(&self.metrics, provider_id, flow, &result);
         result
     }
 
@@ -313,26 +314,37 @@ pub fn is_return_target(target: &str) -> bool {
         })
 }
 
-/// One audit line per login attempt; never a token.
-fn audit(provider_id: &str, flow: &str, result: &Result<LoggedIn, AuthError>) {
+/// One audit line per login attempt, never a token, and the attempt
+/// counted in `metrics` under the same flow and reason.
+fn audit(
+    metrics: &Metrics,
+    provider_id: &str,
+    flow: LoginFlow,
+    result: &Result<LoggedIn, AuthError>,
+) {
     match result {
-        Ok(l) => tracing::info!(
-            target: "audit",
-            event = "login",
-            provider = %provider_id,
-            flow,
-            user_id = %l.session.user.id,
-            session_id = %l.session.id,
-            client_ip = %l.session.client_ip,
-            user_agent = %l.session.user_agent,
-            trace_id = %TraceId::current(),
-        ),
-        Err(e) => audit_failure(provider_id, flow, e),
+        Ok(l) => {
+            metrics.record_login(provider_id, flow);
+            tracing::info!(
+                target: "audit",
+                event = "login",
+                provider = %provider_id,
+                flow = flow.as_str(),
+                user_id = %l.session.user.id,
+                session_id = %l.session.id,
+                client_ip = %l.session.client_ip,
+                user_agent = %l.session.user_agent,
+                trace_id = %TraceId::current(),
+            );
+        }
+        Err(e) => audit_failure(metrics, provider_id, flow, e),
     }
 }
 
-/// The audit line of a failed login attempt, with its reason code.
-fn audit_failure(provider_id: &str, flow: &str, error: &AuthError) {
+/// The audit line of a failed login attempt, with its reason code, and
+/// the failure counted.
+fn audit_failure(metrics: &Metrics, provider_id: &str, flow: LoginFlow, error: &AuthError) {
+    metrics.record_login_failure(provider_id, flow, error.reason());
     let detail = match error {
         AuthError::TokenRejected(r) => r.detail.clone(),
         other => other.to_string(),
@@ -341,7 +353,7 @@ fn audit_failure(provider_id: &str, flow: &str, error: &AuthError) {
         target: "audit",
         event = "login_failed",
         provider = %provider_id,
-        flow,
+        flow = flow.as_str(),
         reason = error.reason().map_or("error", Reason::code),
         detail = %detail,
         trace_id = %TraceId::current(),

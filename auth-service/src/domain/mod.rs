@@ -8,6 +8,7 @@ pub mod login;
 pub mod sessions;
 pub mod users;
 
+use crate::metrics::Metrics;
 use crate::providers::Providers;
 use crate::storage::Store;
 use clock::Clock;
@@ -32,6 +33,8 @@ pub struct Auth {
     pub(crate) settings: AuthServiceConfig,
     /// Logout tokens already acted on (replay defence).
     pub(crate) seen_logouts: backchannel::SeenLogouts,
+    /// Where logins, validations and revocations are counted.
+    pub(crate) metrics: Arc<Metrics>,
 }
 
 impl Auth {
@@ -41,6 +44,7 @@ impl Auth {
         providers: Providers,
         clock: Arc<dyn Clock>,
         settings: AuthServiceConfig,
+        metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             store,
@@ -48,6 +52,7 @@ impl Auth {
             clock,
             settings,
             seen_logouts: backchannel::SeenLogouts::default(),
+            metrics,
         }
     }
 
@@ -59,6 +64,11 @@ impl Auth {
     /// Every revocation the store commits, for `WatchRevocations`.
     pub fn revocation_feed(&self) -> Arc<crate::revocation_feed::RevocationFeed> {
         self.store.revocation_feed()
+    }
+
+    /// The metrics registry this domain records into.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// The configured providers.

@@ -6,6 +6,7 @@
 
 use super::error::AuthError;
 use super::{Auth, ClientMeta, IdTokenHint, truncate};
+use crate::metrics::{RevocationKind, Validation};
 use crate::storage::{SessionRecord, UserRecord};
 use common::telemetry::trace_context::TraceId;
 use common::token::{SessionToken, random_text};
@@ -65,18 +66,35 @@ impl Auth {
     }
 
     /// The live session for a token: one store read, plus a write at most
-    /// once a minute to slide the idle expiry.
+    /// once a minute to slide the idle expiry. Each answer is counted by
+    /// outcome.
     pub async fn validate_session(&self, token: &str) -> Result<SessionRecord, AuthError> {
-        let token = SessionToken::parse(token).map_err(|_| AuthError::InvalidSession)?;
+        let (outcome, result) = match self.find_live_session(token).await {
+            Ok(session) => (Validation::Valid, Ok(session)),
+            Err((outcome, e)) => (outcome, Err(e)),
+        };
+        self.metrics.record_validation(outcome);
+        result
+    }
+
+    /// [`Auth::validate_session`]'s work; a failure says which outcome it
+    /// is.
+    async fn find_live_session(
+        &self,
+        token: &str,
+    ) -> Result<SessionRecord, (Validation, AuthError)> {
+        let token = SessionToken::parse(token)
+            .map_err(|_| (Validation::Malformed, AuthError::InvalidSession))?;
         let hash = token.hash();
         let mut session = self
             .store
             .session_by_token(&hash)
-            .await?
-            .ok_or(AuthError::InvalidSession)?;
+            .await
+            .map_err(|e| (Validation::Error, e.into()))?
+            .ok_or((Validation::Unknown, AuthError::InvalidSession))?;
         let now = self.clock.now();
         if !session.is_live(now) {
-            return Err(AuthError::InvalidSession);
+            return Err((Validation::Expired, AuthError::InvalidSession));
         }
         if now - session.last_seen_at >= TOUCH_INTERVAL {
             session.last_seen_at = now;
@@ -100,6 +118,10 @@ impl Auth {
         target: SessionRef<'_>,
         owner: Option<&str>,
     ) -> Result<SessionRecord, AuthError> {
+        let kind = match target {
+            SessionRef::Token(_) => RevocationKind::Logout,
+            SessionRef::Id(_) => RevocationKind::Session,
+        };
         let session = match target {
             SessionRef::Token(token) => {
                 let token = SessionToken::parse(token).map_err(|_| AuthError::InvalidSession)?;
@@ -118,6 +140,7 @@ impl Auth {
             return Err(AuthError::NotFound("session"));
         }
         self.store.delete_session(&session.id).await?;
+        self.metrics.record_revocations(kind, 1);
         tracing::info!(target: "audit", event = "session_revoked", session_id = %session.id, user_id = %session.user.id, trace_id = %TraceId::current());
         Ok(session)
     }
@@ -139,6 +162,8 @@ impl Auth {
             return Err(AuthError::InvalidArgument("user_id is required".into()));
         }
         let revoked = self.store.delete_user_sessions(user_id).await?;
+        self.metrics
+            .record_revocations(RevocationKind::User, revoked);
         tracing::info!(target: "audit", event = "user_sessions_revoked", user_id = %user_id, revoked, trace_id = %TraceId::current());
         Ok(revoked)
     }
@@ -169,6 +194,7 @@ impl Auth {
         let now = self.clock.now();
         let sessions = self.store.purge_expired_sessions(now).await?;
         let flows = self.store.purge_expired_flows(now).await?;
+        self.metrics.record_sweep(sessions, flows);
         Ok((sessions, flows))
     }
 }

@@ -6,10 +6,11 @@
 //! `POST /applications/{client_id}/token`, which only succeeds for tokens
 //! issued to our OAuth app.
 
-use super::http::send_json;
+use super::http::ProviderHttp;
 use super::oauth_app::OAuthApp;
 use super::{AuthorizationRequest, CodeExchange, Identity, check_token_size, groups};
 use crate::domain::error::AuthError;
+use crate::metrics::Endpoint;
 use common::config::ProviderConfig;
 use common::reason::Reason;
 use secrecy::ExposeSecret;
@@ -64,7 +65,7 @@ pub struct GithubProvider {
 
 impl GithubProvider {
     /// A provider from validated configuration (which fills GitHub's URLs).
-    pub fn new(config: ProviderConfig, http: reqwest::Client) -> Result<Self, AuthError> {
+    pub fn new(config: ProviderConfig, http: ProviderHttp) -> Result<Self, AuthError> {
         let app = OAuthApp::new(config, http, "https://api.github.com", GITHUB_ISSUER)?;
         Ok(Self { app })
     }
@@ -105,7 +106,15 @@ impl GithubProvider {
             .basic_auth(&self.app.config.client_id, Some(secret.expose_secret()))
             .header(reqwest::header::ACCEPT, "application/vnd.github+json")
             .json(&serde_json::json!({ "access_token": token }));
-        let response = send_json::<serde_json::Value>(request, "GitHub token check").await?;
+        let response = self
+            .app
+            .http
+            .send_json::<serde_json::Value>(
+                request,
+                Endpoint::GithubTokenCheck,
+                "GitHub token check",
+            )
+            .await?;
         match response.status.as_u16() {
             // A 200 that is not JSON is not GitHub confirming the token;
             // one naming another app is not confirming it for us.
@@ -225,7 +234,11 @@ impl GithubProvider {
             .bearer_auth(access_token)
             .header(reqwest::header::ACCEPT, "application/vnd.github+json");
         let what = format!("GitHub API {path}");
-        let response = send_json::<T>(request, &what).await?;
+        let response = self
+            .app
+            .http
+            .send_json::<T>(request, Endpoint::GithubApi, &what)
+            .await?;
         match response.status.as_u16() {
             200 => response.body.map_err(AuthError::ProviderUnavailable),
             401 | 403 => Err(AuthError::rejected(

@@ -4,9 +4,10 @@
 //! audience so a token issued to another app cannot log anyone in here.
 
 use super::claims::Flag;
-use super::http::send_json;
+use super::http::ProviderHttp;
 use super::{Checks, Identity};
 use crate::domain::error::AuthError;
+use crate::metrics::Endpoint;
 use common::config::{ProviderConfig, ProviderKind};
 use common::reason::Reason;
 use serde::Deserialize;
@@ -68,18 +69,20 @@ struct TokenInfo {
 /// Asks the tokeninfo endpoint about an access token (sent in a POST body,
 /// never in a URL) and checks audience, expiry and subject.
 pub async fn verify_with_tokeninfo(
-    http: &reqwest::Client,
+    http: &ProviderHttp,
     endpoint: &url::Url,
     config: &ProviderConfig,
     issuer: &str,
     token: &str,
     checks: Checks,
 ) -> Result<Identity, AuthError> {
-    let response = send_json::<TokenInfo>(
-        http.post(endpoint.clone()).form(&[("access_token", token)]),
-        "tokeninfo",
-    )
-    .await?;
+    let response = http
+        .send_json::<TokenInfo>(
+            http.post(endpoint.clone()).form(&[("access_token", token)]),
+            Endpoint::Tokeninfo,
+            "tokeninfo",
+        )
+        .await?;
     if response.status.is_client_error() {
         return Err(AuthError::rejected(
             Reason::InvalidAccessToken,

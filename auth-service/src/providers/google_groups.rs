@@ -7,8 +7,9 @@
 //! docs say so). Groups are named by their e-mail address, lower case.
 
 use super::groups;
-use super::http::send_json;
+use super::http::ProviderHttp;
 use crate::domain::error::AuthError;
+use crate::metrics::Endpoint;
 use common::reason::Reason;
 use serde::Deserialize;
 use url::Url;
@@ -60,7 +61,7 @@ fn query(email: &str) -> Result<String, AuthError> {
 /// The groups `email` is directly in, as `access_token`'s user may see
 /// them, page by page.
 pub(super) async fn direct_groups(
-    http: &reqwest::Client,
+    http: &ProviderHttp,
     api: &Url,
     access_token: &str,
     email: &str,
@@ -82,7 +83,13 @@ pub(super) async fn direct_groups(
             url.query_pairs_mut().append_pair("pageToken", &page_token);
         }
         let request = http.get(url).bearer_auth(access_token);
-        let response = send_json::<SearchDirectGroups>(request, "Cloud Identity groups").await?;
+        let response = http
+            .send_json::<SearchDirectGroups>(
+                request,
+                Endpoint::GoogleGroups,
+                "Cloud Identity groups",
+            )
+            .await?;
         if !response.status.is_success() {
             // 403: the scope was not granted, or the Cloud Identity API is
             // not enabled for the project. The login cannot be judged

@@ -1,11 +1,14 @@
 //! Calls to identity providers: one pooled HTTPS client with timeouts, no
 //! redirects, and a size cap on every response body, so a slow, huge or
-//! malicious provider answer cannot tie up or exhaust the service.
+//! malicious provider answer cannot tie up or exhaust the service. Every
+//! call goes through [`ProviderHttp::send_json`], which also times it for
+//! the provider's latency metrics.
 
 use crate::domain::error::AuthError;
+use crate::metrics::{Endpoint, ProviderMetrics};
 use futures::StreamExt;
 use serde::de::DeserializeOwned;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The largest provider response body read (discovery, JWKS, token, user).
 pub const MAX_RESPONSE_BYTES: usize = 256 * 1024;
@@ -24,6 +27,73 @@ pub fn client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
         .build()
 }
 
+/// One provider's view of the shared client: requests are built on the
+/// client, and sent through [`ProviderHttp::send_json`], which records each
+/// call under this provider's id and its endpoint.
+#[derive(Clone)]
+pub struct ProviderHttp {
+    client: reqwest::Client,
+    metrics: ProviderMetrics,
+}
+
+impl ProviderHttp {
+    /// `client` (shared by every provider) recording into `metrics`.
+    pub fn new(client: reqwest::Client, metrics: ProviderMetrics) -> Self {
+        Self { client, metrics }
+    }
+
+    /// A GET request to `url`.
+    pub fn get(&self, url: impl reqwest::IntoUrl) -> reqwest::RequestBuilder {
+        self.client.get(url)
+    }
+
+    /// A POST request to `url`.
+    pub fn post(&self, url: impl reqwest::IntoUrl) -> reqwest::RequestBuilder {
+        self.client.post(url)
+    }
+
+    /// This provider's metrics (key-set refreshes).
+    pub fn metrics(&self) -> &ProviderMetrics {
+        &self.metrics
+    }
+
+    /// Sends `request` to `endpoint` and reads at most
+    /// [`MAX_RESPONSE_BYTES`] of JSON, timing the whole exchange. `what`
+    /// names the endpoint in error messages ("JWKS", "token endpoint").
+    pub async fn send_json<T: DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+        endpoint: Endpoint,
+        what: &str,
+    ) -> Result<JsonResponse<T>, AuthError> {
+        let started = Instant::now();
+        let result = send_json(request, what).await;
+        self.metrics
+            .record_call(endpoint, started.elapsed(), result.is_err());
+        result
+    }
+
+    /// Like [`ProviderHttp::send_json`], but any non-2xx status or
+    /// unparsable body is an "unavailable" error: for endpoints whose
+    /// failure is the provider's.
+    pub async fn fetch_json<T: DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+        endpoint: Endpoint,
+        what: &str,
+    ) -> Result<(T, Option<u64>), AuthError> {
+        let response = self.send_json(request, endpoint, what).await?;
+        if !response.status.is_success() {
+            return Err(AuthError::ProviderUnavailable(format!(
+                "{what} answered HTTP {}",
+                response.status.as_u16()
+            )));
+        }
+        let body = response.body.map_err(AuthError::ProviderUnavailable)?;
+        Ok((body, response.max_age))
+    }
+}
+
 /// A provider answer: its status and its JSON body (if it parsed).
 pub struct JsonResponse<T> {
     /// HTTP status.
@@ -39,7 +109,7 @@ pub struct JsonResponse<T> {
 /// and in the call's span, which holds neither the URL nor the body: a
 /// token request carries the code and the client secret.
 #[tracing::instrument(name = "provider_call", skip_all, fields(otel.kind = "client", endpoint = %what))]
-pub async fn send_json<T: DeserializeOwned>(
+async fn send_json<T: DeserializeOwned>(
     request: reqwest::RequestBuilder,
     what: &str,
 ) -> Result<JsonResponse<T>, AuthError> {
@@ -78,23 +148,6 @@ pub async fn send_json<T: DeserializeOwned>(
         max_age,
         body,
     })
-}
-
-/// Like [`send_json`], but any non-2xx status or unparsable body is an
-/// "unavailable" error: for endpoints whose failure is the provider's.
-pub async fn fetch_json<T: DeserializeOwned>(
-    request: reqwest::RequestBuilder,
-    what: &str,
-) -> Result<(T, Option<u64>), AuthError> {
-    let response = send_json(request, what).await?;
-    if !response.status.is_success() {
-        return Err(AuthError::ProviderUnavailable(format!(
-            "{what} answered HTTP {}",
-            response.status.as_u16()
-        )));
-    }
-    let body = response.body.map_err(AuthError::ProviderUnavailable)?;
-    Ok((body, response.max_age))
 }
 
 /// A transport error without its URL (URLs may carry codes or tokens).

@@ -10,8 +10,9 @@
 //! [`REFETCH_WINDOW`]) so random `kid`s cannot make us hammer the provider.
 //! If a refresh fails, cached keys stay in use for up to [`MAX_STALE`].
 
-use super::http::fetch_json;
+use super::http::ProviderHttp;
 use crate::domain::error::AuthError;
+use crate::metrics::Endpoint;
 use common::reason::Reason;
 use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, JwkSet, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey};
@@ -68,7 +69,7 @@ struct RefetchLimits {
 /// The cached key set of one provider.
 pub struct JwksCache {
     uri: String,
-    http: reqwest::Client,
+    http: ProviderHttp,
     keys: RwLock<Option<Arc<KeySet>>>,
     /// Held while fetching: concurrent callers wait and reuse the result.
     fetch_lock: Mutex<RefetchLimits>,
@@ -76,7 +77,7 @@ pub struct JwksCache {
 
 impl JwksCache {
     /// A cache for the key set at `uri` (fetched lazily).
-    pub fn new(uri: String, http: reqwest::Client) -> Self {
+    pub fn new(uri: String, http: ProviderHttp) -> Self {
         Self {
             uri,
             http,
@@ -181,7 +182,11 @@ impl JwksCache {
     /// Fetches the key set; on failure keeps (and returns) a not-too-stale
     /// cached set.
     async fn fetch(&self) -> Result<Arc<KeySet>, AuthError> {
-        let fetched = fetch_json::<JwkSet>(self.http.get(&self.uri), "JWKS").await;
+        let fetched = self
+            .http
+            .fetch_json::<JwkSet>(self.http.get(&self.uri), Endpoint::Jwks, "JWKS")
+            .await;
+        self.http.metrics().record_jwks_refresh(fetched.is_ok());
         let mut slot = self.keys.write().await;
         match fetched {
             Ok((set, max_age)) => {

@@ -18,6 +18,7 @@ pub mod twitter;
 use crate::domain::IdTokenHint;
 use crate::domain::clock::UnixTime;
 use crate::domain::error::AuthError;
+use crate::metrics::Metrics;
 use common::config::{ProviderConfig, ProviderKind};
 use common::reason::Reason;
 use std::sync::Arc;
@@ -100,7 +101,7 @@ pub enum Provider {
 
 impl Provider {
     /// Builds a provider from its validated configuration.
-    pub fn new(config: ProviderConfig, http: reqwest::Client) -> Result<Self, AuthError> {
+    pub fn new(config: ProviderConfig, http: http::ProviderHttp) -> Result<Self, AuthError> {
         Ok(match config.kind {
             ProviderKind::Oidc | ProviderKind::Google => {
                 Self::Oidc(oidc::OidcProvider::new(config, http)?)
@@ -203,14 +204,22 @@ impl Provider {
 pub struct Providers(Vec<Arc<Provider>>);
 
 impl Providers {
-    /// Builds every configured provider with one shared HTTP client.
-    pub fn new(configs: &[ProviderConfig], timeout: Duration) -> Result<Self, AuthError> {
-        let http = http::client(timeout).map_err(|e| {
+    /// Builds every configured provider with one shared HTTP client, each
+    /// recording its calls into `metrics` under its id.
+    pub fn new(
+        configs: &[ProviderConfig],
+        timeout: Duration,
+        metrics: &Arc<Metrics>,
+    ) -> Result<Self, AuthError> {
+        let client = http::client(timeout).map_err(|e| {
             AuthError::ProviderUnavailable(format!("cannot build HTTP client: {e}"))
         })?;
         configs
             .iter()
-            .map(|c| Provider::new(c.clone(), http.clone()).map(Arc::new))
+            .map(|c| {
+                let http = http::ProviderHttp::new(client.clone(), metrics.provider(&c.id));
+                Provider::new(c.clone(), http).map(Arc::new)
+            })
             .collect::<Result<Vec<_>, _>>()
             .map(Self)
     }

@@ -3,6 +3,7 @@
 //! that must yield an access token. Neither issues ID tokens; each reads
 //! the user from its own API with that token.
 
+use super::http::ProviderHttp;
 use super::token::exchange_code;
 use super::{AuthorizationRequest, CodeExchange};
 use crate::domain::error::AuthError;
@@ -13,7 +14,7 @@ use url::Url;
 /// One OAuth 2.0 app registered with a provider.
 pub(super) struct OAuthApp {
     pub(super) config: ProviderConfig,
-    pub(super) http: reqwest::Client,
+    pub(super) http: ProviderHttp,
     authorization_endpoint: Url,
     token_endpoint: Url,
     /// The API base URL, without a trailing `/`.
@@ -29,7 +30,7 @@ impl OAuthApp {
     /// keyed under `public_issuer`.
     pub(super) fn new(
         config: ProviderConfig,
-        http: reqwest::Client,
+        http: ProviderHttp,
         public_api: &str,
         public_issuer: &str,
     ) -> Result<Self, AuthError> {

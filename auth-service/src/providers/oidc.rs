@@ -3,7 +3,7 @@
 //! with a preset (see `google.rs`).
 
 use super::claims::{self, Expected, IdTokenClaims};
-use super::http::{fetch_json, send_json};
+use super::http::ProviderHttp;
 use super::jwks::JwksCache;
 use super::token::exchange_code;
 use super::{
@@ -12,6 +12,7 @@ use super::{
 };
 use crate::domain::IdTokenHint;
 use crate::domain::error::AuthError;
+use crate::metrics::Endpoint;
 use common::config::ProviderConfig;
 use common::reason::Reason;
 use jsonwebtoken::errors::ErrorKind;
@@ -85,14 +86,14 @@ pub struct OidcProvider {
     /// Every `iss` value accepted (the configured one, plus Google's other
     /// spelling).
     accepted_issuers: Vec<String>,
-    http: reqwest::Client,
+    http: ProviderHttp,
     /// Fetched on first use and kept; a failed fetch is retried next time.
     metadata: OnceCell<Arc<Metadata>>,
 }
 
 impl OidcProvider {
     /// A provider from validated configuration (which guarantees an issuer).
-    pub fn new(config: ProviderConfig, http: reqwest::Client) -> Result<Self, AuthError> {
+    pub fn new(config: ProviderConfig, http: ProviderHttp) -> Result<Self, AuthError> {
         let issuer = config.issuer.clone().ok_or_else(|| {
             AuthError::InvalidArgument(format!("provider {} has no issuer", config.id))
         })?;
@@ -121,7 +122,10 @@ impl OidcProvider {
             "{}/.well-known/openid-configuration",
             self.issuer.trim_end_matches('/')
         );
-        let (doc, _) = fetch_json::<DiscoveryDocument>(self.http.get(&url), "discovery").await?;
+        let (doc, _) = self
+            .http
+            .fetch_json::<DiscoveryDocument>(self.http.get(&url), Endpoint::Discovery, "discovery")
+            .await?;
         if doc.issuer != self.issuer {
             tracing::error!(
                 provider = %self.config.id,
@@ -458,11 +462,14 @@ impl OidcProvider {
         access_token: &str,
         identity: &mut Identity,
     ) -> Result<(), AuthError> {
-        let response = send_json::<UserInfo>(
-            self.http.get(endpoint.clone()).bearer_auth(access_token),
-            "userinfo",
-        )
-        .await?;
+        let response = self
+            .http
+            .send_json::<UserInfo>(
+                self.http.get(endpoint.clone()).bearer_auth(access_token),
+                Endpoint::Userinfo,
+                "userinfo",
+            )
+            .await?;
         if response.status == reqwest::StatusCode::UNAUTHORIZED {
             return Err(AuthError::rejected(
                 Reason::InvalidAccessToken,

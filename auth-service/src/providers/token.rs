@@ -1,8 +1,9 @@
 //! The token endpoint call shared by every kind (RFC 6749 4.1.3 with PKCE,
 //! RFC 7636 4.5), with the client authentication the provider expects.
 
-use super::http::send_json;
+use super::http::ProviderHttp;
 use crate::domain::error::AuthError;
+use crate::metrics::Endpoint;
 use common::config::{ProviderConfig, TokenEndpointAuth};
 use common::reason::Reason;
 use secrecy::ExposeSecret;
@@ -18,7 +19,7 @@ pub(super) struct TokenResponse {
 
 /// Exchanges `code` for tokens.
 pub(super) async fn exchange_code(
-    http: &reqwest::Client,
+    http: &ProviderHttp,
     config: &ProviderConfig,
     endpoint: &url::Url,
     code: &str,
@@ -47,7 +48,9 @@ pub(super) async fn exchange_code(
         }
         _ => form.push(("client_id", &config.client_id)),
     }
-    let response = send_json::<TokenResponse>(request.form(&form), "token endpoint").await?;
+    let response = http
+        .send_json::<TokenResponse>(request.form(&form), Endpoint::Token, "token endpoint")
+        .await?;
     let status = response.status;
     match response.body {
         // GitHub answers errors with 200 and an `error` field.

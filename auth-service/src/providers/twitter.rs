@@ -10,10 +10,11 @@
 //! that says which app a user token was issued to (no introspection, no
 //! tokeninfo), and a token issued to another app must never log anyone in.
 
-use super::http::send_json;
+use super::http::ProviderHttp;
 use super::oauth_app::OAuthApp;
 use super::{AuthorizationRequest, CodeExchange, Identity};
 use crate::domain::error::AuthError;
+use crate::metrics::Endpoint;
 use common::config::ProviderConfig;
 use common::reason::Reason;
 use serde::Deserialize;
@@ -50,7 +51,7 @@ pub struct TwitterProvider {
 
 impl TwitterProvider {
     /// A provider from validated configuration (which fills X's URLs).
-    pub fn new(config: ProviderConfig, http: reqwest::Client) -> Result<Self, AuthError> {
+    pub fn new(config: ProviderConfig, http: ProviderHttp) -> Result<Self, AuthError> {
         let mut fields = vec!["id", "name", "username", "profile_image_url"];
         if config.scopes().iter().any(|s| s == EMAIL_SCOPE) {
             fields.push("confirmed_email");
@@ -95,7 +96,11 @@ impl TwitterProvider {
             .http
             .get(self.users_me.clone())
             .bearer_auth(access_token);
-        let response = send_json::<UsersMe>(request, "X API users/me").await?;
+        let response = self
+            .app
+            .http
+            .send_json::<UsersMe>(request, Endpoint::XApi, "X API users/me")
+            .await?;
         let user = match response.status.as_u16() {
             200 => response
                 .body

@@ -109,6 +109,16 @@ pub(super) struct AuthServiceSection {
     /// authentication as `AuthService` (service token and/or client
     /// certificate); only the health service stays open. Default false.
     grpc_reflection: bool,
+    /// A second listener, plain HTTP, that serves only `GET /metrics`
+    /// (Prometheus: logins, failures by reason, validations, revocations,
+    /// provider latency), on loopback by default; `"off"` disables it.
+    /// The binary prints `metrics listening on http://ADDR` on the line
+    /// after its `listening on` line. Not authenticated: keep it on
+    /// loopback or a network only Prometheus reaches. Default
+    /// `127.0.0.1:9091` (the gateway's is 9090).
+    #[serde(deserialize_with = "super::listen_or_off::deserialize")]
+    #[schemars(with = "String")]
+    metrics_listen: Option<SocketAddr>,
 }
 
 /// Settings of the auth-service binary, parsed: every value here is usable
@@ -148,6 +158,8 @@ pub struct AuthServiceConfig {
     pub client_ca: Option<CaCertificates>,
     /// `grpc_reflection`.
     pub grpc_reflection: bool,
+    /// `metrics_listen`; `None` for `"off"`.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// Which store holds users, sessions and flow state, and its settings.
@@ -241,6 +253,12 @@ impl AuthServiceSection {
                 ),
             ));
         }
+        super::listen_or_off::check_distinct(
+            "auth_service.listen",
+            self.listen,
+            "auth_service.metrics_listen",
+            self.metrics_listen,
+        )?;
         if self.session_lifetime < Duration::from_secs(60) {
             return Err(ConfigError::invalid(
                 key("session_lifetime"),
@@ -355,6 +373,7 @@ impl AuthServiceSection {
             tls,
             client_ca,
             grpc_reflection: self.grpc_reflection,
+            metrics_listen: self.metrics_listen,
         }
     }
 }
@@ -407,6 +426,7 @@ impl Default for AuthServiceSection {
             tls_key: None,
             client_ca: None,
             grpc_reflection: false,
+            metrics_listen: Some(SocketAddr::from(([127, 0, 0, 1], 9091))),
         }
     }
 }

@@ -118,7 +118,7 @@ pub(super) struct GatewaySection {
     /// apart from the public one, on loopback by default; `"off"` disables
     /// it. The binary prints `metrics listening on http://ADDR` on the line
     /// after its `listening on` line. Default `127.0.0.1:9090`.
-    #[serde(deserialize_with = "deserialize_listen_or_off")]
+    #[serde(deserialize_with = "super::listen_or_off::deserialize")]
     #[schemars(with = "String")]
     metrics_listen: Option<SocketAddr>,
     /// Where the gateway serves Envoy's external authorization gRPC service
@@ -128,7 +128,7 @@ pub(super) struct GatewaySection {
     /// loopback or a network only Envoy reaches (as `trusted_proxies` for
     /// `/auth/check`). The binary prints `ext_authz listening on ADDR`
     /// after its other address lines. Default `"off"`.
-    #[serde(deserialize_with = "deserialize_listen_or_off")]
+    #[serde(deserialize_with = "super::listen_or_off::deserialize")]
     #[schemars(with = "String")]
     ext_authz_listen: Option<SocketAddr>,
     /// Also serve `GET /metrics` on the public listener, to anyone who can
@@ -330,23 +330,6 @@ impl Default for GatewaySection {
     }
 }
 
-/// `metrics_listen`, `ext_authz_listen`: an address, or `"off"` for no
-/// such listener.
-fn deserialize_listen_or_off<'de, D>(deserializer: D) -> Result<Option<SocketAddr>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-{
-    let text = String::deserialize(deserializer)?;
-    if text == "off" {
-        return Ok(None);
-    }
-    text.parse().map(Some).map_err(|_| {
-        serde::de::Error::custom(format!(
-            "{text:?} is not an address like \"127.0.0.1:9090\" or \"off\""
-        ))
-    })
-}
-
 /// The literal defaults above always parse; this keeps `Default` free of
 /// `unwrap` without a panic path.
 fn unreachable_url() -> Url {
@@ -420,13 +403,12 @@ impl GatewaySection {
                 "must be at least 1",
             ));
         }
-        // Port 0 twice is two different ports.
-        if self.listen.port() != 0 && self.metrics_listen == Some(self.listen) {
-            return Err(ConfigError::invalid(
-                "gateway.metrics_listen",
-                "must differ from gateway.listen (or be \"off\")",
-            ));
-        }
+        super::listen_or_off::check_distinct(
+            "gateway.listen",
+            self.listen,
+            "gateway.metrics_listen",
+            self.metrics_listen,
+        )?;
         if self.max_request_body_bytes < 1024 {
             return Err(ConfigError::invalid(
                 "gateway.max_request_body_bytes",

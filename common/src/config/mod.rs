@@ -19,6 +19,7 @@ mod cors;
 mod env_overrides;
 mod gateway;
 mod google_sign_in;
+mod listen_or_off;
 mod providers;
 mod redis;
 mod routes;

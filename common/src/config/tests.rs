@@ -333,6 +333,41 @@ fn route_validation() {
 }
 
 #[test]
+fn auth_service_metrics_listen_is_an_address_or_off_but_not_listen() {
+    let c = Config::from_toml("", &env).unwrap();
+    assert_eq!(
+        c.auth_service.metrics_listen,
+        Some("127.0.0.1:9091".parse().unwrap()),
+        "beside the gateway's 9090"
+    );
+    let c = Config::from_toml("[auth_service]\nmetrics_listen = \"off\"\n", &env).unwrap();
+    assert!(c.auth_service.metrics_listen.is_none());
+    let c = Config::from_toml("[auth_service]\nmetrics_listen = \"127.0.0.1:0\"\n", &env).unwrap();
+    assert_eq!(
+        c.auth_service.metrics_listen,
+        Some("127.0.0.1:0".parse().unwrap())
+    );
+    let e = err("[auth_service]\nmetrics_listen = \"on\"\n");
+    assert!(
+        e.contains("metrics_listen") && e.contains("\"on\" is not an address"),
+        "{e}"
+    );
+    let e =
+        err("[auth_service]\nlisten = \"127.0.0.1:7000\"\nmetrics_listen = \"127.0.0.1:7000\"\n");
+    assert!(
+        e.contains("auth_service.metrics_listen")
+            && e.contains("must differ from auth_service.listen"),
+        "{e}"
+    );
+    // Port 0 twice is two ports.
+    Config::from_toml(
+        "[auth_service]\nlisten = \"127.0.0.1:0\"\nmetrics_listen = \"127.0.0.1:0\"\n",
+        &env,
+    )
+    .unwrap();
+}
+
+#[test]
 fn non_loopback_auth_service_needs_a_service_token() {
     let e = err("[auth_service]\nlisten = \"0.0.0.0:50051\"\n");
     assert!(e.contains("auth_service.listen"), "{e}");
