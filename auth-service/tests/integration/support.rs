@@ -126,7 +126,12 @@ api_base_url = "{issuer}"
         listen: "127.0.0.1:0",
         data_dir,
         issuer: &issuer,
-        settings: &format!("session_lifetime = \"7d\"\nsession_idle_timeout = \"24h\"\n{settings}"),
+        // Metrics off: a spawned binary would otherwise bind the fixed default
+        // port, which parallel tests share, and announce it on a second
+        // stdout line that no test reads.
+        settings: &format!(
+            "session_lifetime = \"7d\"\nsession_idle_timeout = \"24h\"\nmetrics_listen = \"off\"\n{settings}"
+        ),
         rest: &rest,
     }
     .to_toml()
