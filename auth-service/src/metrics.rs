@@ -10,13 +10,14 @@
 //! So a caller cannot grow the series count, and no label carries user
 //! input.
 //!
-//! There is no live-sessions gauge: neither store can count sessions
-//! cheaply (sled's `Tree::len` walks the whole tree; Redis ends sessions by
-//! TTL, which no counter key hears about, and `DBSIZE` counts every key of
-//! every prefix). A gauge kept by adding logins and subtracting
-//! revocations would drift from the first expiry and restart at zero with
-//! the process. `docs/monitoring.md` says what to watch instead.
+//! Live sessions are counted by the sweeper, which on sled walks every
+//! session anyway: the gauge is as old as the last sweep
+//! (`sweep_interval`). Redis ends sessions by TTL and walks none, and
+//! `DBSIZE` counts every key of every prefix, so on Redis the gauge has no
+//! sample. A gauge kept by adding logins and subtracting revocations would
+//! drift from the first expiry and restart at zero with the process.
 
+use crate::storage::SessionSweep;
 use common::reason::Reason;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
@@ -199,6 +200,11 @@ struct KindLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StoreLabels {
+    store: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CallLabels {
     provider: Arc<str>,
     endpoint: Endpoint,
@@ -230,6 +236,8 @@ pub struct Metrics {
     store_probe_failures: Counter,
     store_healthy: Gauge,
     swept: Family<KindLabels, Counter>,
+    /// Live sessions at the last sweep, labelled by the store that counted.
+    live_sessions: Family<StoreLabels, Gauge>,
 }
 
 impl Metrics {
@@ -326,6 +334,13 @@ impl Metrics {
             "Expired records the sweeper removed, by kind (session, flow)",
             swept.clone(),
         );
+        let live_sessions = Family::<StoreLabels, Gauge>::default();
+        registry.register(
+            "live_sessions",
+            "Sessions neither expired nor revoked, counted by the last sweep (every \
+             sweep_interval; sled only: Redis expires sessions itself and counts none)",
+            live_sessions.clone(),
+        );
         Self {
             registry,
             providers,
@@ -340,6 +355,7 @@ impl Metrics {
             store_probe_failures,
             store_healthy,
             swept,
+            live_sessions,
         }
     }
 
@@ -393,12 +409,18 @@ impl Metrics {
             .inc_by(u64::from(sessions));
     }
 
-    /// Counts what one sweep removed.
-    pub fn record_sweep(&self, sessions: u32, flows: u32) {
-        for (kind, count) in [("session", sessions), ("flow", flows)] {
+    /// Counts what one sweep removed and, when the store counted them, sets
+    /// the live sessions it left.
+    pub fn record_sweep(&self, sessions: SessionSweep, flows: u32) {
+        for (kind, count) in [("session", sessions.purged), ("flow", flows)] {
             self.swept
                 .get_or_create(&KindLabels { kind })
                 .inc_by(u64::from(count));
+        }
+        if let Some(live) = sessions.live {
+            self.live_sessions
+                .get_or_create(&StoreLabels { store: "sled" })
+                .set(i64::try_from(live).unwrap_or(i64::MAX));
         }
     }
 
@@ -489,7 +511,13 @@ mod tests {
         m.record_revocations(RevocationKind::Logout, 1);
         m.record_revocations(RevocationKind::User, 3);
         m.record_revocations(RevocationKind::Backchannel, 0);
-        m.record_sweep(2, 0);
+        m.record_sweep(
+            SessionSweep {
+                purged: 2,
+                live: Some(5),
+            },
+            0,
+        );
         m.record_store_probe(false);
         let dev = m.provider("dev");
         dev.record_call(Endpoint::Token, Duration::from_millis(30), false);
@@ -510,6 +538,7 @@ mod tests {
             "portcullis_auth_revocations_total{kind=\"logout\"} 1",
             "portcullis_auth_revocations_total{kind=\"user\"} 3",
             "portcullis_auth_sweep_purged_total{kind=\"session\"} 2",
+            "portcullis_auth_live_sessions{store=\"sled\"} 5",
             "portcullis_auth_store_probe_failures_total 1",
             "portcullis_auth_store_healthy 0",
             "portcullis_auth_provider_request_duration_seconds_bucket{le=\"0.05\",provider=\"dev\",endpoint=\"token\"} 1",
@@ -547,6 +576,10 @@ mod tests {
             "portcullis_auth_logins_total{provider=\"dev\",flow=\"code\"} 0",
         );
         assert_has(&text, "portcullis_auth_store_healthy 1");
+        assert!(
+            !text.contains("portcullis_auth_live_sessions{"),
+            "no count before a sweep: {text}"
+        );
         assert_has(
             &text,
             &format!(

@@ -19,6 +19,7 @@ mod front_proxies;
 mod google_sign_in;
 mod identity;
 mod kubernetes;
+mod monitoring;
 mod pages_and_headers;
 mod provider_conformance;
 mod proxy;

@@ -195,6 +195,6 @@ impl Auth {
         let sessions = self.store.purge_expired_sessions(now).await?;
         let flows = self.store.purge_expired_flows(now).await?;
         self.metrics.record_sweep(sessions, flows);
-        Ok((sessions, flows))
+        Ok((sessions.purged, flows))
     }
 }

@@ -280,8 +280,9 @@ pub trait SessionStore: Send + Sync + 'static {
     /// Returns how many were deleted.
     async fn delete_user_sessions(&self, user_id: &str) -> Result<u32, StorageError>;
 
-    /// Deletes sessions that ended before `now`; returns how many.
-    async fn purge_expired_sessions(&self, now: UnixTime) -> Result<u32, StorageError>;
+    /// Deletes sessions that ended before `now`; says how many, and how
+    /// many live ones are left when the store counted them on the way.
+    async fn purge_expired_sessions(&self, now: UnixTime) -> Result<SessionSweep, StorageError>;
 
     /// Waits until everything written so far is durable (used at shutdown).
     async fn flush(&self) -> Result<(), StorageError>;
@@ -312,6 +313,17 @@ pub trait FlowStore: Send + Sync + 'static {
 
     /// Deletes flows that ended before `now`; returns how many.
     async fn purge_expired_flows(&self, now: UnixTime) -> Result<u32, StorageError>;
+}
+
+/// What one sweep of the sessions found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionSweep {
+    /// Expired sessions deleted.
+    pub purged: u32,
+    /// Live sessions left, when the store counted them: sled walks every
+    /// session to find the expired ones, so the count is free; Redis ends
+    /// sessions by TTL, walks none and says `None`.
+    pub live: Option<u64>,
 }
 
 /// One backend implementing all three stores.

@@ -36,8 +36,8 @@
 //! [`StorageError::NotDurable`], never a silent success.
 
 use super::{
-    FlowRecord, FlowStore, SessionRecord, SessionStore, StorageError, UserPage, UserRecord,
-    UserStore, decode, email_index_form, email_matches, encode, provider_scoped_key,
+    FlowRecord, FlowStore, SessionRecord, SessionStore, SessionSweep, StorageError, UserPage,
+    UserRecord, UserStore, decode, email_index_form, email_matches, encode, provider_scoped_key,
 };
 use crate::domain::clock::UnixTime;
 use crate::revocation_feed::{Revocation, RevocationFeed};
@@ -971,8 +971,11 @@ impl SessionStore for RedisStore {
     }
 
     /// Nothing to do: every session key carries its own TTL.
-    async fn purge_expired_sessions(&self, _now: UnixTime) -> Result<u32, StorageError> {
-        Ok(0)
+    async fn purge_expired_sessions(&self, _now: UnixTime) -> Result<SessionSweep, StorageError> {
+        Ok(SessionSweep {
+            purged: 0,
+            live: None,
+        })
     }
 
     /// Nothing to wait for: every durable write was confirmed when it

@@ -15,8 +15,8 @@
 
 use super::group_commit::GroupCommit;
 use super::{
-    FlowRecord, FlowStore, SessionRecord, SessionStore, StorageError, UserPage, UserRecord,
-    UserStore, decode, email_index_form, email_matches, encode, provider_scoped_key,
+    FlowRecord, FlowStore, SessionRecord, SessionStore, SessionSweep, StorageError, UserPage,
+    UserRecord, UserStore, decode, email_index_form, email_matches, encode, provider_scoped_key,
 };
 use crate::domain::clock::UnixTime;
 use crate::revocation_feed::{Revocation, RevocationFeed, wall_clock_now};
@@ -253,18 +253,23 @@ impl SledStore {
         Ok(count)
     }
 
-    fn remove_expired_sessions(&self, now: UnixTime) -> Result<u32, StorageError> {
-        let mut count = 0u32;
+    fn remove_expired_sessions(&self, now: UnixTime) -> Result<SessionSweep, StorageError> {
+        let (mut purged, mut live) = (0u32, 0u64);
         for entry in self.sessions.iter() {
             let (hash, bytes) = entry?;
-            let live = decode::<SessionRecord>(&bytes, "sessions")
+            let is_live = decode::<SessionRecord>(&bytes, "sessions")
                 .map(|s| s.is_live(now))
                 .unwrap_or(false);
-            if !live && self.remove_session_by_hash(&hash)?.is_some() {
-                count += 1;
+            if is_live {
+                live += 1;
+            } else if self.remove_session_by_hash(&hash)?.is_some() {
+                purged += 1;
             }
         }
-        Ok(count)
+        Ok(SessionSweep {
+            purged,
+            live: Some(live),
+        })
     }
 
     fn remove_expired_flows(&self, now: UnixTime) -> Result<u32, StorageError> {
@@ -563,14 +568,14 @@ impl SessionStore for SledStore {
         Ok(count)
     }
 
-    async fn purge_expired_sessions(&self, now: UnixTime) -> Result<u32, StorageError> {
-        let count = self
+    async fn purge_expired_sessions(&self, now: UnixTime) -> Result<SessionSweep, StorageError> {
+        let sweep = self
             .blocking(move |store| store.remove_expired_sessions(now))
             .await?;
-        if count > 0 {
+        if sweep.purged > 0 {
             self.flush().await?;
         }
-        Ok(count)
+        Ok(sweep)
     }
 
     async fn flush(&self) -> Result<(), StorageError> {
@@ -639,7 +644,13 @@ mod tests {
             .insert_session(&session("s2", "u1", "t2", 300))
             .await
             .unwrap();
-        assert_eq!(store.purge_expired_sessions(200).await.unwrap(), 1);
+        assert_eq!(
+            store.purge_expired_sessions(200).await.unwrap(),
+            SessionSweep {
+                purged: 1,
+                live: Some(1)
+            }
+        );
         assert!(store.session_by_id("s1").await.unwrap().is_none());
         assert!(
             store
