@@ -304,7 +304,14 @@ fn manifests_match_the_binaries_and_close_the_internal_ports() {
                         let url = url::Url::parse(redis.url.as_deref().unwrap()).unwrap();
                         dialled.push((url.host_str().unwrap().to_owned(), url.port().unwrap()));
                     }
-                    [config.auth_service.listen.port()].map(i64::from).into()
+                    [
+                        Some(config.auth_service.listen),
+                        config.auth_service.metrics_listen,
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .map(|a| i64::from(a.port()))
+                    .collect()
                 }
                 "api-gateway" => {
                     for url in &config.gateway.auth_service_urls {
@@ -364,8 +371,9 @@ fn manifests_match_the_binaries_and_close_the_internal_ports() {
         );
     }
 
-    // Ingress is denied by default, and auth-service's and Redis's ports
-    // are open to their one client only.
+    // Ingress is denied by default; auth-service's gRPC port and Redis's
+    // are open to their one client only, auth-service's metrics port to
+    // the namespaces labelled as scrapers, and nothing else is open.
     let policies: Vec<&Yaml> = of_kind("NetworkPolicy").collect();
     assert!(
         policies.iter().any(|p| p["spec"]["podSelector"]
@@ -374,31 +382,58 @@ fn manifests_match_the_binaries_and_close_the_internal_ports() {
             && p["spec"]["ingress"].is_badvalue()),
         "no default-deny policy"
     );
-    for (protected, client, port) in [
-        ("portcullis-auth-service", "portcullis-gateway", 50051),
-        ("portcullis-redis", "portcullis-auth-service", 6379),
+    let scrapers = "namespace portcullis.example.com/scrapes-metrics=true";
+    for (protected, expected) in [
+        (
+            "portcullis-auth-service",
+            vec![
+                (vec!["pod portcullis-gateway".to_owned()], vec![50051]),
+                (vec![scrapers.to_owned()], vec![9091]),
+            ],
+        ),
+        (
+            "portcullis-redis",
+            vec![(vec!["pod portcullis-auth-service".to_owned()], vec![6379])],
+        ),
     ] {
-        let rules: Vec<&Yaml> = policies
+        let rules: Vec<(Vec<String>, Vec<i64>)> = policies
             .iter()
             .filter(|p| app_label(&p["spec"]["podSelector"]["matchLabels"]) == protected)
             .flat_map(|p| p["spec"]["ingress"].as_vec().unwrap().iter())
+            .map(|rule| {
+                let from = rule["from"]
+                    .as_vec()
+                    .unwrap_or_else(|| panic!("{protected}: a rule open to everyone"))
+                    .iter()
+                    .map(peer)
+                    .collect();
+                let ports = rule["ports"]
+                    .as_vec()
+                    .unwrap()
+                    .iter()
+                    .map(|p| p["port"].as_i64().unwrap())
+                    .collect();
+                (from, ports)
+            })
             .collect();
-        assert!(!rules.is_empty(), "no policy for {protected}");
-        for rule in rules {
-            let from: Vec<String> = rule["from"]
-                .as_vec()
-                .unwrap_or_else(|| panic!("{protected}: a rule open to everyone"))
-                .iter()
-                .map(|f| app_label(&f["podSelector"]["matchLabels"]))
-                .collect();
-            assert_eq!(from, [client], "{protected}");
-            let ports: Vec<i64> = rule["ports"]
-                .as_vec()
-                .unwrap()
-                .iter()
-                .map(|p| p["port"].as_i64().unwrap())
-                .collect();
-            assert_eq!(ports, [port], "{protected}");
-        }
+        assert_eq!(rules, expected, "{protected}");
     }
+}
+
+/// A NetworkPolicy peer as text: `pod NAME` for a pod selector on our app
+/// label, `namespace KEY=VALUE` for a namespace selector on one label.
+fn peer(from: &Yaml) -> String {
+    if !from["podSelector"].is_badvalue() {
+        return format!("pod {}", app_label(&from["podSelector"]["matchLabels"]));
+    }
+    let labels = from["namespaceSelector"]["matchLabels"]
+        .as_hash()
+        .unwrap_or_else(|| panic!("a peer that is neither a pod nor a namespace: {from:?}"));
+    assert_eq!(labels.len(), 1, "{from:?}");
+    let (key, value) = labels.iter().next().unwrap();
+    format!(
+        "namespace {}={}",
+        key.as_str().unwrap(),
+        value.as_str().unwrap()
+    )
 }
