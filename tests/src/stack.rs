@@ -94,6 +94,15 @@ async fn announced(process: &Proc, prefix: &str) -> String {
     find().unwrap()
 }
 
+/// The environment of every auth-service and gateway a stack starts: the
+/// service token and [`StackOptions::env`], so a replica or a restart runs
+/// as the first one did.
+fn child_env<'a>(options: &'a StackOptions, service_token: &'a str) -> Vec<(&'a str, &'a str)> {
+    std::iter::once((SERVICE_TOKEN_ENV, service_token))
+        .chain(options.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .collect()
+}
+
 /// Writes the gateway's configuration as `file` and starts it, with the
 /// service token in its environment.
 fn start_gateway(
@@ -103,19 +112,10 @@ fn start_gateway(
     service_token: &str,
 ) -> Proc {
     let path = config.write(file, with_service_token);
-    let env: Vec<(&str, &str)> = std::iter::once((SERVICE_TOKEN_ENV, service_token))
-        .chain(
-            config
-                .options
-                .env
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str())),
-        )
-        .collect();
     Proc::spawn(
         &gateway_binary(),
         &["--config", path.to_str().unwrap()],
-        &env,
+        &child_env(&config.options, service_token),
     )
 }
 
@@ -145,13 +145,10 @@ impl TestStack {
 
         let auth_config =
             write_auth_config(dir.path(), "auth.toml", &idp_url, "127.0.0.1:0", &options);
-        let auth_env: Vec<(&str, &str)> = std::iter::once((SERVICE_TOKEN_ENV, &*service_token))
-            .chain(options.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .collect();
         let auth = Proc::spawn(
             &auth_bin,
             &["--config", auth_config.to_str().unwrap()],
-            &auth_env,
+            &child_env(&options, &service_token),
         );
         let public_origin = match (&options.public_origin, options.tls) {
             (Some(origin), _) => origin.clone(),
@@ -248,7 +245,7 @@ impl TestStack {
         Proc::spawn(
             &auth_service_binary(),
             &["--config", config.to_str().unwrap()],
-            &[(SERVICE_TOKEN_ENV, &self.service_token)],
+            &child_env(&self.options, &self.service_token),
         )
     }
 
@@ -395,7 +392,7 @@ impl TestStack {
         self.auth = self.auth.restart(
             &auth_service_binary(),
             &["--config", config.to_str().unwrap()],
-            &[(SERVICE_TOKEN_ENV, &self.service_token)],
+            &child_env(&self.options, &self.service_token),
         );
         assert_eq!(self.auth.addr, addr, "auth-service came back elsewhere");
     }
