@@ -115,7 +115,7 @@ fn start_gateway(
     Proc::spawn(
         &gateway_binary(),
         &["--config", path.to_str().unwrap()],
-        &child_env(&config.options, service_token),
+        &child_env(config.options, service_token),
     )
 }
 
