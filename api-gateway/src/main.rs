@@ -3,7 +3,7 @@
 //! a line of its own), serve until SIGINT/SIGTERM.
 
 use clap::Parser;
-use common::startup::{bind_and_announce, bind_and_announce_as, load_config};
+use common::startup::{bind_and_announce, bind_and_announce_secondary, load_config};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -61,27 +61,26 @@ async fn main() -> ExitCode {
         Err(code) => return code,
     };
     // Announced second: the first stdout line stays the public address.
-    let metrics_listener = match config.gateway.metrics_listen {
-        Some(addr) => {
-            match bind_and_announce_as("api-gateway", "metrics listening on", addr, "http://").await
-            {
-                Ok(l) => Some(l),
-                Err(code) => return code,
-            }
-        }
-        None => None,
+    let metrics_listener = match bind_and_announce_secondary(
+        "api-gateway",
+        "metrics listening on",
+        config.gateway.metrics_listen,
+    )
+    .await
+    {
+        Ok(l) => l,
+        Err(code) => return code,
     };
     // Announced last, so the lines before keep their places.
-    let ext_authz_listener = match config.gateway.ext_authz_listen {
-        Some(addr) => {
-            match bind_and_announce_as("api-gateway", "ext_authz listening on", addr, "http://")
-                .await
-            {
-                Ok(l) => Some(l),
-                Err(code) => return code,
-            }
-        }
-        None => None,
+    let ext_authz_listener = match bind_and_announce_secondary(
+        "api-gateway",
+        "ext_authz listening on",
+        config.gateway.ext_authz_listen,
+    )
+    .await
+    {
+        Ok(l) => l,
+        Err(code) => return code,
     };
     let listeners = api_gateway::Listeners {
         public: listener,

@@ -3,7 +3,7 @@
 //! own), serve until SIGINT/SIGTERM.
 
 use clap::Parser;
-use common::startup::{bind_and_announce, bind_and_announce_as, load_config};
+use common::startup::{bind_and_announce, bind_and_announce_secondary, load_config};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -56,16 +56,15 @@ async fn main() -> ExitCode {
         Err(code) => return code,
     };
     // Announced second: the first stdout line stays the gRPC address.
-    let metrics_listener = match config.auth_service.metrics_listen {
-        Some(addr) => {
-            match bind_and_announce_as("auth-service", "metrics listening on", addr, "http://")
-                .await
-            {
-                Ok(l) => Some(l),
-                Err(code) => return code,
-            }
-        }
-        None => None,
+    let metrics_listener = match bind_and_announce_secondary(
+        "auth-service",
+        "metrics listening on",
+        config.auth_service.metrics_listen,
+    )
+    .await
+    {
+        Ok(l) => l,
+        Err(code) => return code,
     };
     let listeners = auth_service::Listeners {
         grpc: listener,

@@ -31,11 +31,25 @@ pub async fn bind_and_announce(
     bind_and_announce_as(binary, "listening on", addr, scheme).await
 }
 
-/// [`bind_and_announce`] for a secondary listener, announced as
-/// `{label} {scheme}{bound address}` (e.g. `metrics listening on
-/// http://127.0.0.1:9090`), on a line after the main one, so whoever reads
-/// only the first line still finds the main address there.
-pub async fn bind_and_announce_as(
+/// Binds a secondary plain-HTTP listener (metrics, ext_authz) when it is
+/// configured (`None`: `"off"`), announced as `{label} http://{bound
+/// address}` (e.g. `metrics listening on http://127.0.0.1:9090`) on a line
+/// after the main one, so whoever reads only the first line still finds the
+/// main address there.
+pub async fn bind_and_announce_secondary(
+    binary: &str,
+    label: &str,
+    addr: Option<SocketAddr>,
+) -> Result<Option<TcpListener>, ExitCode> {
+    match addr {
+        Some(addr) => bind_and_announce_as(binary, label, addr, "http://")
+            .await
+            .map(Some),
+        None => Ok(None),
+    }
+}
+
+async fn bind_and_announce_as(
     binary: &str,
     label: &str,
     addr: SocketAddr,

@@ -6,11 +6,12 @@
 
 use crate::session_cache::CACHED;
 use dev_idp::{Endpoint as IdpEndpoint, HugeResponse};
-use portcullis_tests::{StackOptions, TestStack};
+use portcullis_tests::{StackOptions, TestStack, wait_until};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::process::Command;
+use std::time::Duration;
 
 fn monitoring_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/monitoring")
@@ -24,6 +25,18 @@ fn sample(text: &str, series: &str) -> Option<f64> {
         .map(|value| value.trim().parse().unwrap())
 }
 
+/// The live-sessions gauge of a sled store.
+const LIVE: &str = "portcullis_auth_live_sessions{store=\"sled\"}";
+
+/// Waits for the sweeper's first pass, which runs as auth-service starts but
+/// on a task of its own: until then the live-sessions gauge has no sample.
+async fn first_sweep(stack: &TestStack) {
+    wait_until(Duration::from_secs(10), "the first sweep", || async {
+        sample(&stack.auth_metrics_text().await, LIVE).is_some()
+    })
+    .await;
+}
+
 fn value(text: &str, series: &str) -> f64 {
     sample(text, series).unwrap_or_else(|| panic!("{series} missing from:\n{text}"))
 }
@@ -31,6 +44,7 @@ fn value(text: &str, series: &str) -> f64 {
 #[tokio::test]
 async fn auth_service_metrics_follow_logins_failures_validations_and_logouts() {
     let stack = TestStack::start().await;
+    first_sweep(&stack).await;
     let before = stack.auth_metrics_text().await;
     assert!(
         before.contains(&format!(
@@ -42,11 +56,7 @@ async fn auth_service_metrics_follow_logins_failures_validations_and_logouts() {
     let logins = "portcullis_auth_logins_total{provider=\"dev\",flow=\"code\"}";
     assert_eq!(value(&before, logins), 0.0);
     assert_eq!(value(&before, "portcullis_auth_store_healthy"), 1.0);
-    // The sweeper's first pass runs at start: an empty sled store.
-    assert_eq!(
-        value(&before, "portcullis_auth_live_sessions{store=\"sled\"}"),
-        0.0
-    );
+    assert_eq!(value(&before, LIVE), 0.0);
 
     let token = stack.session_token("alice").await;
     assert_eq!(
@@ -201,6 +211,7 @@ async fn the_dashboard_and_alerts_name_only_exported_metrics_and_pass_promtool()
         ..StackOptions::default()
     })
     .await;
+    first_sweep(&stack).await;
     let token = stack.session_token("alice").await;
     let refused = json!({"provider": "dev", "id_token": "not.a.jwt"});
     assert_eq!(
