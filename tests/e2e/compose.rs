@@ -1,13 +1,14 @@
-//! `docker-compose.yml` cannot run here (no Docker engine), so this checks
-//! it against the real binaries instead: every command is one of ours and
-//! every flag it passes exists, every mounted config file parses, every
-//! published port is one a service listens on, every environment variable
-//! is one a binary reads, every address a service dials (Redis, the
-//! auth-service replicas) is one a service in its network listens on,
-//! Redis runs with the persistence auth-service insists on, and the
-//! image (`scripts/build-image`) ships the binaries used. Variables
-//! (`${PORTCULLIS_HTTP_PORT:-8080}`) take their defaults. `compose_run.rs`
-//! starts the file for real, where podman is installed.
+//! `docker-compose.yml`, every profile of it (`compose_run.rs` starts the
+//! `dev` one with podman; the `replicas` one needs Redis's image, which
+//! cannot be pulled here), checked against the real binaries: every command
+//! is one of ours and every flag it passes exists, every mounted config
+//! file parses, every published port is one a service listens on, every
+//! environment variable is one a binary reads, every address a service
+//! dials (Redis, the auth-service replicas) is one a service in its network
+//! listens on, Redis runs with the persistence auth-service insists on, and
+//! the image (`scripts/build-image`) ships the binaries used, never built
+//! or pulled by compose. Variables (`${PORTCULLIS_HTTP_PORT:-8080}`) take
+//! their defaults.
 
 use common::config::{Config, StoreConfig};
 use portcullis_tests::workspace_binary;
