@@ -57,6 +57,7 @@ struct Service {
     ports: Vec<String>,
     image: Option<String>,
     pull_policy: Option<String>,
+    read_only: bool,
     builds: bool,
     shares_network_of: Option<String>,
 }
@@ -97,6 +98,7 @@ fn services() -> Vec<Service> {
                     .collect(),
                 image: s["image"].as_str().map(str::to_owned),
                 pull_policy: s["pull_policy"].as_str().map(str::to_owned),
+                read_only: s["read_only"].as_bool() == Some(true),
                 builds: !s["build"].is_badvalue(),
                 shares_network_of: s["network_mode"]
                     .as_str()
@@ -219,6 +221,9 @@ fn compose_file_matches_the_binaries() {
             service.name
         );
         assert!(!service.builds, "{}: compose builds no image", service.name);
+        // Read-only, as the Kubernetes manifests run it (compose_run.rs
+        // runs it so).
+        assert!(service.read_only, "{}: not read_only", service.name);
 
         let help = std::process::Command::new(&binary)
             .arg("--help")

@@ -171,21 +171,29 @@ impl Stack<'_> {
         command
     }
 
-    /// The names of the project's containers, running or not.
+    /// `podman ps` of the project's containers, running or not, by name.
+    fn ps(&self) -> Command {
+        let mut command = self.podman.command("podman");
+        command.args(["ps", "--all", "--format", "{{.Names}}", "--filter"]);
+        command.arg(format!("label=io.podman.compose.project={}", self.project));
+        command
+    }
+
+    /// The names of the project's containers.
     fn containers(&self) -> Vec<String> {
-        let filter = format!("label=io.podman.compose.project={}", self.project);
-        let out =
-            self.podman
-                .podman(&["ps", "--all", "--filter", &filter, "--format", "{{.Names}}"]);
+        let out = run(&mut self.ps());
         String::from_utf8_lossy(&out.stdout)
             .lines()
             .map(str::to_owned)
             .collect()
     }
 
+    /// Each container's log, for a failing test (never panics: it runs
+    /// while one unwinds).
     fn print_logs(&self) {
-        for name in self.containers() {
-            if let Ok(out) = self.podman.command("podman").args(["logs", &name]).output() {
+        let Ok(ps) = self.ps().output() else { return };
+        for name in String::from_utf8_lossy(&ps.stdout).lines() {
+            if let Ok(out) = self.podman.command("podman").args(["logs", name]).output() {
                 eprintln!(
                     "--- podman logs {name} ---\n{}{}",
                     String::from_utf8_lossy(&out.stdout),
@@ -197,10 +205,9 @@ impl Stack<'_> {
 
     /// `down` names the profile too: without it the dev-idp would be left
     /// running (and the gateway, whose network it shares, with it).
-    fn down(&self) -> Output {
+    fn down(&self) -> std::io::Result<Output> {
         self.compose(&["--profile", "dev", "down", "--volumes", "--timeout", "5"])
             .output()
-            .unwrap()
     }
 }
 
@@ -238,13 +245,14 @@ async fn compose_stack_runs_in_podman_and_logs_in() {
         );
         return;
     }
-    let _watchdog = Watchdog::arm(
-        "compose_stack_runs_in_podman_and_logs_in",
-        Duration::from_secs(300),
-    );
     let podman = Podman::new();
     // Debian bookworm's podman-compose (1.0.3) knows neither profiles nor
     // network_mode host: it joins every container to a bridge network.
+    assert!(
+        on_path("podman-compose").is_some(),
+        "podman is installed but podman-compose is not: \
+         python3 -m pip install podman-compose==1.6.0"
+    );
     let version = compose_version(&podman);
     assert!(
         version >= (1, 1),
@@ -263,6 +271,13 @@ async fn compose_stack_runs_in_podman_and_logs_in() {
         assert_eq!(workspace_binary(name).unwrap().parent(), Some(&*bin_dir));
     }
     eprintln!("binaries ready in {:?}", started.elapsed());
+    // From here on everything is podman's: a hang there fails the test
+    // binary within the limit (the binaries' build above, shared with the
+    // other tests, is not limited).
+    let _watchdog = Watchdog::arm(
+        "compose_stack_runs_in_podman_and_logs_in",
+        Duration::from_secs(180),
+    );
     let started = Instant::now();
     run(podman
         .command(repo().join("scripts/build-image"))
@@ -366,7 +381,7 @@ async fn compose_stack_runs_in_podman_and_logs_in() {
 
     // Down: no container and no volume of the project left
     // (podman-compose exits 0 even when a removal fails).
-    let down = stack.down();
+    let down = stack.down().unwrap();
     assert!(
         down.status.success(),
         "down failed: {}",
