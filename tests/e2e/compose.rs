@@ -1,11 +1,14 @@
-//! `docker-compose.yml` cannot run here (no Docker engine), so this checks
-//! it against the real binaries instead: every command is one of ours and
-//! every flag it passes exists, every mounted config file parses, every
-//! published port is one a service listens on, every environment variable
-//! is one a binary reads, every address a service dials (Redis, the
-//! auth-service replicas) is one a service in its network listens on,
-//! Redis runs with the persistence auth-service insists on, and the
-//! Dockerfile ships the binaries used.
+//! `docker-compose.yml`, every profile of it (`compose_run.rs` starts the
+//! `dev` one with podman; the `replicas` one needs Redis's image, which
+//! cannot be pulled here), checked against the real binaries: every command
+//! is one of ours and every flag it passes exists, every mounted config
+//! file parses, every published port is one a service listens on, every
+//! environment variable is one a binary reads, every address a service
+//! dials (Redis, the auth-service replicas) is one a service in its network
+//! listens on, Redis runs with the persistence auth-service insists on, and
+//! the image (`scripts/build-image`) ships the binaries used, never built
+//! or pulled by compose. Variables (`${PORTCULLIS_HTTP_PORT:-8080}`) take
+//! their defaults.
 
 use common::config::{Config, StoreConfig};
 use portcullis_tests::workspace_binary;
@@ -15,6 +18,24 @@ use yaml_rust2::{Yaml, YamlLoader};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// `text` with each `${NAME:-default}` replaced by its default, as compose
+/// does where `NAME` is unset.
+fn interpolate(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let end = rest[start..].find('}').expect("an unclosed ${") + start;
+        let (_, default) = rest[start + 2..end]
+            .split_once(":-")
+            .unwrap_or_else(|| panic!("{text}: a variable without a default"));
+        out.push_str(default);
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The strings of a YAML list (none for anything else).
@@ -35,6 +56,9 @@ struct Service {
     volumes: Vec<String>,
     ports: Vec<String>,
     image: Option<String>,
+    pull_policy: Option<String>,
+    read_only: bool,
+    builds: bool,
     shares_network_of: Option<String>,
 }
 
@@ -55,18 +79,27 @@ fn services() -> Vec<Service> {
                                 .map(str::to_owned)
                                 .or_else(|| v.as_i64().map(|n| n.to_string()))
                                 .unwrap_or_default();
-                            (k.as_str().unwrap().to_owned(), value)
+                            (k.as_str().unwrap().to_owned(), interpolate(&value))
                         })
                         .collect()
                 })
                 .unwrap_or_default();
             Service {
                 name: name.as_str().unwrap().to_owned(),
-                command: strings(&s["command"]),
+                command: strings(&s["command"])
+                    .iter()
+                    .map(|c| interpolate(c))
+                    .collect(),
                 environment,
                 volumes: strings(&s["volumes"]),
-                ports: strings(&s["ports"]),
+                ports: strings(&s["ports"])
+                    .iter()
+                    .map(|p| interpolate(p))
+                    .collect(),
                 image: s["image"].as_str().map(str::to_owned),
+                pull_policy: s["pull_policy"].as_str().map(str::to_owned),
+                read_only: s["read_only"].as_bool() == Some(true),
+                builds: !s["build"].is_badvalue(),
                 shares_network_of: s["network_mode"]
                     .as_str()
                     .and_then(|m| m.strip_prefix("service:"))
@@ -151,7 +184,7 @@ fn compose_file_matches_the_binaries() {
     let mut listening: BTreeMap<String, BTreeSet<u16>> = BTreeMap::new();
     // (network, port, who dials it)
     let mut dialled: Vec<(String, u16, String)> = Vec::new();
-    let dockerfile = std::fs::read_to_string(repo().join("docker/Dockerfile")).unwrap();
+    let image_binaries = portcullis_tests::image::binaries();
 
     for service in &services {
         let network = service
@@ -170,12 +203,27 @@ fn compose_file_matches_the_binaries() {
         let binary = workspace_binary(program)
             .unwrap_or_else(|| panic!("{}: {program} is not a workspace binary", service.name));
         assert!(
-            dockerfile.contains(&format!("target/release/{program}")),
-            "the Dockerfile does not ship {program}"
+            image_binaries.contains(program),
+            "the image does not ship {program}"
         );
-        if let Some(image) = &service.image {
-            assert_eq!(image, "portcullis:latest", "{}", service.name);
-        }
+        // The image scripts/build-image made, never built or pulled by
+        // compose (there is nothing to pull it from).
+        assert_eq!(
+            service.image.as_deref(),
+            Some("portcullis:latest"),
+            "{}",
+            service.name
+        );
+        assert_eq!(
+            service.pull_policy.as_deref(),
+            Some("never"),
+            "{}",
+            service.name
+        );
+        assert!(!service.builds, "{}: compose builds no image", service.name);
+        // Read-only, as the Kubernetes manifests run it (compose_run.rs
+        // runs it so).
+        assert!(service.read_only, "{}: not read_only", service.name);
 
         let help = std::process::Command::new(&binary)
             .arg("--help")
@@ -207,7 +255,16 @@ fn compose_file_matches_the_binaries() {
                 }
             }
             let env = |name: &str| service.environment.get(name).cloned();
-            let config = Config::from_toml(&text, &env).unwrap_or_else(|e| {
+            // The PORTCULLIS__* overrides apply to the file (an unknown
+            // key is an error there).
+            let overrides: Vec<(String, String)> = service
+                .environment
+                .iter()
+                .filter(|(k, _)| k.starts_with("PORTCULLIS__"))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            known.extend(overrides.iter().map(|(k, _)| k.clone()));
+            let config = Config::from_toml_and_env(&text, &env, overrides).unwrap_or_else(|e| {
                 panic!("{}: {} does not load: {e}", service.name, host.display())
             });
             match program.as_str() {

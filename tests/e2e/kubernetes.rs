@@ -127,8 +127,7 @@ fn manifests_match_the_binaries_and_close_the_internal_ports() {
             (name(r), (app_label(&r["spec"]["selector"]), ports))
         })
         .collect();
-    let dockerfile =
-        std::fs::read_to_string(manifests_dir().join("../../docker/Dockerfile")).unwrap();
+    let image_binaries = portcullis_tests::image::binaries();
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/grpc-tls");
     let secret_dir = tempfile::tempdir().unwrap();
     let mut ours = BTreeSet::new();
@@ -220,9 +219,20 @@ fn manifests_match_the_binaries_and_close_the_internal_ports() {
             ours.insert(program.clone());
             assert_eq!(container["image"].as_str(), Some("portcullis:latest"));
             assert!(
-                dockerfile.contains(&format!("target/release/{program}")),
+                image_binaries.contains(program),
                 "{program} not in the image"
             );
+            // The image's user, so that files it owns (its data directory)
+            // are the pod's.
+            let (uid, gid) = portcullis_tests::image::user();
+            for (key, id) in [("runAsUser", uid), ("runAsGroup", gid)] {
+                assert_eq!(
+                    pod.spec["securityContext"][key].as_i64(),
+                    Some(id),
+                    "{}: {key} is not the image's",
+                    pod.app
+                );
+            }
             let binary =
                 workspace_binary(program).unwrap_or_else(|| panic!("{program} is not ours"));
             let help = std::process::Command::new(binary)

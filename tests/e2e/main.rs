@@ -8,6 +8,7 @@ mod admin_cli;
 mod browser;
 mod code_flow;
 mod compose;
+mod compose_run;
 mod configuration;
 mod connections;
 mod cors;

@@ -27,6 +27,7 @@ mod config;
 pub mod front_proxy;
 mod http;
 mod idp;
+pub mod image;
 mod login;
 mod process;
 mod stack;
