@@ -379,6 +379,31 @@ async fn compose_stack_runs_in_podman_and_logs_in() {
     let me: serde_json::Value = me.json().await.unwrap();
     assert_eq!(me["user"]["email"], "alice@example.com");
     assert_eq!(me["user"]["roles"], serde_json::json!(["admin"]));
+    // Both services' metrics answer on their (moved) loopback ports, and
+    // auth-service's count the login.
+    let metrics = |port: u16| {
+        let client = client.clone();
+        async move {
+            let response = client
+                .get(format!("http://127.0.0.1:{port}/metrics"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+            response.text().await.unwrap()
+        }
+    };
+    let gateway_metrics = metrics(ports[3]).await;
+    assert!(
+        gateway_metrics
+            .contains("portcullis_gateway_requests_total{route=\"/auth/me\",status=\"200\"} 1"),
+        "{gateway_metrics}"
+    );
+    let auth_metrics = metrics(ports[4]).await;
+    assert!(
+        auth_metrics.contains("portcullis_auth_logins_total{provider=\"dev\",flow=\"code\"} 1"),
+        "{auth_metrics}"
+    );
 
     // Down: no container and no volume of the project left
     // (podman-compose exits 0 even when a removal fails).
