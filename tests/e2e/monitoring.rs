@@ -1,8 +1,9 @@
 //! Monitoring as an operator sees it: auth-service's Prometheus metrics
 //! move with real logins, failures, validations and logouts; the example
 //! alert rules and their unit tests pass `promtool`; and every metric the
-//! Grafana dashboard and the alerts name is one the binaries export, so a
-//! renamed metric cannot leave a panel or an alert silently empty.
+//! Grafana dashboard, the alerts and `docs/monitoring.md` name is one the
+//! binaries export, so a renamed metric cannot leave a panel or an alert
+//! silently empty, nor the docs describing a metric that is gone.
 
 use crate::session_cache::CACHED;
 use dev_idp::{Endpoint as IdpEndpoint, HugeResponse};
@@ -264,4 +265,36 @@ async fn the_dashboard_and_alerts_name_only_exported_metrics_and_pass_promtool()
         })
         .collect();
     assert!(unshown.is_empty(), "no panel shows {unshown:?}");
+
+    // docs/monitoring.md's tables: every metric they name (a sample's name,
+    // or a histogram's family name) is exported, and every exported family
+    // is in them.
+    let docs = std::fs::read_to_string(dir.join("../monitoring.md")).unwrap();
+    let documented: BTreeSet<String> = metric_names(&docs)
+        .into_iter()
+        .map(|name| match families.get_key_value(&name) {
+            Some((family, kind)) if kind == "histogram" => format!("{family}_count"),
+            _ => name,
+        })
+        .collect();
+    let stale: Vec<_> = documented
+        .iter()
+        .filter(|name| family_of(name, &families).is_none())
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "monitoring.md names {stale:?}, not exported"
+    );
+    let undocumented: Vec<_> = families
+        .keys()
+        .filter(|family| {
+            !documented
+                .iter()
+                .any(|name| family_of(name, &families) == Some(family.as_str()))
+        })
+        .collect();
+    assert!(
+        undocumented.is_empty(),
+        "monitoring.md does not describe {undocumented:?}"
+    );
 }
