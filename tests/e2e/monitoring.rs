@@ -177,6 +177,30 @@ fn family_of<'a>(name: &str, families: &'a BTreeMap<String, String>) -> Option<&
     })
 }
 
+/// The sample names among `names` that belong to no exported family.
+fn not_exported<'a>(
+    names: impl IntoIterator<Item = &'a String>,
+    families: &BTreeMap<String, String>,
+) -> Vec<&'a String> {
+    names
+        .into_iter()
+        .filter(|name| family_of(name, families).is_none())
+        .collect()
+}
+
+/// The exported families none of `names` belongs to.
+fn not_named<'a>(families: &'a BTreeMap<String, String>, names: &BTreeSet<String>) -> Vec<&'a str> {
+    families
+        .keys()
+        .map(String::as_str)
+        .filter(|family| {
+            !names
+                .iter()
+                .any(|name| family_of(name, families) == Some(family))
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn the_dashboard_and_alerts_name_only_exported_metrics_and_pass_promtool() {
     // The Debian `prometheus` package ships promtool; `.ci/run` installs it.
@@ -247,23 +271,13 @@ async fn the_dashboard_and_alerts_name_only_exported_metrics_and_pass_promtool()
     let alerts = std::fs::read_to_string(dir.join("alerts.yml")).unwrap();
     let shown: BTreeSet<String> = exprs.iter().flat_map(|e| metric_names(e)).collect();
     let alerted = metric_names(&alerts);
-    let unknown: Vec<_> = shown
-        .union(&alerted)
-        .filter(|name| family_of(name, &families).is_none())
-        .collect();
+    let unknown = not_exported(shown.union(&alerted), &families);
     assert!(
         unknown.is_empty(),
         "named but not exported: {unknown:?}\nexported: {families:?}"
     );
     // And the other way: an exported family no panel shows is a gap.
-    let unshown: Vec<_> = families
-        .keys()
-        .filter(|family| {
-            !shown
-                .iter()
-                .any(|name| family_of(name, &families) == Some(family.as_str()))
-        })
-        .collect();
+    let unshown = not_named(&families, &shown);
     assert!(unshown.is_empty(), "no panel shows {unshown:?}");
 
     // docs/monitoring.md's tables: every metric they name (a sample's name,
@@ -277,22 +291,12 @@ async fn the_dashboard_and_alerts_name_only_exported_metrics_and_pass_promtool()
             _ => name,
         })
         .collect();
-    let stale: Vec<_> = documented
-        .iter()
-        .filter(|name| family_of(name, &families).is_none())
-        .collect();
+    let stale = not_exported(&documented, &families);
     assert!(
         stale.is_empty(),
         "monitoring.md names {stale:?}, not exported"
     );
-    let undocumented: Vec<_> = families
-        .keys()
-        .filter(|family| {
-            !documented
-                .iter()
-                .any(|name| family_of(name, &families) == Some(family.as_str()))
-        })
-        .collect();
+    let undocumented = not_named(&families, &documented);
     assert!(
         undocumented.is_empty(),
         "monitoring.md does not describe {undocumented:?}"
