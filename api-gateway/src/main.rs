@@ -21,6 +21,12 @@ struct Args {
     check_config: bool,
 }
 
+/// mimalloc, not glibc's malloc: a request's buffers are often allocated on
+/// one worker thread and freed on another, which glibc pays for in arena
+/// locks and consolidation (BENCHMARKS.md, "The allocator").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
