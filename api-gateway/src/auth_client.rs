@@ -2,7 +2,8 @@
 //! created with `connect_lazy` so the gateway starts while auth-service is
 //! down and reconnects by itself after it restarts; over TLS for an
 //! `https` `auth_service_url`, with a client certificate for mutual TLS
-//! when one is configured. Every call has the
+//! when one is configured, or over auth-service's Unix socket for a
+//! `unix:` URL. Every call has the
 //! `gateway.auth_timeout` deadline, carries the service token when one is
 //! configured, is timed for `/metrics`, and has its failure classified
 //! once, here, into an [`AuthCallError`]: which call failed and how
@@ -25,10 +26,14 @@ use common::proto::{
 use common::reason::Reason;
 use common::service_token::ServiceToken;
 use common::telemetry::trace_context::WithTrace;
+use http::Uri;
+use hyper_util::rt::TokioIo;
 use session_cache::{ValidationCache, token_hash};
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::net::UnixStream;
 use tokio::sync::Notify;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
@@ -227,14 +232,8 @@ fn client_tls(config: &GatewayConfig) -> ClientTlsConfig {
 /// for `https`, its TLS settings.
 fn endpoint(config: &GatewayConfig, url: &url::Url) -> Result<Endpoint, AuthClientError> {
     let endpoint = Endpoint::from_shared(url.as_str().trim_end_matches('/').to_owned())
-        .map_err(|e| AuthClientError::Url(format!("{url}: {e}")))?
-        .connect_timeout(config.auth_timeout)
-        .timeout(config.auth_timeout)
-        .tcp_nodelay(true)
-        // Notice a dead auth-service between calls, not on the next one.
-        .http2_keep_alive_interval(Duration::from_secs(20))
-        .keep_alive_timeout(Duration::from_secs(5))
-        .keep_alive_while_idle(true);
+        .map_err(|e| AuthClientError::Url(format!("{url}: {e}")))?;
+    let endpoint = with_timeouts(endpoint, config).tcp_nodelay(true);
     if !config.auth_service_tls() {
         return Ok(endpoint);
     }
@@ -260,6 +259,30 @@ fn endpoint(config: &GatewayConfig, url: &url::Url) -> Result<Endpoint, AuthClie
     })
 }
 
+/// The gateway's deadlines and keep-alives on `endpoint`.
+fn with_timeouts(endpoint: Endpoint, config: &GatewayConfig) -> Endpoint {
+    endpoint
+        .connect_timeout(config.auth_timeout)
+        .timeout(config.auth_timeout)
+        // Notice a dead auth-service between calls, not on the next one.
+        .http2_keep_alive_interval(Duration::from_secs(20))
+        .keep_alive_timeout(Duration::from_secs(5))
+        .keep_alive_while_idle(true)
+}
+
+/// A lazy channel to auth-service's Unix socket at `path`: HTTP/2 in
+/// plain text (the URI only fills in `:authority`; the connector ignores
+/// it), reconnecting on the next call after auth-service restarts.
+fn socket_channel(config: &GatewayConfig, path: PathBuf) -> Channel {
+    let path = Arc::new(path);
+    let connector = tower::service_fn(move |_: Uri| {
+        let path = path.clone();
+        async move { UnixStream::connect(path.as_path()).await.map(TokioIo::new) }
+    });
+    with_timeouts(Endpoint::from_static("http://localhost"), config)
+        .connect_with_connector_lazy(connector)
+}
+
 /// The gateway's validation cache (`[gateway.session_cache]`).
 pub(crate) type SessionCache = ValidationCache<ValidateSessionResponse>;
 
@@ -281,11 +304,37 @@ pub(crate) struct AuthClient {
 impl AuthClient {
     /// Builds the lazy channel; nothing connects until the first call.
     /// With several `auth_service_urls`, calls are balanced across the
-    /// replicas that answer ([`auth_endpoints`]).
+    /// replicas that answer ([`auth_endpoints`]); with a `unix:` URL they
+    /// go over auth-service's socket.
     pub(crate) fn new(
         config: &GatewayConfig,
         metrics: Arc<Metrics>,
     ) -> Result<Self, AuthClientError> {
+        let (channel, probe_now) = match config.auth_service_socket() {
+            Some(path) => {
+                metrics.set_replicas_up(1);
+                (socket_channel(config, path), None)
+            }
+            None => Self::tcp_channel(config, &metrics)?,
+        };
+        let interceptor = WithTrace(
+            ServiceToken::new(config.service_token.as_ref()).map_err(|_| AuthClientError::Token)?,
+        );
+        Ok(Self {
+            auth: AuthServiceClient::with_interceptor(channel.clone(), interceptor.clone()),
+            health: HealthClient::with_interceptor(channel, interceptor),
+            timeout: config.auth_timeout,
+            metrics,
+            cache: None,
+            probe_now,
+        })
+    }
+
+    /// The channel over TCP: one endpoint, or several balanced.
+    fn tcp_channel(
+        config: &GatewayConfig,
+        metrics: &Arc<Metrics>,
+    ) -> Result<(Channel, Option<Arc<Notify>>), AuthClientError> {
         let mut endpoints = config
             .auth_service_urls
             .iter()
@@ -302,17 +351,7 @@ impl AuthClient {
             }
             None => return Err(AuthClientError::Url("no endpoint".to_owned())),
         };
-        let interceptor = WithTrace(
-            ServiceToken::new(config.service_token.as_ref()).map_err(|_| AuthClientError::Token)?,
-        );
-        Ok(Self {
-            auth: AuthServiceClient::with_interceptor(channel.clone(), interceptor.clone()),
-            health: HealthClient::with_interceptor(channel, interceptor),
-            timeout: config.auth_timeout,
-            metrics,
-            cache: None,
-            probe_now,
-        })
+        Ok((channel, probe_now))
     }
 
     /// Serves repeat validations from `cache`. Its feed watcher must run

@@ -6,11 +6,13 @@
 //!
 //! [`run`] takes an already-bound listener and a shutdown future (as
 //! mini-redis does), so tests start it on port 0 and stop it cleanly;
-//! [`run_with_listeners`] adds the metrics listener.
+//! [`run_with_listeners`] adds the metrics listener and the optional Unix
+//! socket (`grpc_socket.rs`, `listen_socket`).
 
 pub mod caller_auth;
 pub mod domain;
 pub mod grpc;
+pub mod grpc_socket;
 pub mod metrics;
 mod metrics_server;
 pub mod providers;
@@ -33,6 +35,7 @@ use storage::Store;
 use storage::redis::RedisStore;
 use storage::sled::SledStore;
 use tokio::net::TcpListener;
+use tokio_stream::wrappers::UnixListenerStream;
 use tokio_util::sync::CancellationToken;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::server::TcpIncoming;
@@ -195,6 +198,7 @@ pub async fn run_with(
         Listeners {
             grpc: listener,
             metrics: None,
+            socket: None,
         },
         config,
         deps,
@@ -209,10 +213,13 @@ pub struct Listeners {
     pub grpc: TcpListener,
     /// `metrics_listen`: `GET /metrics` only.
     pub metrics: Option<TcpListener>,
+    /// `listen_socket`: the same gRPC services, in plain text.
+    pub socket: Option<grpc_socket::GrpcSocket>,
 }
 
 /// [`run_with`] on every listener of `listeners` until the same
-/// `shutdown`: the metrics listener stops when the gRPC server begins to.
+/// `shutdown`: the metrics listener and the Unix socket stop when the TCP
+/// gRPC server begins to.
 pub async fn run_with_listeners(
     listeners: Listeners,
     config: Config,
@@ -242,6 +249,10 @@ pub async fn run_with_listeners(
         config.auth_service.service_token.as_ref(),
         config.auth_service.client_ca.is_some(),
     );
+    // No TLS on the socket, so no client certificate to ask for: the
+    // socket file's permissions stand in for it. The token still counts.
+    let socket_caller_auth =
+        caller_auth::CallerAuth::new(config.auth_service.service_token.as_ref(), false);
     if config.auth_service.insecure_listen && !config.auth_service.authenticates_callers() {
         tracing::warn!(
             listen = %config.auth_service.listen,
@@ -299,6 +310,31 @@ pub async fn run_with_listeners(
         ))
     });
 
+    let socket_server = listeners.socket.map(|socket| {
+        tracing::info!(
+            path = %socket.file.path().display(),
+            "gRPC also served on a Unix socket (plain text; its file permissions decide who may call)"
+        );
+        let served = Server::builder()
+            .trace_fn(rpc_span::for_call)
+            .add_service(health_service.clone())
+            .add_optional_service(reflection.clone())
+            .add_service(AuthServiceServer::with_interceptor(
+                grpc::GrpcService::new(auth.clone(), cancel.clone()),
+                socket_caller_auth,
+            ))
+            .serve_with_incoming_shutdown(
+                UnixListenerStream::new(socket.listener),
+                cancel.clone().cancelled_owned(),
+            );
+        let file = socket.file;
+        tokio::spawn(async move {
+            let served = served.await;
+            drop(file);
+            served
+        })
+    });
+
     let served = server
         .trace_fn(rpc_span::for_call)
         .add_service(health_service)
@@ -328,6 +364,16 @@ pub async fn run_with_listeners(
             tracing::error!(error = %e, task = name, "background task failed");
         }
     }
+    let socket_served = match socket_server {
+        Some(task) => match task.await {
+            Ok(served) => served,
+            Err(e) => {
+                tracing::error!(error = %e, task = "socket server", "background task failed");
+                Ok(())
+            }
+        },
+        None => Ok(()),
+    };
     let metrics_served = match metrics_server {
         Some(task) => match task.await {
             Ok(served) => served.map_err(StartError::Metrics),
@@ -342,5 +388,8 @@ pub async fn run_with_listeners(
         tracing::error!(error = %e, "final flush failed");
     }
     tracing::info!("auth-service stopped");
-    served.map_err(StartError::from).and(metrics_served)
+    served
+        .and(socket_served)
+        .map_err(StartError::from)
+        .and(metrics_served)
 }

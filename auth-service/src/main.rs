@@ -72,9 +72,26 @@ async fn main() -> ExitCode {
         Ok(l) => l,
         Err(code) => return code,
     };
+    let socket = match &config.auth_service.listen_socket {
+        Some(path) => match auth_service::grpc_socket::bind(path).await {
+            Ok(socket) => {
+                let line = format!("socket listening on unix:{}", path.display());
+                if let Err(code) = common::startup::announce("auth-service", &line) {
+                    return code;
+                }
+                Some(socket)
+            }
+            Err(e) => {
+                eprintln!("auth-service: auth_service.listen_socket {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => None,
+    };
     let listeners = auth_service::Listeners {
         grpc: listener,
         metrics: metrics_listener,
+        socket,
     };
     let served = auth_service::run_with_listeners(
         listeners,

@@ -65,9 +65,18 @@ async fn bind_and_announce_as(
     let bound = listener
         .local_addr()
         .map_err(|e| fail(format!("cannot read the bound address: {e}")))?;
-    let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "{label} {scheme}{bound}")
-        .and_then(|()| stdout.flush())
-        .map_err(|e| fail(format!("cannot write to stdout: {e}")))?;
+    announce(binary, &format!("{label} {scheme}{bound}"))?;
     Ok(listener)
+}
+
+/// Prints one address line on stdout (flushed: a reader waits for it), or
+/// says why it could not and gives the exit code.
+pub fn announce(binary: &str, line: &str) -> Result<(), ExitCode> {
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{line}")
+        .and_then(|()| stdout.flush())
+        .map_err(|e| {
+            eprintln!("{binary}: cannot write to stdout: {e}");
+            ExitCode::FAILURE
+        })
 }

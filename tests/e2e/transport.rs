@@ -1,5 +1,6 @@
 //! HTTPS at the gateway (rustls, HSTS, `__Host-` Secure cookies), and the
-//! service token and mutual TLS between the gateway and auth-service.
+//! service token, mutual TLS and Unix socket between the gateway and
+//! auth-service.
 
 use portcullis_tests::{StackOptions, TestStack, set_cookie};
 use serde_json::Value;
@@ -117,4 +118,113 @@ async fn the_gateway_talks_mutual_tls_to_auth_service() {
     assert_eq!(me["user"]["email"], "alice@example.com");
     let ready = stack.get_in(&client, "/readyz").await;
     assert_eq!(ready.status(), 200);
+}
+
+/// A gRPC client of auth-service on its Unix socket at `path`, with the
+/// service token if one is given.
+async fn socket_client(
+    path: std::path::PathBuf,
+) -> common::proto::auth_service_client::AuthServiceClient<tonic::transport::Channel> {
+    let connector = tower::service_fn(move |_: tonic::transport::Uri| {
+        let path = path.clone();
+        async move {
+            tokio::net::UnixStream::connect(path)
+                .await
+                .map(hyper_util::rt::TokioIo::new)
+        }
+    });
+    let channel = tonic::transport::Endpoint::from_static("http://localhost")
+        .connect_with_connector(connector)
+        .await
+        .unwrap();
+    common::proto::auth_service_client::AuthServiceClient::new(channel)
+}
+
+#[tokio::test]
+async fn the_gateway_reaches_a_co_located_auth_service_on_its_unix_socket() {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    let mut stack = TestStack::start_with(StackOptions {
+        auth_socket: true,
+        service_token: true,
+        gateway_settings: "session_cache = { enabled = true }\n".to_owned(),
+        ..StackOptions::default()
+    })
+    .await;
+    let socket = stack.auth_socket();
+    // Announced once bound and given its permissions (the line after the
+    // TCP address, which the stack waited for).
+    let announced = format!("socket listening on unix:{}", socket.display());
+    portcullis_tests::wait_until(Duration::from_secs(10), "the socket is announced", || {
+        let seen = stack.auth.logs().contains(&announced);
+        async move { seen }
+    })
+    .await;
+    let meta = std::fs::symlink_metadata(&socket).unwrap();
+    assert!(meta.file_type().is_socket());
+    assert_eq!(meta.permissions().mode() & 0o777, 0o660);
+
+    // The gateway's only route to auth-service is the socket: log in, use
+    // the session (the cache's revocation feed streams over it too), log
+    // out, and the session is refused.
+    let client = stack.browser();
+    stack.login_as(&client, "alice").await;
+    let me = stack.get_json_in(&client, "/auth/me").await;
+    assert_eq!(me["user"]["email"], "alice@example.com");
+    assert_eq!(stack.get("/readyz").await.status(), 200);
+    let metrics = stack.metrics_url().await;
+    portcullis_tests::wait_until(Duration::from_secs(10), "the cache's feed is on", || {
+        let metrics = metrics.clone();
+        async move {
+            let text = reqwest::get(format!("{metrics}/metrics"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            text.contains("portcullis_gateway_session_cache_feed_state{state=\"on\"} 1")
+        }
+    })
+    .await;
+    let logout = client
+        .post(stack.url("/auth/logout"))
+        .header("origin", &stack.public_origin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), 204);
+    assert_eq!(stack.get_in(&client, "/auth/me").await.status(), 401);
+
+    // The socket's permissions stand in for a client certificate, not for
+    // the service token: without it, nothing.
+    let token = stack.session_token("bob").await;
+    let refused = socket_client(socket.clone())
+        .await
+        .validate_session(common::proto::ValidateSessionRequest {
+            session_token: token.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unauthenticated, "{refused:?}");
+
+    // Killed, auth-service leaves its socket behind; the next one replaces
+    // it and the gateway reconnects by itself.
+    stack.kill_auth_service();
+    assert!(socket.exists());
+    stack.restart_auth_service();
+    portcullis_tests::wait_until(
+        Duration::from_secs(10),
+        "bob's session is served again",
+        || {
+            let request = stack
+                .bare_client()
+                .get(stack.url("/auth/me"))
+                .header("cookie", format!("{}={token}", stack.session_cookie));
+            async move { request.send().await.is_ok_and(|r| r.status() == 200) }
+        },
+    )
+    .await;
+
+    // A graceful stop removes the socket file.
+    assert!(stack.auth.terminate().success());
+    assert!(!socket.exists(), "the socket outlives auth-service");
 }

@@ -15,7 +15,7 @@
 //!
 //! Everything stays on 127.0.0.1 and the run is bounded in time.
 //!
-//! `cargo run --release -p portcullis-tests --example gateway_load -- --seconds 5 [--redis]`
+//! `cargo run --release -p portcullis-tests --example gateway_load -- --seconds 5 [--redis] [--auth-socket]`
 
 use portcullis_tests::{StackOptions, TestStack, wait_until};
 
@@ -49,6 +49,11 @@ struct Args {
     /// the gateway and auth-service the cores the figures are about.
     #[arg(long)]
     wrk: bool,
+    /// Both gateways reach their auth-service over its Unix socket
+    /// (`auth_service_url = "unix:..."`, a co-located sidecar) instead of
+    /// loopback TCP.
+    #[arg(long)]
+    auth_socket: bool,
 }
 
 /// One measurement round of one case.
@@ -214,6 +219,7 @@ target = {{ upstream = "http://{upstream_addr}" }}
         routes: routes.clone(),
         redis_url: redis_url(0),
         gateway_settings: "session_cache = { enabled = false }\n".to_owned(),
+        auth_socket: args.auth_socket,
         ..StackOptions::default()
     })
     .await;
@@ -221,6 +227,7 @@ target = {{ upstream = "http://{upstream_addr}" }}
         routes,
         redis_url: redis_url(1),
         gateway_settings: "session_cache = { enabled = true }\n".to_owned(),
+        auth_socket: args.auth_socket,
         ..StackOptions::default()
     })
     .await;
@@ -339,8 +346,13 @@ target = {{ upstream = "http://{upstream_addr}" }}
     }
 
     println!(
-        "store {}, concurrency {}, {} s x 2 rounds per case, load from {}",
+        "store {}, gateway to auth-service over {}, concurrency {}, {} s x 2 rounds per case, load from {}",
         if args.redis { "redis" } else { "sled" },
+        if args.auth_socket {
+            "a Unix socket"
+        } else {
+            "loopback TCP"
+        },
         args.concurrency,
         args.seconds,
         if args.wrk { "wrk" } else { "this process" }

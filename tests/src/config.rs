@@ -30,7 +30,7 @@ fn grpc_fixture(name: &str) -> String {
 /// share), its store in `dir/data`, JSON logs (read back by
 /// [`crate::TestStack::audit_events`]),
 /// the development provider at `idp_url` (also as a Google-kind provider),
-/// with the service token and mutual TLS as `options` say.
+/// with the service token, mutual TLS and Unix socket as `options` say.
 pub(crate) fn write_auth_config(
     dir: &Path,
     file: &str,
@@ -61,12 +61,17 @@ pub(crate) fn write_auth_config(
     } else {
         String::new()
     };
+    let socket = if options.auth_socket {
+        format!("listen_socket = {:?}\n", auth_socket(dir))
+    } else {
+        String::new()
+    };
     let config = AuthConfig {
         listen,
         data_dir: &dir.join("data"),
         issuer: idp_url,
         settings: &format!(
-            "log_format = \"json\"\nmetrics_listen = \"127.0.0.1:0\"\n{store}{token}{grpc_tls}"
+            "log_format = \"json\"\nmetrics_listen = \"127.0.0.1:0\"\n{store}{token}{grpc_tls}{socket}"
         ),
         rest: &format!(
             r#"
@@ -87,6 +92,13 @@ tokeninfo_endpoint = "{idp_url}/tokeninfo"
     };
     std::fs::write(&path, config.to_toml()).unwrap();
     path
+}
+
+/// The Unix socket of the stack's auth-service, with
+/// [`StackOptions::auth_socket`]. Its replicas (which only a Redis stack
+/// has) serve TCP alone.
+pub(crate) fn auth_socket(dir: &Path) -> PathBuf {
+    dir.join("auth.sock")
 }
 
 /// `auth_service_url` for one address, `auth_service_urls` for several.
@@ -144,6 +156,14 @@ impl GatewayConfig<'_> {
         } else {
             ("http", String::new())
         };
+        let auth = if self.options.auth_socket {
+            format!(
+                "auth_service_url = \"unix:{}\"",
+                auth_socket(self.dir).display()
+            )
+        } else {
+            auth_service_urls(grpc_scheme, self.auth_addrs)
+        };
         let config = self.dir.join(file);
         std::fs::write(
             &config,
@@ -173,7 +193,7 @@ target = {{ handler = "admin_sessions" }}
 "#,
                 public = self.public_origin,
                 listen = self.listen,
-                auth = auth_service_urls(grpc_scheme, self.auth_addrs),
+                auth = auth,
                 routes = self.options.routes,
                 settings = self
                     .options

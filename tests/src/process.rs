@@ -157,6 +157,24 @@ impl Proc {
         let _ = self.child.wait();
     }
 
+    /// SIGTERM, then waits (at most 10 s) for the process to exit: a
+    /// graceful shutdown, which must also clean up after itself.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        self.signal(Signal::SIGTERM);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "pid {} still runs 10 s after SIGTERM",
+                self.child.id()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// SIGSTOP: the process keeps its sockets open but answers nothing
     /// (a frozen or partitioned peer) until [`Proc::resume`].
     pub fn pause(&self) {

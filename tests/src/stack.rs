@@ -54,6 +54,10 @@ pub struct StackOptions {
     /// Extra environment variables for auth-service and the gateway
     /// (`OTEL_*`, say), set on the child processes only.
     pub env: Vec<(String, String)>,
+    /// auth-service also serves on a Unix socket (`listen_socket`) and the
+    /// gateways reach it there (`auth_service_url = "unix:..."`), as a
+    /// co-located sidecar would.
+    pub auth_socket: bool,
 }
 
 /// The three services, running.
@@ -218,6 +222,11 @@ impl TestStack {
         }
     }
 
+    /// auth-service's Unix socket, with [`StackOptions::auth_socket`].
+    pub fn auth_socket(&self) -> std::path::PathBuf {
+        crate::config::auth_socket(self.dir.path())
+    }
+
     /// The service token auth-service requires (with
     /// [`StackOptions::service_token`]), for tools that call it directly
     /// (`portcullis-admin`).
@@ -235,12 +244,17 @@ impl TestStack {
     /// `file`, on a port of its own: with [`StackOptions::redis_url`], a
     /// second replica of the same store.
     pub fn spawn_auth_replica(&self, file: &str) -> Proc {
+        // The socket is the first replica's (`StackOptions::auth_socket`).
+        let options = StackOptions {
+            auth_socket: false,
+            ..self.options.clone()
+        };
         let config = write_auth_config(
             self.dir.path(),
             file,
             &self.idp_url,
             "127.0.0.1:0",
-            &self.options,
+            &options,
         );
         Proc::spawn(
             &auth_service_binary(),

@@ -5,6 +5,7 @@
 
 use super::branding::{Branding, BrandingSection};
 use super::google_sign_in::{GoogleSignInConfig, GoogleSignInSection};
+use super::rules::check_socket_path;
 use super::session_cache::SessionCacheConfig;
 use super::{ConfigError, is_https_or_loopback_http, secret};
 use crate::telemetry::LogFormat;
@@ -30,10 +31,14 @@ pub(super) struct GatewaySection {
     /// `https://` makes the gateway speak TLS to it (auth-service's
     /// `tls_cert`/`tls_key`); plain `http://` belongs on loopback only, as
     /// the service token would cross the network in clear.
+    /// `unix:/run/portcullis/auth.sock` reaches a co-located auth-service
+    /// on its `listen_socket` instead, in plain text, at a lower cost per
+    /// call than loopback TCP.
     auth_service_url: Option<Url>,
     /// Several auth-service replicas (instead of `auth_service_url`): calls
     /// are balanced across those that answer. All use the same scheme, as
-    /// the TLS settings apply to each.
+    /// the TLS settings apply to each, http or https (a Unix socket names
+    /// one co-located replica).
     auth_service_urls: Vec<Url>,
     /// PEM file of the CA certificate(s) auth-service's certificate must
     /// chain to, for an `https` `auth_service_url`. Set, only these are
@@ -536,11 +541,25 @@ impl GatewaySection {
             ));
         }
         let endpoints = self.auth_service_endpoints();
+        if let [url] = endpoints.as_slice()
+            && url.scheme() == "unix"
+            && self.auth_service_urls.is_empty()
+        {
+            return socket_path(url)
+                .map(drop)
+                .map_err(|reason| ConfigError::invalid(key, reason));
+        }
         if endpoints
             .iter()
             .any(|url| !matches!(url.scheme(), "http" | "https"))
         {
-            return Err(ConfigError::invalid(key, "must be an http or https URL"));
+            let reason = if self.auth_service_urls.is_empty() {
+                "must be an http, https or unix URL"
+            } else {
+                "must be http or https URLs (a unix: socket names one co-located \
+                 auth-service: give it as auth_service_url)"
+            };
+            return Err(ConfigError::invalid(key, reason));
         }
         // The gateway logs its endpoints; a password in one would reach
         // the log (and tonic would not send it anyway).
@@ -594,8 +613,8 @@ impl GatewaySection {
                 if set {
                     return Err(ConfigError::invalid(
                         format!("gateway.{key}"),
-                        "applies only to an https auth_service_url (this one is plain http, \
-                         so no TLS would be used)",
+                        "applies only to an https auth_service_url (this one is plain http \
+                         or a unix socket, so no TLS would be used)",
                     ));
                 }
             }
@@ -693,7 +712,39 @@ fn parse_trusted_proxy(text: &str) -> Result<IpNet, String> {
         .map_err(|e| format!("{text:?}: {e}"))
 }
 
+/// The socket a `unix:` auth-service URL names. It is an absolute path
+/// (percent-decoded) and nothing else (`unix:/run/portcullis/auth.sock`,
+/// or `unix:///run/...`): a host, query or fragment would be silently
+/// ignored.
+fn socket_path(url: &Url) -> Result<PathBuf, String> {
+    let only_a_path = !url.cannot_be_a_base()
+        && url.host_str().is_none_or(str::is_empty)
+        && url.query().is_none()
+        && url.fragment().is_none()
+        && url.username().is_empty()
+        && url.password().is_none();
+    let path = match url.to_file_path() {
+        Ok(path) if only_a_path => path,
+        _ => {
+            return Err(format!(
+                "{url}: a unix URL is an absolute socket path only, e.g. \
+                 unix:/run/portcullis/auth.sock"
+            ));
+        }
+    };
+    check_socket_path(&path)?;
+    Ok(path)
+}
+
 impl GatewayConfig {
+    /// The Unix socket auth-service is reached on (a `unix:` URL), if so.
+    pub fn auth_service_socket(&self) -> Option<PathBuf> {
+        match self.auth_service_urls.as_slice() {
+            [url] if url.scheme() == "unix" => socket_path(url).ok(),
+            _ => None,
+        }
+    }
+
     /// Whether the gateway speaks TLS to auth-service (`https` URL).
     pub fn auth_service_tls(&self) -> bool {
         self.auth_service_urls

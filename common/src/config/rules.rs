@@ -2,7 +2,8 @@
 //! reaches all of them: "https, or http to a loopback host" (configuration,
 //! provider discovery, login redirect URIs), what a loopback host is (also
 //! the dev-idp's redirect URIs) and the provider-id shape (configuration and
-//! the gateway's `/auth/login/{provider}` paths).
+//! the gateway's `/auth/login/{provider}` paths), and what can name a Unix
+//! socket (auth-service's `listen_socket`, the gateway's `unix:` URL).
 
 /// Whether `url` is safe to send credentials or codes to: `https`, or plain
 /// `http` only to this machine (local development and tests), where there
@@ -37,9 +38,34 @@ pub fn is_valid_provider_id(id: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
 }
 
+/// The longest path a Unix socket address holds on Linux (`sun_path` is
+/// 108 bytes with its terminating NUL): a longer one fails at `bind`.
+const MAX_SOCKET_PATH: usize = 107;
+
+/// Whether `path` can name a Unix socket: absolute (a relative one would
+/// depend on the directory the binary happens to start in) and short
+/// enough for `sun_path`.
+pub(super) fn check_socket_path(path: &std::path::Path) -> Result<(), String> {
+    if !path.is_absolute() {
+        return Err(format!(
+            "{} must be an absolute path, e.g. /run/portcullis/auth.sock",
+            path.display()
+        ));
+    }
+    let length = path.as_os_str().len();
+    if length > MAX_SOCKET_PATH {
+        return Err(format!(
+            "{} is {length} bytes long; a Unix socket path holds at most {MAX_SOCKET_PATH}",
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     fn url(text: &str) -> url::Url {
         url::Url::parse(text).unwrap()
@@ -85,5 +111,21 @@ mod tests {
         ] {
             assert!(!is_valid_provider_id(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn socket_paths_are_absolute_and_fit_sun_path() {
+        assert_eq!(
+            check_socket_path(Path::new("/run/portcullis/auth.sock")),
+            Ok(())
+        );
+        let longest = format!("/{}", "s".repeat(MAX_SOCKET_PATH - 1));
+        assert_eq!(check_socket_path(Path::new(&longest)), Ok(()));
+        let too_long = format!("{longest}s");
+        let err = check_socket_path(Path::new(&too_long)).unwrap_err();
+        assert!(err.contains("108 bytes long"), "{err}");
+        let err = check_socket_path(Path::new("run/auth.sock")).unwrap_err();
+        assert!(err.contains("must be an absolute path"), "{err}");
+        assert!(check_socket_path(Path::new("")).is_err());
     }
 }

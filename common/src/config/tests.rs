@@ -716,6 +716,108 @@ fn auth_service_endpoints_are_one_url_or_a_list_of_one_scheme() {
 }
 
 #[test]
+fn auth_service_is_reached_on_a_unix_socket_by_one_unix_url() {
+    for url in [
+        "unix:/run/portcullis/auth.sock",
+        "unix:///run/portcullis/auth.sock",
+    ] {
+        let text = format!("[gateway]\nauth_service_url = \"{url}\"\n");
+        let c = Config::from_toml(&text, &env).unwrap();
+        assert_eq!(
+            c.gateway.auth_service_socket().as_deref(),
+            Some(std::path::Path::new("/run/portcullis/auth.sock")),
+            "{url}"
+        );
+        assert!(!c.gateway.auth_service_tls());
+    }
+    let c = Config::from_toml(
+        "[gateway]\nauth_service_url = \"unix:/run/a%20b.sock\"\n",
+        &env,
+    )
+    .unwrap();
+    assert_eq!(
+        c.gateway.auth_service_socket().as_deref(),
+        Some(std::path::Path::new("/run/a b.sock")),
+        "percent-decoded"
+    );
+    assert_eq!(
+        Config::from_toml("", &env)
+            .unwrap()
+            .gateway
+            .auth_service_socket(),
+        None
+    );
+
+    for (bad, says) in [
+        ("unix:run/auth.sock", "absolute socket path only"),
+        ("unix://host/run/auth.sock", "absolute socket path only"),
+        ("unix:/run/auth.sock?x=1", "absolute socket path only"),
+        ("unix:/run/auth.sock#x", "absolute socket path only"),
+    ] {
+        let e = err(&format!("[gateway]\nauth_service_url = \"{bad}\"\n"));
+        assert!(
+            e.contains("gateway.auth_service_url") && e.contains(says),
+            "{bad}: {e}"
+        );
+    }
+    let long = format!("unix:/{}", "s".repeat(120));
+    let e = err(&format!("[gateway]\nauth_service_url = \"{long}\"\n"));
+    assert!(e.contains("a Unix socket path holds at most 107"), "{e}");
+    let listed =
+        err("[gateway]\nauth_service_urls = [\"unix:/run/a.sock\", \"http://127.0.0.1:1\"]\n");
+    assert!(
+        listed.contains("gateway.auth_service_urls")
+            && listed.contains("give it as auth_service_url"),
+        "{listed}"
+    );
+    let alone_in_list = err("[gateway]\nauth_service_urls = [\"unix:/run/a.sock\"]\n");
+    assert!(
+        alone_in_list.contains("give it as auth_service_url"),
+        "{alone_in_list}"
+    );
+    let tls = err(
+        "[gateway]\nauth_service_url = \"unix:/run/a.sock\"\nauth_service_ca = \"/nonexistent.pem\"\n",
+    );
+    assert!(
+        tls.contains("gateway.auth_service_ca") && tls.contains("unix socket"),
+        "{tls}"
+    );
+}
+
+#[test]
+fn auth_service_listen_socket_is_an_absolute_path() {
+    assert_eq!(
+        Config::from_toml("", &env)
+            .unwrap()
+            .auth_service
+            .listen_socket,
+        None
+    );
+    let c = Config::from_toml(
+        "[auth_service]\nlisten_socket = \"/run/portcullis/auth.sock\"\n",
+        &env,
+    )
+    .unwrap();
+    assert_eq!(
+        c.auth_service.listen_socket.as_deref(),
+        Some(std::path::Path::new("/run/portcullis/auth.sock"))
+    );
+    let e = err("[auth_service]\nlisten_socket = \"auth.sock\"\n");
+    assert!(
+        e.contains("auth_service.listen_socket") && e.contains("must be an absolute path"),
+        "{e}"
+    );
+    let e = err(&format!(
+        "[auth_service]\nlisten_socket = \"/{}\"\n",
+        "s".repeat(120)
+    ));
+    assert!(
+        e.contains("auth_service.listen_socket") && e.contains("at most 107"),
+        "{e}"
+    );
+}
+
+#[test]
 fn secrets_come_from_a_variable_or_a_file_but_not_both() {
     use secrecy::ExposeSecret as _;
     let dir = tempfile::tempdir().unwrap();
