@@ -164,6 +164,39 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn refuses_a_live_socket_whose_backlog_is_full() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("auth.sock");
+        // A server too busy to accept: once its backlog is full a connect
+        // fails with EAGAIN, not ECONNREFUSED, and the socket is not stale.
+        let _busy = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let mut waiting = Vec::new();
+        let refused = loop {
+            assert!(waiting.len() < 10_000, "the backlog never filled");
+            match UnixStream::connect(&path).await {
+                Ok(stream) => waiting.push(stream),
+                Err(e) => break e,
+            };
+        };
+        assert_eq!(refused.kind(), io::ErrorKind::WouldBlock, "{refused}");
+        let err = bind(&path).await.err().unwrap();
+        assert!(
+            err.to_string().contains("cannot check the existing socket"),
+            "{err}"
+        );
+        assert!(path.exists(), "a live socket was deleted");
+    }
+
+    #[tokio::test]
+    async fn says_when_the_path_cannot_be_inspected() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a-file");
+        std::fs::write(&file, "").unwrap();
+        let err = bind(&file.join("auth.sock")).await.err().unwrap();
+        assert!(err.to_string().contains("cannot inspect the path"), "{err}");
+    }
+
+    #[tokio::test]
     async fn names_the_path_when_binding_fails() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("missing-dir").join("auth.sock");
