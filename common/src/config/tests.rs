@@ -708,6 +708,12 @@ fn auth_service_endpoints_are_one_url_or_a_list_of_one_scheme() {
         userinfo.contains("gateway.auth_service_url") && !userinfo.contains("secret"),
         "{userinfo}"
     );
+    let password_only = err("[gateway]\nauth_service_url = \"http://:secret@127.0.0.1:1\"\n");
+    assert!(
+        password_only.contains("must not carry a user name or password")
+            && !password_only.contains("secret@"),
+        "{password_only}"
+    );
     let ftp = err("[gateway]\nauth_service_urls = [\"ftp://127.0.0.1:1\"]\n");
     assert!(
         ftp.contains("gateway.auth_service_urls") && ftp.contains("http or https"),
