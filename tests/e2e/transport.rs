@@ -150,6 +150,12 @@ async fn the_gateway_reaches_a_co_located_auth_service_on_its_unix_socket() {
         ..StackOptions::default()
     })
     .await;
+    // The binaries are built by now: from here a hang (a socket nobody
+    // answers, a shutdown that never ends) fails fast with every stack.
+    let _watchdog = portcullis_tests::watchdog::Watchdog::arm(
+        "the_gateway_reaches_a_co_located_auth_service_on_its_unix_socket",
+        Duration::from_secs(120),
+    );
     let socket = stack.auth_socket();
     // Announced once bound and given its permissions (the line after the
     // TCP address, which the stack waited for).
