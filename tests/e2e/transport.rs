@@ -178,19 +178,7 @@ async fn the_gateway_reaches_a_co_located_auth_service_on_its_unix_socket() {
     assert_eq!(me["user"]["email"], "alice@example.com");
     assert_eq!(stack.get("/readyz").await.status(), 200);
     let metrics = stack.metrics_url().await;
-    portcullis_tests::wait_until(Duration::from_secs(10), "the cache's feed is on", || {
-        let metrics = metrics.clone();
-        async move {
-            let text = reqwest::get(format!("{metrics}/metrics"))
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
-            text.contains("portcullis_gateway_session_cache_feed_state{state=\"on\"} 1")
-        }
-    })
-    .await;
+    crate::session_cache::wait_for_feed(&metrics, "on", Duration::from_secs(10)).await;
     let logout = client
         .post(stack.url("/auth/logout"))
         .header("origin", &stack.public_origin)
