@@ -310,19 +310,23 @@ pub async fn run_with_listeners(
         ))
     });
 
-    let socket_server = listeners.socket.map(|socket| {
-        tracing::info!(
-            path = %socket.file.path().display(),
-            "gRPC also served on a Unix socket (plain text; its file permissions decide who may call)"
-        );
-        let served = Server::builder()
+    // The same services on every listener; only the caller check differs.
+    let routes = |server: Server, caller_auth| {
+        server
             .trace_fn(rpc_span::for_call)
             .add_service(health_service.clone())
             .add_optional_service(reflection.clone())
             .add_service(AuthServiceServer::with_interceptor(
                 grpc::GrpcService::new(auth.clone(), cancel.clone()),
-                socket_caller_auth,
+                caller_auth,
             ))
+    };
+    let socket_server = listeners.socket.map(|socket| {
+        tracing::info!(
+            path = %socket.file.path().display(),
+            "gRPC also served on a Unix socket (plain text; its file permissions decide who may call)"
+        );
+        let served = routes(Server::builder(), socket_caller_auth)
             .serve_with_incoming_shutdown(
                 UnixListenerStream::new(socket.listener),
                 cancel.clone().cancelled_owned(),
@@ -335,14 +339,7 @@ pub async fn run_with_listeners(
         })
     });
 
-    let served = server
-        .trace_fn(rpc_span::for_call)
-        .add_service(health_service)
-        .add_optional_service(reflection)
-        .add_service(AuthServiceServer::with_interceptor(
-            grpc::GrpcService::new(auth.clone(), cancel.clone()),
-            caller_auth,
-        ))
+    let served = routes(server, caller_auth)
         // No Nagle: small gRPC replies must not wait for delayed ACKs.
         .serve_with_incoming_shutdown(
             TcpIncoming::from(listener).with_nodelay(Some(true)),
