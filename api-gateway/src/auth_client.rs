@@ -2,8 +2,9 @@
 //! created with `connect_lazy` so the gateway starts while auth-service is
 //! down and reconnects by itself after it restarts; over TLS for an
 //! `https` `auth_service_url`, with a client certificate for mutual TLS
-//! when one is configured, or over auth-service's Unix socket for a
-//! `unix:` URL. Every call has the
+//! when one is configured, over auth-service's Unix socket for a `unix:`
+//! URL, or in memory when auth-service runs in the same process (the
+//! single-node binary). Every call has the
 //! `gateway.auth_timeout` deadline, carries the service token when one is
 //! configured, is timed for `/metrics`, and has its failure classified
 //! once, here, into an [`AuthCallError`]: which call failed and how
@@ -15,6 +16,7 @@ use crate::auth_endpoints;
 use crate::metrics::Metrics;
 use common::config::GatewayConfig;
 use common::error_chain::error_chain;
+use common::in_process::Connector;
 use common::proto::auth_service_client::AuthServiceClient;
 use common::proto::{
     BackchannelLogoutRequest, BeginLoginRequest, BeginLoginResponse, ClientInfo,
@@ -283,6 +285,17 @@ fn socket_channel(config: &GatewayConfig, path: PathBuf) -> Channel {
         .connect_with_connector_lazy(connector)
 }
 
+/// A lazy channel to auth-service in this same process: each connection
+/// an in-memory pipe (the URI only fills in `:authority`).
+fn in_process_channel(config: &GatewayConfig, connector: Connector) -> Channel {
+    let connector = tower::service_fn(move |_: Uri| {
+        let connector = connector.clone();
+        async move { connector.connect().await.map(TokioIo::new) }
+    });
+    with_timeouts(Endpoint::from_static("http://localhost"), config)
+        .connect_with_connector_lazy(connector)
+}
+
 /// The gateway's validation cache (`[gateway.session_cache]`).
 pub(crate) type SessionCache = ValidationCache<ValidateSessionResponse>;
 
@@ -305,17 +318,23 @@ impl AuthClient {
     /// Builds the lazy channel; nothing connects until the first call.
     /// With several `auth_service_urls`, calls are balanced across the
     /// replicas that answer ([`auth_endpoints`]); with a `unix:` URL they
-    /// go over auth-service's socket.
+    /// go over auth-service's socket; with `in_process`, to auth-service in
+    /// this process, whatever the URL.
     pub(crate) fn new(
         config: &GatewayConfig,
+        in_process: Option<Connector>,
         metrics: Arc<Metrics>,
     ) -> Result<Self, AuthClientError> {
-        let (channel, probe_now) = match config.auth_service_socket() {
-            Some(path) => {
+        let (channel, probe_now) = match (in_process, config.auth_service_socket()) {
+            (Some(connector), _) => {
+                metrics.set_replicas_up(1);
+                (in_process_channel(config, connector), None)
+            }
+            (None, Some(path)) => {
                 metrics.set_replicas_up(1);
                 (socket_channel(config, path), None)
             }
-            None => Self::tcp_channel(config, &metrics)?,
+            (None, None) => Self::tcp_channel(config, &metrics)?,
         };
         let interceptor = WithTrace(
             ServiceToken::new(config.service_token.as_ref()).map_err(|_| AuthClientError::Token)?,
@@ -652,7 +671,7 @@ mod tests {
     }
 
     fn new(config: &GatewayConfig) -> Result<AuthClient, AuthClientError> {
-        AuthClient::new(config, Arc::new(Metrics::new()))
+        AuthClient::new(config, None, Arc::new(Metrics::new()))
     }
 
     fn with_reason(code: Code, reason: &'static str) -> Status {

@@ -145,6 +145,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{StatusCode, header};
 use axum::routing::{any, delete, get, post};
 use common::config::Config;
+use common::in_process::Connector;
 use cookies::CookieFactory;
 use metrics::Metrics;
 use proxy::Proxy;
@@ -212,7 +213,11 @@ struct Apps {
 
 /// The [`Apps`] for `config`. With the session cache on, its feed watcher
 /// is started here and runs until `background` is cancelled.
-fn apps(config: &Config, background: &CancellationToken) -> Result<Apps, StartError> {
+fn apps(
+    config: &Config,
+    in_process_auth: Option<Connector>,
+    background: &CancellationToken,
+) -> Result<Apps, StartError> {
     let gateway = config.gateway.clone();
     let session_cache = build_session_cache(&gateway.session_cache)?;
     let mut metrics = Metrics::new();
@@ -221,7 +226,7 @@ fn apps(config: &Config, background: &CancellationToken) -> Result<Apps, StartEr
     }
     let metrics = Arc::new(metrics);
     let metrics_app = metrics::router(metrics.clone());
-    let mut auth = AuthClient::new(&gateway, metrics.clone())?;
+    let mut auth = AuthClient::new(&gateway, in_process_auth, metrics.clone())?;
     if let Some(cache) = session_cache {
         auth = auth.with_session_cache(cache.clone());
         let watcher = auth.clone();
@@ -394,7 +399,7 @@ pub fn check(config: &Config) -> Result<(), StartError> {
     tls::acceptor(&config.gateway)?;
     let background = CancellationToken::new();
     let _stop_background = background.clone().drop_guard();
-    apps(config, &background).map(drop)
+    apps(config, None, &background).map(drop)
 }
 
 /// Serves the gateway on `listener` until `shutdown` resolves, then drains
@@ -410,6 +415,7 @@ pub async fn run(
             public: listener,
             metrics: None,
             ext_authz: None,
+            in_process_auth: None,
         },
         config,
         shutdown,
@@ -425,6 +431,11 @@ pub struct Listeners {
     pub metrics: Option<TcpListener>,
     /// `ext_authz_listen`: Envoy's external authorization (gRPC).
     pub ext_authz: Option<TcpListener>,
+    /// auth-service in this same process (the single-node binary): every
+    /// call goes there, over memory, instead of to `auth_service_url`. Not
+    /// a listener of the gateway's, but the client end of one of
+    /// auth-service's.
+    pub in_process_auth: Option<Connector>,
 }
 
 /// [`run`] on every listener of `listeners` (the metrics one plain HTTP
@@ -440,7 +451,7 @@ pub async fn run_with_listeners(
     // servers have: on return, including an early error.
     let background = CancellationToken::new();
     let _stop_background = background.clone().drop_guard();
-    let apps = apps(&config, &background)?;
+    let apps = apps(&config, listeners.in_process_auth, &background)?;
     // One shutdown future, several servers: broadcast it.
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {

@@ -92,6 +92,7 @@ async fn main() -> ExitCode {
         public: listener,
         metrics: metrics_listener,
         ext_authz: ext_authz_listener,
+        in_process_auth: None,
     };
     let served =
         api_gateway::run_with_listeners(listeners, config, common::shutdown::signal()).await;

@@ -15,6 +15,7 @@ use std::fs::Permissions;
 use std::io;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use tokio::net::{UnixListener, UnixStream};
 
 /// The permissions of the socket: connecting needs write permission, so
@@ -67,6 +68,21 @@ impl Drop for SocketFile {
             tracing::warn!(path = %self.0.display(), error = %e, "cannot remove the gRPC socket");
         }
     }
+}
+
+/// [`bind`], then the `socket listening on unix:PATH` line on stdout (the
+/// binaries' last address line); or says why not on stderr and gives the
+/// exit code. `binary` names the program in the message.
+pub async fn bind_and_announce(binary: &str, path: &Path) -> Result<GrpcSocket, ExitCode> {
+    let socket = bind(path).await.map_err(|e| {
+        eprintln!("{binary}: auth_service.listen_socket {e}");
+        ExitCode::FAILURE
+    })?;
+    common::startup::announce(
+        binary,
+        &format!("socket listening on unix:{}", path.display()),
+    )?;
+    Ok(socket)
 }
 
 /// Binds `path` (replacing a stale socket) with mode `0660`.

@@ -199,12 +199,28 @@ pub async fn run_with(
             grpc: listener,
             metrics: None,
             socket: None,
+            in_process: None,
         },
         config,
         deps,
         shutdown,
     )
     .await
+}
+
+/// What an extra gRPC server ended with: a task that panicked has been
+/// logged and counts as stopped.
+async fn join_server(
+    name: &'static str,
+    server: Option<tokio::task::JoinHandle<Result<(), tonic::transport::Error>>>,
+) -> Result<(), tonic::transport::Error> {
+    match server {
+        Some(task) => task.await.unwrap_or_else(|e| {
+            tracing::error!(error = %e, task = name, "background task failed");
+            Ok(())
+        }),
+        None => Ok(()),
+    }
 }
 
 /// auth-service's bound listeners.
@@ -215,11 +231,15 @@ pub struct Listeners {
     pub metrics: Option<TcpListener>,
     /// `listen_socket`: the same gRPC services, in plain text.
     pub socket: Option<grpc_socket::GrpcSocket>,
+    /// The gateway in the same process (the single-node binary): the same
+    /// services on in-memory connections, with no caller check, as nothing
+    /// outside the process can open one.
+    pub in_process: Option<common::in_process::Incoming>,
 }
 
 /// [`run_with`] on every listener of `listeners` until the same
-/// `shutdown`: the metrics listener and the Unix socket stop when the TCP
-/// gRPC server begins to.
+/// `shutdown`: the metrics listener, the Unix socket and the in-process
+/// connections stop when the TCP gRPC server begins to.
 pub async fn run_with_listeners(
     listeners: Listeners,
     config: Config,
@@ -338,6 +358,12 @@ pub async fn run_with_listeners(
             served
         })
     });
+    let in_process_server = listeners.in_process.map(|incoming| {
+        tokio::spawn(
+            routes(Server::builder(), caller_auth::CallerAuth::new(None, false))
+                .serve_with_incoming_shutdown(incoming, cancel.clone().cancelled_owned()),
+        )
+    });
 
     let served = routes(server, caller_auth)
         // No Nagle: small gRPC replies must not wait for delayed ACKs.
@@ -361,16 +387,8 @@ pub async fn run_with_listeners(
             tracing::error!(error = %e, task = name, "background task failed");
         }
     }
-    let socket_served = match socket_server {
-        Some(task) => match task.await {
-            Ok(served) => served,
-            Err(e) => {
-                tracing::error!(error = %e, task = "socket server", "background task failed");
-                Ok(())
-            }
-        },
-        None => Ok(()),
-    };
+    let socket_served = join_server("socket server", socket_server).await;
+    let in_process_served = join_server("in-process server", in_process_server).await;
     let metrics_served = match metrics_server {
         Some(task) => match task.await {
             Ok(served) => served.map_err(StartError::Metrics),
@@ -387,6 +405,7 @@ pub async fn run_with_listeners(
     tracing::info!("auth-service stopped");
     served
         .and(socket_served)
+        .and(in_process_served)
         .map_err(StartError::from)
         .and(metrics_served)
 }

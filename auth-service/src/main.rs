@@ -73,25 +73,19 @@ async fn main() -> ExitCode {
         Err(code) => return code,
     };
     let socket = match &config.auth_service.listen_socket {
-        Some(path) => match auth_service::grpc_socket::bind(path).await {
-            Ok(socket) => {
-                let line = format!("socket listening on unix:{}", path.display());
-                if let Err(code) = common::startup::announce("auth-service", &line) {
-                    return code;
-                }
-                Some(socket)
+        Some(path) => {
+            match auth_service::grpc_socket::bind_and_announce("auth-service", path).await {
+                Ok(socket) => Some(socket),
+                Err(code) => return code,
             }
-            Err(e) => {
-                eprintln!("auth-service: auth_service.listen_socket {e}");
-                return ExitCode::FAILURE;
-            }
-        },
+        }
         None => None,
     };
     let listeners = auth_service::Listeners {
         grpc: listener,
         metrics: metrics_listener,
         socket,
+        in_process: None,
     };
     let served = auth_service::run_with_listeners(
         listeners,

@@ -4,6 +4,7 @@
 pub mod config;
 pub mod error_chain;
 pub mod grpc_codec;
+pub mod in_process;
 pub mod proto;
 pub mod reason;
 pub mod service_token;

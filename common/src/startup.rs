@@ -49,7 +49,8 @@ pub async fn bind_and_announce_secondary(
     }
 }
 
-async fn bind_and_announce_as(
+/// Binds `addr` and prints `{label} {scheme}{bound address}` on stdout.
+pub async fn bind_and_announce_as(
     binary: &str,
     label: &str,
     addr: SocketAddr,

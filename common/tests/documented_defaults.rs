@@ -95,7 +95,13 @@ fn every_documented_default_is_the_real_default() {
     for row in &rows {
         let text = format!("[{}]\n{} = {}\n", row.section, row.key, row.toml_value);
         match Config::from_toml(&text, &no_env) {
-            Ok(config) if format!("{config:?}") == defaults => {}
+            // The one field that records whether a key was written (for the
+            // single-node binary, which refuses it) differs by design.
+            Ok(config)
+                if format!("{config:?}").replace(
+                    "auth_service_url_written: true",
+                    "auth_service_url_written: false",
+                ) == defaults => {}
             Ok(_) => wrong.push(format!("{text:?}: differs from the default")),
             Err(e) => wrong.push(format!("{text:?}: {e}")),
         }

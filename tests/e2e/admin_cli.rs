@@ -11,14 +11,14 @@ use std::time::Duration;
 
 /// What one run of the CLI did.
 #[derive(Debug)]
-struct Run {
-    code: Option<i32>,
+pub(crate) struct Run {
+    pub(crate) code: Option<i32>,
     stdout: String,
     stderr: String,
 }
 
 impl Run {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         assert_eq!(self.code, Some(0), "{self:?}");
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("{e}: {self:?}"))
     }
@@ -53,7 +53,7 @@ async fn admin_with(args: &[&str], env: &[(&str, &str)]) -> Run {
 }
 
 /// Runs portcullis-admin against `stack`'s auth-service with its token.
-async fn admin(stack: &TestStack, args: &[&str]) -> Run {
+pub(crate) async fn admin(stack: &TestStack, args: &[&str]) -> Run {
     let url = format!("http://{}", stack.auth.addr);
     admin_with(
         args,

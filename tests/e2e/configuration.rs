@@ -55,11 +55,11 @@ fn check_config_reports_and_the_environment_overrides_the_file() {
     )
     .unwrap();
 
-    for binary in ["api-gateway", "auth-service"] {
+    for binary in ["api-gateway", "auth-service", "portcullis"] {
         // Bad: exit 2, naming the key; nothing bound.
         let bad = check_config(binary, &file, &[]);
         let stderr = text(&bad.stderr);
-        // Both binaries read the whole file.
+        // Every binary reads the whole file.
         assert_eq!(bad.status.code(), Some(2), "{binary}: {stderr}");
         assert!(stderr.contains("listen"), "{binary}: {stderr}");
         assert!(!text(&bad.stdout).contains("listening on"), "{binary}");
@@ -116,6 +116,52 @@ fn check_config_reports_and_the_environment_overrides_the_file() {
             text(&garbled.stderr)
         );
     }
+}
+
+/// The single-node binary refuses what it would silently ignore: an
+/// address for auth-service (it calls its own, in memory), named with the
+/// key and what to do instead.
+#[test]
+fn the_single_node_binary_refuses_an_auth_service_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("portcullis.toml");
+    std::fs::write(
+        &file,
+        "[auth_service]\nlisten = \"127.0.0.1:0\"\n[gateway]\nlisten = \"127.0.0.1:0\"\n\
+         auth_service_url = \"http://127.0.0.1:50051\"\n",
+    )
+    .unwrap();
+    let refused = check_config("portcullis", &file, &[]);
+    let stderr = text(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("gateway.auth_service_url") && stderr.contains("in its own process"),
+        "{stderr}"
+    );
+    // The same file suits the two binaries apart.
+    let gateway = check_config("api-gateway", &file, &[]);
+    assert_eq!(gateway.status.code(), Some(0), "{}", text(&gateway.stderr));
+    // Set by the environment, it is refused alike.
+    let plain = dir.path().join("plain.toml");
+    std::fs::write(&plain, "[auth_service]\nlisten = \"127.0.0.1:0\"\n").unwrap();
+    let overridden = check_config(
+        "portcullis",
+        &plain,
+        &[(
+            "PORTCULLIS__GATEWAY__AUTH_SERVICE_URL",
+            OsStr::new("http://127.0.0.1:50051"),
+        )],
+    );
+    assert_eq!(
+        overridden.status.code(),
+        Some(2),
+        "{}",
+        text(&overridden.stderr)
+    );
+    assert_eq!(
+        check_config("portcullis", &plain, &[]).status.code(),
+        Some(0)
+    );
 }
 
 #[test]

@@ -29,6 +29,7 @@ mod replicas;
 mod resilience;
 mod session_cache;
 mod sessions;
+mod single_node;
 mod token_flow;
 mod traces;
 mod transport;

@@ -156,7 +156,10 @@ impl GatewayConfig<'_> {
         } else {
             ("http", String::new())
         };
-        let auth = if self.options.auth_socket {
+        let auth = if self.options.single_node {
+            // auth-service is in the same process; one log format for both.
+            "log_format = \"json\"".to_owned()
+        } else if self.options.auth_socket {
             format!(
                 "auth_service_url = \"unix:{}\"",
                 auth_socket(self.dir).display()
@@ -204,4 +207,14 @@ target = {{ handler = "admin_sessions" }}
         .unwrap();
         config
     }
+}
+
+/// Writes `dir/portcullis.toml` for the single-node binary: the
+/// auth-service file at `auth` and the gateway file at `gateway`, one after
+/// the other (their sections are distinct).
+pub(crate) fn write_single_node_config(dir: &Path, auth: &Path, gateway: &Path) -> PathBuf {
+    let path = dir.join("portcullis.toml");
+    let text = std::fs::read_to_string(auth).unwrap() + &std::fs::read_to_string(gateway).unwrap();
+    std::fs::write(&path, text).unwrap();
+    path
 }

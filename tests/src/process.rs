@@ -32,6 +32,7 @@ static DEV_IDP: OnceLock<PathBuf> = OnceLock::new();
 static AUTH_SERVICE: OnceLock<PathBuf> = OnceLock::new();
 static API_GATEWAY: OnceLock<PathBuf> = OnceLock::new();
 static ADMIN: OnceLock<PathBuf> = OnceLock::new();
+static SINGLE_NODE: OnceLock<PathBuf> = OnceLock::new();
 
 /// The path of one of the workspace's binaries, built on first use; `None`
 /// for a name that is not one of them.
@@ -41,6 +42,7 @@ pub fn workspace_binary(name: &str) -> Option<PathBuf> {
         "auth-service" => &AUTH_SERVICE,
         "api-gateway" => &API_GATEWAY,
         "portcullis-admin" => &ADMIN,
+        "portcullis" => &SINGLE_NODE,
         _ => return None,
     };
     Some(binary(cell, name))
@@ -56,6 +58,11 @@ pub(crate) fn gateway_binary() -> PathBuf {
     binary(&API_GATEWAY, "api-gateway")
 }
 
+/// The single-node binary (auth-service and the gateway in one process).
+pub(crate) fn single_node_binary() -> PathBuf {
+    binary(&SINGLE_NODE, "portcullis")
+}
+
 /// The log filter of the services in tests: our own crates at debug, so a
 /// test that scans the logs for secrets sees everything they could write.
 const LOG_FILTER: &str = "info,auth_service=debug,api_gateway=debug,common=debug,audit=info";
@@ -63,10 +70,14 @@ const LOG_FILTER: &str = "info,auth_service=debug,api_gateway=debug,common=debug
 /// A child process, killed (SIGKILL) and reaped on drop. Its log (stderr)
 /// is kept in memory and printed if the test fails.
 pub struct Proc {
-    child: Child,
+    /// Shared with its [`Proc::alias`]es, if any.
+    child: Arc<Mutex<Child>>,
     /// The address part of its `listening on ...` line.
     pub addr: String,
     logs: Arc<Mutex<Vec<String>>>,
+    /// Whether this is an alias (which leaves printing the log to the
+    /// original).
+    alias: bool,
 }
 
 impl Proc {
@@ -137,7 +148,24 @@ impl Proc {
             .strip_prefix("listening on ")
             .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
             .to_owned();
-        Proc { child, addr, logs }
+        Proc {
+            child: Arc::new(Mutex::new(child)),
+            addr,
+            logs,
+            alias: false,
+        }
+    }
+
+    /// Another handle on the same process, for a second service it runs
+    /// (the single-node binary's auth-service), known by `addr`. Either
+    /// handle's signals, kills and drop act on the one process.
+    pub(crate) fn alias(&self, addr: String) -> Proc {
+        Proc {
+            child: self.child.clone(),
+            addr,
+            logs: self.logs.clone(),
+            alias: true,
+        }
     }
 
     /// Starts `program` as this process's successor, its log lines
@@ -148,13 +176,14 @@ impl Proc {
 
     /// The process id, for tools pointed at it from outside (a profiler).
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.child.lock().unwrap().id()
     }
 
     /// SIGKILL: no chance to flush or say goodbye.
     pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let mut child = self.child.lock().unwrap();
+        let _ = child.kill();
+        let _ = child.wait();
     }
 
     /// SIGTERM, then waits (at most 10 s) for the process to exit: a
@@ -163,13 +192,13 @@ impl Proc {
         self.signal(Signal::SIGTERM);
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
+            if let Some(status) = self.child.lock().unwrap().try_wait().unwrap() {
                 return status;
             }
             assert!(
                 std::time::Instant::now() < deadline,
                 "pid {} still runs 10 s after SIGTERM",
-                self.child.id()
+                self.pid()
             );
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -187,7 +216,7 @@ impl Proc {
     }
 
     fn signal(&self, signal: Signal) {
-        let pid = Pid::from_raw(i32::try_from(self.child.id()).unwrap());
+        let pid = Pid::from_raw(i32::try_from(self.pid()).unwrap());
         nix::sys::signal::kill(pid, signal).unwrap();
     }
 
@@ -200,8 +229,8 @@ impl Proc {
 impl Drop for Proc {
     fn drop(&mut self) {
         self.kill();
-        if std::thread::panicking() {
-            eprintln!("--- log of pid {} ---", self.child.id());
+        if std::thread::panicking() && !self.alias {
+            eprintln!("--- log of pid {} ---", self.pid());
             for line in self.logs.lock().unwrap().iter() {
                 eprintln!("{line}");
             }

@@ -2,9 +2,11 @@
 //! auth-service and api-gateway binaries, each stack in a temporary
 //! directory of its own; started, restarted and killed as tests need.
 
-use crate::config::{GatewayConfig, SERVICE_TOKEN_ENV, write_auth_config};
+use crate::config::{
+    GatewayConfig, SERVICE_TOKEN_ENV, write_auth_config, write_single_node_config,
+};
 use crate::idp::Provider;
-use crate::process::{Proc, auth_service_binary, gateway_binary};
+use crate::process::{Proc, auth_service_binary, gateway_binary, single_node_binary};
 use crate::wait::wait_until;
 use auth_service::storage::sled::SledStore;
 use std::time::Duration;
@@ -58,6 +60,13 @@ pub struct StackOptions {
     /// gateways reach it there (`auth_service_url = "unix:..."`), as a
     /// co-located sidecar would.
     pub auth_socket: bool,
+    /// auth-service and the gateway run as one process, the single-node
+    /// binary (`portcullis`), from one file with both sections:
+    /// [`TestStack::gateway`] and [`TestStack::auth`] are two handles on
+    /// it, `auth.addr` its `grpc listening on` address. Not with
+    /// `public_port`, `grpc_mtls` or `redis_url`, nor with the calls that
+    /// start or restart one service alone.
+    pub single_node: bool,
 }
 
 /// The three services, running.
@@ -140,6 +149,9 @@ impl TestStack {
 
     /// The stack as `options` say.
     pub async fn start_with(options: StackOptions) -> TestStack {
+        if options.single_node {
+            return Self::start_single_node(options).await;
+        }
         let auth_bin = auth_service_binary();
         let dir = tempfile::tempdir().unwrap();
         let service_token = common::token::random_text::<32>().unwrap();
@@ -222,6 +234,69 @@ impl TestStack {
         }
     }
 
+    /// [`StackOptions::single_node`]: one `portcullis` process.
+    async fn start_single_node(options: StackOptions) -> TestStack {
+        assert!(
+            !options.public_port && !options.grpc_mtls && options.redis_url.is_none(),
+            "single_node does not combine with public_port, grpc_mtls or redis_url"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let service_token = common::token::random_text::<32>().unwrap();
+        let idp = Provider::start().await;
+        let idp_url = idp.idp().issuer();
+        let public_origin = if options.tls {
+            "https://127.0.0.1"
+        } else {
+            PUBLIC_ORIGIN
+        }
+        .to_owned();
+        let auth_config =
+            write_auth_config(dir.path(), "auth.toml", &idp_url, "127.0.0.1:0", &options);
+        let gateway_config = GatewayConfig {
+            dir: dir.path(),
+            options: &options,
+            idp_url: &idp_url,
+            public_origin: &public_origin,
+            listen: "127.0.0.1:0",
+            auth_addrs: &[],
+        }
+        .write("gateway.toml", false);
+        let config = write_single_node_config(dir.path(), &auth_config, &gateway_config);
+        let gateway = Proc::spawn(
+            &single_node_binary(),
+            &["--config", config.to_str().unwrap()],
+            &child_env(&options, &service_token),
+        );
+        let auth = gateway.alias(announced(&gateway, "grpc listening on ").await);
+        let gateway_url = gateway.addr.clone();
+        let session_cookie = if options.tls {
+            "__Host-portcullis"
+        } else {
+            "portcullis"
+        }
+        .to_owned();
+        TestStack {
+            dir,
+            options,
+            service_token,
+            idp,
+            auth,
+            gateway,
+            gateway_url,
+            public_origin,
+            idp_url,
+            session_cookie,
+        }
+    }
+
+    /// Calls that start or restart one service alone need them apart.
+    fn assert_two_processes(&self) {
+        assert!(
+            !self.options.single_node,
+            "a single-node stack runs one process: start or restart it whole"
+        );
+    }
+
     /// auth-service's Unix socket, with [`StackOptions::auth_socket`].
     pub fn auth_socket(&self) -> std::path::PathBuf {
         crate::config::auth_socket(self.dir.path())
@@ -244,6 +319,7 @@ impl TestStack {
     /// `file`, on a port of its own: with [`StackOptions::redis_url`], a
     /// second replica of the same store.
     pub fn spawn_auth_replica(&self, file: &str) -> Proc {
+        self.assert_two_processes();
         // The socket is the first replica's (`StackOptions::auth_socket`).
         let options = StackOptions {
             auth_socket: false,
@@ -275,6 +351,7 @@ impl TestStack {
         with_service_token: bool,
         auth_addrs: &[&str],
     ) -> Proc {
+        self.assert_two_processes();
         start_gateway(
             &GatewayConfig {
                 dir: self.dir.path(),
@@ -305,7 +382,12 @@ impl TestStack {
     /// `http://127.0.0.1:PORT` of auth-service's metrics listener, from its
     /// `metrics listening on` line (the latest one, after a restart).
     pub async fn auth_metrics_url(&self) -> String {
-        announced(&self.auth, "metrics listening on ").await
+        let prefix = if self.options.single_node {
+            "auth-service metrics listening on "
+        } else {
+            "metrics listening on "
+        };
+        announced(&self.auth, prefix).await
     }
 
     /// auth-service's `GET /metrics` text, from its metrics listener.
@@ -350,7 +432,9 @@ impl TestStack {
     /// Every log line both services have written so far.
     pub fn service_logs(&self) -> Vec<String> {
         let mut lines = self.auth.logs();
-        lines.extend(self.gateway.logs());
+        if !self.options.single_node {
+            lines.extend(self.gateway.logs());
+        }
         lines
     }
 
@@ -367,6 +451,7 @@ impl TestStack {
     /// SIGKILLs the gateway and starts it again on the same address, with
     /// the same configuration.
     pub fn restart_gateway(&mut self) {
+        self.assert_two_processes();
         self.gateway.kill();
         let listen = self
             .gateway_url
@@ -395,6 +480,7 @@ impl TestStack {
 
     /// Starts auth-service again on the same address and data directory.
     pub fn restart_auth_service(&mut self) {
+        self.assert_two_processes();
         let addr = self.auth.addr.clone();
         let config = write_auth_config(
             self.dir.path(),

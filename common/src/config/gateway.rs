@@ -208,6 +208,10 @@ pub struct GatewayConfig {
     /// `auth_service_urls`, or the one `auth_service_url`: at least one,
     /// all http or all https.
     pub auth_service_urls: Vec<Url>,
+    /// Whether the file (or an override) named auth-service's address,
+    /// rather than leaving the default: the single-node binary, which
+    /// calls auth-service in its own process, refuses it.
+    pub auth_service_url_written: bool,
     /// `auth_service_ca`, loaded; only with an https `auth_service_url`.
     pub auth_service_ca: Option<CaCertificates>,
     /// `auth_service_client_cert` and `auth_service_client_key`, loaded;
@@ -636,6 +640,8 @@ impl GatewaySection {
             listen: self.listen,
             public_url: self.public_url,
             auth_service_urls,
+            auth_service_url_written: self.auth_service_url.is_some()
+                || !self.auth_service_urls.is_empty(),
             auth_service_ca: resolved.auth_service_ca,
             auth_service_client: resolved.auth_service_client,
             cookie_name: self.cookie_name,

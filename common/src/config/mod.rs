@@ -26,6 +26,7 @@ mod routes;
 mod rules;
 mod session_cache;
 mod sibling_hosts;
+mod single_node;
 
 pub use auth_service::{AuthServiceConfig, StoreConfig};
 pub use branding::Branding;
