@@ -2,7 +2,7 @@
 //! process. The gateway calls auth-service over in-memory pipes
 //! ([`common::in_process`]) instead of a socket, which is what lets an
 //! uncached authenticated request cost little more than a public one
-//! (BENCHMARKS.md, "One process"). Everything else is the two services as
+//! (BENCHMARKS.md, "One process: the single-node binary"). Everything else is the two services as
 //! they are: the same configuration file, the same listeners (auth-service
 //! still serves `listen` for internal services and `portcullis-admin`).
 //!

@@ -15,7 +15,7 @@
 //!
 //! Everything stays on 127.0.0.1 and the run is bounded in time.
 //!
-//! `cargo run --release -p portcullis-tests --example gateway_load -- --seconds 5 [--redis] [--auth-socket]`
+//! `cargo run --release -p portcullis-tests --example gateway_load -- --seconds 5 [--redis] [--auth-socket | --single-node]`
 
 use portcullis_tests::{StackOptions, TestStack, wait_until};
 
@@ -54,6 +54,10 @@ struct Args {
     /// loopback TCP.
     #[arg(long)]
     auth_socket: bool,
+    /// Both stacks run as the single-node binary (`portcullis`):
+    /// auth-service in the gateway's process, called in memory.
+    #[arg(long, conflicts_with = "auth_socket")]
+    single_node: bool,
 }
 
 /// One measurement round of one case.
@@ -220,6 +224,7 @@ target = {{ upstream = "http://{upstream_addr}" }}
         redis_url: redis_url(0),
         gateway_settings: "session_cache = { enabled = false }\n".to_owned(),
         auth_socket: args.auth_socket,
+        single_node: args.single_node,
         ..StackOptions::default()
     })
     .await;
@@ -228,6 +233,7 @@ target = {{ upstream = "http://{upstream_addr}" }}
         redis_url: redis_url(1),
         gateway_settings: "session_cache = { enabled = true }\n".to_owned(),
         auth_socket: args.auth_socket,
+        single_node: args.single_node,
         ..StackOptions::default()
     })
     .await;
@@ -350,6 +356,8 @@ target = {{ upstream = "http://{upstream_addr}" }}
         if args.redis { "redis" } else { "sled" },
         if args.auth_socket {
             "a Unix socket"
+        } else if args.single_node {
+            "memory (one process)"
         } else {
             "loopback TCP"
         },

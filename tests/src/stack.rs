@@ -64,8 +64,8 @@ pub struct StackOptions {
     /// binary (`portcullis`), from one file with both sections:
     /// [`TestStack::gateway`] and [`TestStack::auth`] are two handles on
     /// it, `auth.addr` its `grpc listening on` address. Not with
-    /// `public_port`, `grpc_mtls` or `redis_url`, nor with the calls that
-    /// start or restart one service alone.
+    /// `public_port` or `grpc_mtls`, nor with the calls that start or
+    /// restart one service alone.
     pub single_node: bool,
 }
 
@@ -237,8 +237,8 @@ impl TestStack {
     /// [`StackOptions::single_node`]: one `portcullis` process.
     async fn start_single_node(options: StackOptions) -> TestStack {
         assert!(
-            !options.public_port && !options.grpc_mtls && options.redis_url.is_none(),
-            "single_node does not combine with public_port, grpc_mtls or redis_url"
+            !options.public_port && !options.grpc_mtls,
+            "single_node does not combine with public_port or grpc_mtls"
         );
         let dir = tempfile::tempdir().unwrap();
         let service_token = common::token::random_text::<32>().unwrap();

@@ -19,7 +19,7 @@ impl Config {
         if self.gateway.service_token.is_some() {
             return Err(ConfigError::invalid(
                 "gateway.service_token_env",
-                "not used by the single-node binary: calls to the auth-service in the same \
+                "(or service_token_file) not used by the single-node binary: calls to the auth-service in the same \
                  process carry no token (auth_service.service_token_env still guards \
                  auth_service.listen)",
             ));
