@@ -2,12 +2,12 @@
 //! `--check-config`, `PORTCULLIS__SECTION__KEY` overrides (over the file,
 //! held to the file's rules) and secrets from files.
 
-use portcullis_tests::workspace_binary;
+use portcullis_tests::{run_to_exit, workspace_binary};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt as _;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+use std::time::Duration;
 
 /// Runs `binary --check-config --config file` with `vars` and waits (at
 /// most 60 s) for it to exit.
@@ -17,10 +17,7 @@ fn check_config(binary: &str, file: &Path, vars: &[(&str, &OsStr)]) -> Output {
         .arg("--check-config")
         .arg("--config")
         .arg(file)
-        .env_remove("PORTCULLIS_CONFIG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .env_remove("PORTCULLIS_CONFIG");
     // Only the variables the test sets: none leak in from the runner.
     for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("PORTCULLIS__")) {
         command.env_remove(name);
@@ -28,16 +25,7 @@ fn check_config(binary: &str, file: &Path, vars: &[(&str, &OsStr)]) -> Output {
     for (name, value) in vars {
         command.env(name, value);
     }
-    let mut child = command.spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            panic!("{binary} --check-config did not exit");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
+    run_to_exit(&mut command, Duration::from_secs(60))
 }
 
 fn text(bytes: &[u8]) -> String {

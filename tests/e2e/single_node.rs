@@ -8,9 +8,9 @@
 
 use crate::admin_cli::admin;
 use portcullis_tests::watchdog::Watchdog;
-use portcullis_tests::{StackOptions, TestStack, wait_until, workspace_binary};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use portcullis_tests::{StackOptions, TestStack, run_to_exit, wait_until, workspace_binary};
+use std::process::Command;
+use std::time::Duration;
 
 async fn me_status(stack: &TestStack, client: &reqwest::Client) -> u16 {
     stack.get_in(client, "/auth/me").await.status().as_u16()
@@ -119,24 +119,13 @@ fn an_auth_service_that_cannot_start_takes_the_gateway_down() {
         ),
     )
     .unwrap();
-    let mut child = Command::new(workspace_binary("portcullis").unwrap())
-        .arg("--config")
-        .arg(&config)
-        .env_remove("PORTCULLIS_CONFIG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            panic!("portcullis still runs without its store");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
+    let out = run_to_exit(
+        Command::new(workspace_binary("portcullis").unwrap())
+            .arg("--config")
+            .arg(&config)
+            .env_remove("PORTCULLIS_CONFIG"),
+        Duration::from_secs(30),
+    );
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(

@@ -36,7 +36,7 @@ pub mod watchdog;
 
 pub use http::{assert_redirect, cookie_value, location, set_cookie};
 pub use idp::Provider;
-pub use process::{Proc, workspace_binary};
+pub use process::{Proc, run_to_exit, workspace_binary};
 pub use stack::{PUBLIC_ORIGIN, StackOptions, TestStack};
 pub use wait::wait_until;
 

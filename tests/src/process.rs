@@ -6,7 +6,7 @@ use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -61,6 +61,26 @@ pub(crate) fn gateway_binary() -> PathBuf {
 /// The single-node binary (auth-service and the gateway in one process).
 pub(crate) fn single_node_binary() -> PathBuf {
     binary(&SINGLE_NODE, "portcullis")
+}
+
+/// Runs `command` (stdin closed, stdout and stderr captured) until it
+/// exits, which it must within `limit`, and gives what it printed.
+pub fn run_to_exit(command: &mut Command, limit: Duration) -> Output {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
+    let deadline = std::time::Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("{command:?} still runs after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
 }
 
 /// The log filter of the services in tests: our own crates at debug, so a

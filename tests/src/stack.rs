@@ -116,6 +116,26 @@ fn child_env<'a>(options: &'a StackOptions, service_token: &'a str) -> Vec<(&'a 
         .collect()
 }
 
+/// The gateway's configured public origin: the options' own, or
+/// `http(s)://127.0.0.1`.
+fn public_origin(options: &StackOptions) -> String {
+    match (&options.public_origin, options.tls) {
+        (Some(origin), _) => origin.clone(),
+        (None, true) => "https://127.0.0.1".to_owned(),
+        (None, false) => PUBLIC_ORIGIN.to_owned(),
+    }
+}
+
+/// The session cookie's name (`__Host-` needs HTTPS).
+fn session_cookie(options: &StackOptions) -> String {
+    if options.tls {
+        "__Host-portcullis"
+    } else {
+        "portcullis"
+    }
+    .to_owned()
+}
+
 /// Writes the gateway's configuration as `file` and starts it, with the
 /// service token in its environment.
 fn start_gateway(
@@ -166,17 +186,8 @@ impl TestStack {
             &["--config", auth_config.to_str().unwrap()],
             &child_env(&options, &service_token),
         );
-        let public_origin = match (&options.public_origin, options.tls) {
-            (Some(origin), _) => origin.clone(),
-            (None, true) => "https://127.0.0.1".to_owned(),
-            (None, false) => PUBLIC_ORIGIN.to_owned(),
-        };
-        let session_cookie = if options.tls {
-            "__Host-portcullis"
-        } else {
-            "portcullis"
-        }
-        .to_owned();
+        let public_origin = public_origin(&options);
+        let session_cookie = session_cookie(&options);
         let mut gateway = start_gateway(
             &GatewayConfig {
                 dir: dir.path(),
@@ -244,12 +255,7 @@ impl TestStack {
         let service_token = common::token::random_text::<32>().unwrap();
         let idp = Provider::start().await;
         let idp_url = idp.idp().issuer();
-        let public_origin = if options.tls {
-            "https://127.0.0.1"
-        } else {
-            PUBLIC_ORIGIN
-        }
-        .to_owned();
+        let public_origin = public_origin(&options);
         let auth_config =
             write_auth_config(dir.path(), "auth.toml", &idp_url, "127.0.0.1:0", &options);
         let gateway_config = GatewayConfig {
@@ -269,12 +275,7 @@ impl TestStack {
         );
         let auth = gateway.alias(announced(&gateway, "grpc listening on ").await);
         let gateway_url = gateway.addr.clone();
-        let session_cookie = if options.tls {
-            "__Host-portcullis"
-        } else {
-            "portcullis"
-        }
-        .to_owned();
+        let session_cookie = session_cookie(&options);
         TestStack {
             dir,
             options,
