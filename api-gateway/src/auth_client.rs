@@ -3,8 +3,9 @@
 //! down and reconnects by itself after it restarts; over TLS for an
 //! `https` `auth_service_url`, with a client certificate for mutual TLS
 //! when one is configured, over auth-service's Unix socket for a `unix:`
-//! URL, or in memory when auth-service runs in the same process (the
-//! single-node binary). Every call has the
+//! URL; or, when auth-service runs in the same process (the single-node
+//! binary), no channel: its services are called directly. Every call has
+//! the
 //! `gateway.auth_timeout` deadline, carries the service token when one is
 //! configured, is timed for `/metrics`, and has its failure classified
 //! once, here, into an [`AuthCallError`]: which call failed and how
@@ -16,7 +17,7 @@ use crate::auth_endpoints;
 use crate::metrics::Metrics;
 use common::config::GatewayConfig;
 use common::error_chain::error_chain;
-use common::in_process::Connector;
+use common::in_process::{CallError, Slot};
 use common::proto::auth_service_client::AuthServiceClient;
 use common::proto::{
     BackchannelLogoutRequest, BeginLoginRequest, BeginLoginResponse, ClientInfo,
@@ -37,15 +38,27 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::UnixStream;
 use tokio::sync::Notify;
+use tonic::body::Body;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 use tonic::{Code, Status, Streaming};
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
+use tower::ServiceExt as _;
+use tower::util::BoxCloneSyncService;
+
+/// A channel, or auth-service's services in this process, behind one
+/// type.
+type Transport = BoxCloneSyncService<http::Request<Body>, http::Response<Body>, CallError>;
 
 /// Every call carries the caller's trace and the service token.
-type Service = InterceptedService<Channel, WithTrace<ServiceToken>>;
+type Service = InterceptedService<Transport, WithTrace<ServiceToken>>;
+
+/// `channel` as a [`Transport`].
+fn over(channel: Channel) -> Transport {
+    BoxCloneSyncService::new(channel.map_err(CallError::new))
+}
 
 /// A provider token for the front-end token flow.
 pub(crate) enum ProviderToken {
@@ -285,17 +298,6 @@ fn socket_channel(config: &GatewayConfig, path: PathBuf) -> Channel {
         .connect_with_connector_lazy(connector)
 }
 
-/// A lazy channel to auth-service in this same process: each connection
-/// an in-memory pipe (the URI only fills in `:authority`).
-fn in_process_channel(config: &GatewayConfig, connector: Connector) -> Channel {
-    let connector = tower::service_fn(move |_: Uri| {
-        let connector = connector.clone();
-        async move { connector.connect().await.map(TokioIo::new) }
-    });
-    with_timeouts(Endpoint::from_static("http://localhost"), config)
-        .connect_with_connector_lazy(connector)
-}
-
 /// The gateway's validation cache (`[gateway.session_cache]`).
 pub(crate) type SessionCache = ValidationCache<ValidateSessionResponse>;
 
@@ -322,19 +324,22 @@ impl AuthClient {
     /// this process, whatever the URL.
     pub(crate) fn new(
         config: &GatewayConfig,
-        in_process: Option<Connector>,
+        in_process: Option<Slot>,
         metrics: Arc<Metrics>,
     ) -> Result<Self, AuthClientError> {
         let (channel, probe_now) = match (in_process, config.auth_service_socket()) {
-            (Some(connector), _) => {
+            (Some(slot), _) => {
                 metrics.set_replicas_up(1);
-                (in_process_channel(config, connector), None)
+                (BoxCloneSyncService::new(slot.client()), None)
             }
             (None, Some(path)) => {
                 metrics.set_replicas_up(1);
-                (socket_channel(config, path), None)
+                (over(socket_channel(config, path)), None)
             }
-            (None, None) => Self::tcp_channel(config, &metrics)?,
+            (None, None) => {
+                let (channel, probe_now) = Self::tcp_channel(config, &metrics)?;
+                (over(channel), probe_now)
+            }
         };
         let interceptor = WithTrace(
             ServiceToken::new(config.service_token.as_ref()).map_err(|_| AuthClientError::Token)?,

@@ -145,7 +145,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{StatusCode, header};
 use axum::routing::{any, delete, get, post};
 use common::config::Config;
-use common::in_process::Connector;
+use common::in_process::Slot;
 use cookies::CookieFactory;
 use metrics::Metrics;
 use proxy::Proxy;
@@ -215,7 +215,7 @@ struct Apps {
 /// is started here and runs until `background` is cancelled.
 fn apps(
     config: &Config,
-    in_process_auth: Option<Connector>,
+    in_process_auth: Option<Slot>,
     background: &CancellationToken,
 ) -> Result<Apps, StartError> {
     let gateway = config.gateway.clone();
@@ -435,7 +435,7 @@ pub struct Listeners {
     /// call goes there, over memory, instead of to `auth_service_url`. Not
     /// a listener of the gateway's, but the client end of one of
     /// auth-service's.
-    pub in_process_auth: Option<Connector>,
+    pub in_process_auth: Option<Slot>,
 }
 
 /// [`run`] on every listener of `listeners` (the metrics one plain HTTP

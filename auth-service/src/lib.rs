@@ -25,9 +25,11 @@ mod sweeper;
 
 use common::config::{AuthServiceConfig, Config, StoreConfig};
 use common::error_chain::error_chain;
+use common::in_process::CallError;
 use common::proto::auth_service_server::AuthServiceServer;
 use domain::Auth;
 use domain::clock::{Clock, SystemClock};
+use futures::TryFutureExt as _;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,9 +39,13 @@ use storage::sled::SledStore;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::UnixListenerStream;
 use tokio_util::sync::CancellationToken;
+use tonic::service::Routes;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
+use tonic_health::pb::health_server::{Health, HealthServer};
+use tower::ServiceExt as _;
+use tracing::Instrument as _;
 
 /// Why the service could not start or stopped abnormally.
 #[derive(Debug, thiserror::Error)]
@@ -223,6 +229,26 @@ async fn join_server(
     }
 }
 
+/// The services the gateway in the same process calls directly (see
+/// [`common::in_process`]): health and `AuthService`, each call in the
+/// span a connection would have given it.
+fn in_process_services(
+    health: HealthServer<impl Health>,
+    auth: AuthServiceServer<grpc::GrpcService>,
+) -> common::in_process::GrpcServices {
+    let routes = Routes::new(health).add_service(auth).prepare();
+    tower::util::BoxCloneSyncService::new(tower::service_fn(
+        move |request: tonic::codegen::http::Request<tonic::body::Body>| {
+            let span = rpc_span::for_call(request.uri().path(), request.headers());
+            routes
+                .clone()
+                .oneshot(request)
+                .map_err(|never: std::convert::Infallible| -> CallError { match never {} })
+                .instrument(span)
+        },
+    ))
+}
+
 /// auth-service's bound listeners.
 pub struct Listeners {
     /// The gRPC listener (`listen`).
@@ -232,14 +258,14 @@ pub struct Listeners {
     /// `listen_socket`: the same gRPC services, in plain text.
     pub socket: Option<grpc_socket::GrpcSocket>,
     /// The gateway in the same process (the single-node binary): the same
-    /// services on in-memory connections, with no caller check, as nothing
-    /// outside the process can open one.
-    pub in_process: Option<common::in_process::Incoming>,
+    /// services, called directly, with no caller check, as nothing outside
+    /// the process can reach them.
+    pub in_process: Option<common::in_process::Slot>,
 }
 
 /// [`run_with`] on every listener of `listeners` until the same
-/// `shutdown`: the metrics listener, the Unix socket and the in-process
-/// connections stop when the TCP gRPC server begins to.
+/// `shutdown`: the metrics listener and the Unix socket stop when the TCP
+/// gRPC server begins to; in-process calls are refused once it has.
 pub async fn run_with_listeners(
     listeners: Listeners,
     config: Config,
@@ -333,7 +359,7 @@ pub async fn run_with_listeners(
     // The same services on every listener; only the caller check differs.
     let routes = |server: Server, caller_auth| {
         server
-            .trace_fn(rpc_span::for_call)
+            .trace_fn(|request| rpc_span::for_call(request.uri().path(), request.headers()))
             .add_service(health_service.clone())
             .add_optional_service(reflection.clone())
             .add_service(AuthServiceServer::with_interceptor(
@@ -358,11 +384,11 @@ pub async fn run_with_listeners(
             served
         })
     });
-    let in_process_server = listeners.in_process.map(|incoming| {
-        tokio::spawn(
-            routes(Server::builder(), caller_auth::CallerAuth::new(None, false))
-                .serve_with_incoming_shutdown(incoming, cancel.clone().cancelled_owned()),
-        )
+    let in_process = listeners.in_process.map(|slot| {
+        slot.serve(in_process_services(
+            health_service.clone(),
+            AuthServiceServer::new(grpc::GrpcService::new(auth.clone(), cancel.clone())),
+        ))
     });
 
     let served = routes(server, caller_auth)
@@ -388,7 +414,7 @@ pub async fn run_with_listeners(
         }
     }
     let socket_served = join_server("socket server", socket_server).await;
-    let in_process_served = join_server("in-process server", in_process_server).await;
+    drop(in_process);
     let metrics_served = match metrics_server {
         Some(task) => match task.await {
             Ok(served) => served.map_err(StartError::Metrics),
@@ -405,7 +431,6 @@ pub async fn run_with_listeners(
     tracing::info!("auth-service stopped");
     served
         .and(socket_served)
-        .and(in_process_served)
         .map_err(StartError::from)
         .and(metrics_served)
 }

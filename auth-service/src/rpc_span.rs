@@ -10,14 +10,14 @@
 
 use tonic::codegen::http;
 
-/// The server span for `request`.
-pub(crate) fn for_call(request: &http::Request<()>) -> tracing::Span {
+/// The server span for a call to `path` (the method) with `headers`.
+pub(crate) fn for_call(path: &str, headers: &http::HeaderMap) -> tracing::Span {
     let span = tracing::info_span!(
         "rpc",
-        otel.name = %request.uri().path(),
+        otel.name = %path,
         otel.kind = "server",
         rpc.system = "grpc",
     );
-    common::telemetry::trace_context::adopt_parent(&span, request.headers());
+    common::telemetry::trace_context::adopt_parent(&span, headers);
     span
 }

@@ -1,12 +1,13 @@
 //! Portcullis on one node: auth-service and the api-gateway in one
-//! process. The gateway calls auth-service over in-memory pipes
-//! ([`common::in_process`]) instead of a socket, which is what lets an
+//! process. The gateway calls auth-service's gRPC services directly
+//! ([`common::in_process`]) instead of over a socket, which is what lets an
 //! uncached authenticated request cost little more than a public one
 //! (BENCHMARKS.md, "One process: the single-node binary"). Everything else is the two services as
 //! they are: the same configuration file, the same listeners (auth-service
 //! still serves `listen` for internal services and `portcullis-admin`).
 //!
-//! Shutdown runs in the order a request needs: the gateway stops taking
+//! The gateway starts serving once auth-service does, and shutdown runs in
+//! the order a request needs: the gateway stops taking
 //! requests and drains those in flight, which may still call auth-service;
 //! then auth-service stops and flushes its store. Either one failing stops
 //! the other.
@@ -26,8 +27,8 @@ pub enum RunError {
     AuthService(#[source] auth_service::StartError),
 }
 
-/// Both services' bound listeners; the in-memory pipe between them is made
-/// by [`run`].
+/// Both services' bound listeners; what joins them in memory is made by
+/// [`run`].
 pub struct Listeners {
     /// The gateway's (its `in_process_auth` is set by [`run`]).
     pub gateway: api_gateway::Listeners,
@@ -42,9 +43,9 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
-    let (connector, incoming) = common::in_process::pipe();
-    listeners.gateway.in_process_auth = Some(connector);
-    listeners.auth_service.in_process = Some(incoming);
+    let slot = common::in_process::Slot::new();
+    listeners.gateway.in_process_auth = Some(slot.clone());
+    listeners.auth_service.in_process = Some(slot.clone());
 
     let stop_gateway = CancellationToken::new();
     let stop_auth_service = CancellationToken::new();
@@ -73,6 +74,16 @@ pub async fn run(
         }
     };
     let gateway = async move {
+        // Serve only once auth-service does (its store open): a request
+        // taken earlier could only be refused. Meanwhile connections wait
+        // in the listener's backlog.
+        tokio::select! {
+            () = slot.serving() => {}
+            () = stop_gateway.cancelled() => {
+                stop_auth_service.cancel();
+                return Ok(());
+            }
+        }
         let served = api_gateway::run_with_listeners(
             listeners.gateway,
             config,
