@@ -56,18 +56,12 @@ impl std::error::Error for CallError {
 pub type GrpcServices = BoxCloneSyncService<http::Request<Body>, http::Response<Body>, CallError>;
 
 /// Where auth-service's services are found; shared by both ends.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Slot(Arc<watch::Sender<Option<GrpcServices>>>);
 
 impl Default for Slot {
     fn default() -> Self {
         Self(Arc::new(watch::Sender::new(None)))
-    }
-}
-
-impl std::fmt::Debug for Slot {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Slot").finish_non_exhaustive()
     }
 }
 
@@ -167,7 +161,17 @@ mod tests {
     async fn calls_reach_the_services_only_while_they_are_served() {
         let slot = Slot::new();
         let mut client = slot.client();
-        assert!(unavailable(call(&mut client).await), "before serving");
+        let early = call(&mut client).await;
+        let message = early.as_ref().err().map(ToString::to_string);
+        assert_eq!(
+            message.as_deref(),
+            Some(
+                "code: 'The service is currently unavailable', \
+                 message: \"auth-service in this process is not serving\""
+            ),
+            "the message the gateway logs"
+        );
+        assert!(unavailable(early), "before serving");
         let serving = slot.serve(answering(204));
         assert_eq!(call(&mut client).await.unwrap().status(), 204);
         drop(serving);
